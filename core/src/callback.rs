@@ -1,0 +1,129 @@
+//! What the loop calls: the [`Callback`] trait a host implements, the [`Event`] it is called
+//! with, and [`Task`], the boxed closure Rust programs use.
+//!
+//! The loop is generic over its callback type so that each host stores callbacks its own way
+//! without an allocation per schedule: the C binding stores a function pointer and a `void *`,
+//! the Python binding an object reference.
+
+use crate::event_loop::Loop;
+use crate::pool::WorkOutcome;
+
+/// Something the loop can run: a timer's, immediate's, handle's, tick's, work's ... callback.
+///
+/// The loop holds no borrow of its state while `call` runs: the callback may schedule, clear,
+/// query and close anything on `lp`, its own handle included.
+pub trait Callback: Sized + Send + 'static {
+    /// What a failing callback returns; `run` stops and hands it back (SEMANTICS.md rule 8).
+    type Error;
+    /// A name for the trace recorder (see [`Loop::timeline`]); only asked for while recording.
+    type Label: Clone + Send;
+    /// Per-loop state of the host, reachable from callbacks through [`Loop::host`] (the Python
+    /// binding keeps `on_error` there). `()` when the host needs none.
+    type Host: Send + 'static;
+
+    /// Runs the callback. Repeating callbacks (intervals, idle/prepare/check handles, watchers,
+    /// signals) are called once per occurrence.
+    fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), Self::Error>;
+
+    /// The label recorded for this callback in the timeline.
+    fn label(&self) -> Option<Self::Label>;
+
+    /// Runs `wait`, a poll that will really block, with the host's lock released (the Python
+    /// binding releases the GIL here). The default just runs it.
+    fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
+        wait()
+    }
+
+    /// Called after every blocking poll returns: a chance to notice an interrupt (Python's
+    /// Ctrl-C) and stop `run` with an error. The default does nothing.
+    fn after_wait(lp: &Loop<Self>) -> Result<(), Self::Error> {
+        let _ = lp;
+        Ok(())
+    }
+
+    /// Called after every drain of the tick and microtask queues (SEMANTICS.md rule 2.5: where
+    /// unhandled promise rejections are reported). The default does nothing.
+    fn after_drain(lp: &Loop<Self>) -> Result<(), Self::Error> {
+        let _ = lp;
+        Ok(())
+    }
+}
+
+/// Why a callback is being called.
+#[derive(Debug)]
+pub enum Event {
+    /// A timer, immediate, tick, microtask, pending, idle/prepare/check, threadsafe or close
+    /// callback simply runs.
+    Fire,
+    /// An fd watcher's fd is ready.
+    Io {
+        /// The fd is readable (or hung up).
+        readable: bool,
+        /// The fd is writable.
+        writable: bool,
+    },
+    /// An fd watcher's fd could not be watched any longer (closed under the watcher: `EBADF`);
+    /// the watcher has been stopped.
+    IoError(std::io::Error),
+    /// A work request finished (or was cancelled); its outcome.
+    Work(WorkOutcome),
+    /// A watched signal arrived.
+    Signal(i32),
+}
+
+/// The error type of [`Task`] callbacks.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+type TaskFn = dyn FnMut(&Loop<Task>, Event) -> Result<(), BoxError> + Send;
+
+/// A boxed Rust closure as a loop callback, with an optional static label.
+///
+/// ```
+/// use phaseloop_core::{Loop, LoopOptions, RunMode, Task};
+/// let lp = Loop::<Task>::new(LoopOptions::default()).unwrap();
+/// lp.set_timeout(1.0, Task::new(|lp, _| {
+///     lp.next_tick(Task::new(|_, _| Ok(())))?;
+///     Ok(())
+/// }))
+/// .unwrap();
+/// assert!(!lp.run(RunMode::Default).unwrap());
+/// ```
+pub struct Task {
+    run: Box<TaskFn>,
+    label: Option<&'static str>,
+}
+
+impl Task {
+    /// Wraps a closure.
+    pub fn new(f: impl FnMut(&Loop<Task>, Event) -> Result<(), BoxError> + Send + 'static) -> Task {
+        Task {
+            run: Box::new(f),
+            label: None,
+        }
+    }
+
+    /// Wraps a closure with a label for the timeline.
+    pub fn labeled(
+        label: &'static str,
+        f: impl FnMut(&Loop<Task>, Event) -> Result<(), BoxError> + Send + 'static,
+    ) -> Task {
+        Task {
+            run: Box::new(f),
+            label: Some(label),
+        }
+    }
+}
+
+impl Callback for Task {
+    type Error = BoxError;
+    type Label = &'static str;
+    type Host = ();
+
+    fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), BoxError> {
+        (self.run)(lp, event)
+    }
+
+    fn label(&self) -> Option<&'static str> {
+        self.label
+    }
+}

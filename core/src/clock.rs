@@ -1,0 +1,123 @@
+//! The loop's one clock: real (monotonic, cached like libuv's `uv_now`) or virtual.
+//!
+//! Nothing else in the crate reads the time. The real clock counts from the loop's creation and
+//! is cached in whole milliseconds, refreshed where libuv refreshes it (the start of `run`, the
+//! start of the timers phase, after poll) and whenever a timer is scheduled (Node's
+//! `getLibuvNow()`, SEMANTICS.md rule 4.2). The virtual clock never moves by itself: only
+//! [`Clock::advance`] and the poll phase's jump to the next due timer move it.
+
+use std::cell::Cell;
+use std::time::Instant;
+
+/// Which clock a loop runs on.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum ClockKind {
+    /// Monotonic wall time: timers wait for real.
+    #[default]
+    Real,
+    /// Time never sleeps: when the loop would block on a timer, the clock jumps to it.
+    Virtual,
+}
+
+pub(crate) struct Clock {
+    kind: ClockKind,
+    origin: Instant,
+    /// The cached loop time in ms (`uv_now`).
+    cached_ms: Cell<u64>,
+    /// The virtual time in ns; unused by the real clock.
+    virtual_ns: Cell<u64>,
+}
+
+const NS_PER_MS: u64 = 1_000_000;
+
+impl Clock {
+    pub(crate) fn new(kind: ClockKind) -> Clock {
+        Clock {
+            kind,
+            origin: Instant::now(),
+            cached_ms: Cell::new(0),
+            virtual_ns: Cell::new(0),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> ClockKind {
+        self.kind
+    }
+
+    pub(crate) fn is_virtual(&self) -> bool {
+        self.kind == ClockKind::Virtual
+    }
+
+    /// The cached loop time in ms.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.cached_ms.get()
+    }
+
+    /// Reads the clock afresh, caches it, and returns it in ms.
+    pub(crate) fn update(&self) -> u64 {
+        let ms = self.hrtime_ns() / NS_PER_MS;
+        // The real clock is monotonic, but keep the cache from ever going back.
+        let ms = ms.max(self.cached_ms.get());
+        self.cached_ms.set(ms);
+        ms
+    }
+
+    /// A monotonic time in ns since the loop was created (virtual on the virtual clock).
+    pub(crate) fn hrtime_ns(&self) -> u64 {
+        match self.kind {
+            ClockKind::Real => self.origin.elapsed().as_nanos() as u64,
+            ClockKind::Virtual => self.virtual_ns.get(),
+        }
+    }
+
+    /// Real elapsed ns since creation, whatever the clock kind (for utilization and metrics,
+    /// which measure the machine, not the experiment).
+    pub(crate) fn real_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// Moves the virtual clock forward by `ms` (no-op on the real clock; callers check).
+    pub(crate) fn advance(&self, ms: u64) {
+        let ns = self
+            .virtual_ns
+            .get()
+            .saturating_add(ms.saturating_mul(NS_PER_MS));
+        self.virtual_ns.set(ns);
+    }
+
+    /// Moves the virtual clock to `ms` if it is behind, and refreshes the cache.
+    pub(crate) fn jump_to(&self, ms: u64) {
+        let target = ms.saturating_mul(NS_PER_MS);
+        if target > self.virtual_ns.get() {
+            self.virtual_ns.set(target);
+        }
+        self.update();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_clock_moves_only_when_told() {
+        let clock = Clock::new(ClockKind::Virtual);
+        assert_eq!(clock.update(), 0);
+        clock.advance(5);
+        assert_eq!(clock.now_ms(), 0, "the cache waits for an update");
+        assert_eq!(clock.update(), 5);
+        clock.jump_to(3);
+        assert_eq!(clock.now_ms(), 5, "never backwards");
+        clock.jump_to(40);
+        assert_eq!(clock.hrtime_ns(), 40 * NS_PER_MS);
+    }
+
+    #[test]
+    fn real_clock_is_cached_until_updated() {
+        let clock = Clock::new(ClockKind::Real);
+        let before = clock.now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        assert_eq!(clock.now_ms(), before);
+        assert!(clock.update() >= before + 3);
+    }
+}

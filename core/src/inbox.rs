@@ -1,0 +1,114 @@
+//! What other threads hand to the loop: pool completions and threadsafe calls, and the poller
+//! whose `notify` wakes the loop when either arrives.
+//!
+//! Senders push under a short mutex and notify only when the queue goes from empty to non-empty;
+//! the loop swaps a whole queue out at once in its poll phase, so a burst of calls costs one
+//! wake-up.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use polling::Poller;
+
+use crate::id::Id;
+use crate::pool::WorkOutcome;
+
+/// A finished (or cancelled) work request, waiting for its callback on the loop thread.
+pub(crate) struct Completion {
+    pub(crate) id: Id,
+    pub(crate) outcome: WorkOutcome,
+}
+
+struct Calls<C> {
+    queue: Vec<C>,
+    closed: bool,
+}
+
+/// The loop's cross-thread mailbox. Shared by the loop, its pool threads and its remotes.
+pub(crate) struct Inbox<C> {
+    pub(crate) poller: Poller,
+    completions: Mutex<Vec<Completion>>,
+    calls: Mutex<Calls<C>>,
+    /// Threadsafe calls queued and not yet run; they keep the loop alive (rule 6.1).
+    pending_calls: AtomicUsize,
+}
+
+impl<C> Inbox<C> {
+    pub(crate) fn new() -> std::io::Result<Self> {
+        Ok(Inbox {
+            poller: Poller::new()?,
+            completions: Mutex::new(Vec::new()),
+            calls: Mutex::new(Calls {
+                queue: Vec::new(),
+                closed: false,
+            }),
+            pending_calls: AtomicUsize::new(0),
+        })
+    }
+
+    fn wake(&self) {
+        // notify() only fails if the eventfd write fails, which a full counter cannot cause.
+        let _ = self.poller.notify();
+    }
+
+    /// Called by a pool thread when a job is done.
+    pub(crate) fn complete(&self, completion: Completion) {
+        let mut queue = self.completions.lock();
+        let was_empty = queue.is_empty();
+        queue.push(completion);
+        drop(queue);
+        if was_empty {
+            self.wake();
+        }
+    }
+
+    /// Queues a threadsafe call; gives the callback back if the loop is closed.
+    pub(crate) fn call(&self, cb: C) -> Result<(), C> {
+        let mut calls = self.calls.lock();
+        if calls.closed {
+            return Err(cb);
+        }
+        let was_empty = calls.queue.is_empty();
+        calls.queue.push(cb);
+        self.pending_calls.fetch_add(1, Ordering::Relaxed);
+        drop(calls);
+        if was_empty {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn pending_calls(&self) -> usize {
+        self.pending_calls.load(Ordering::Relaxed)
+    }
+
+    /// A threadsafe call has run (or been dropped).
+    pub(crate) fn call_done(&self) {
+        self.pending_calls.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Moves every completion into `into`, in completion order.
+    pub(crate) fn take_completions(&self, into: &mut Vec<Completion>) {
+        let mut queue = self.completions.lock();
+        if into.is_empty() {
+            std::mem::swap(into, &mut queue);
+        } else {
+            into.append(&mut queue);
+        }
+    }
+
+    /// Moves every threadsafe call into `into`, in call order.
+    pub(crate) fn take_calls(&self, into: &mut Vec<C>) {
+        let mut calls = self.calls.lock();
+        into.append(&mut calls.queue);
+    }
+
+    /// Refuses further calls and returns those still queued (to be dropped by the loop).
+    pub(crate) fn close(&self) -> Vec<C> {
+        let mut calls = self.calls.lock();
+        calls.closed = true;
+        let left = std::mem::take(&mut calls.queue);
+        self.pending_calls.store(0, Ordering::Relaxed);
+        left
+    }
+}

@@ -1,0 +1,223 @@
+//! The worker pool: a fixed set of threads fed from one FIFO queue, as libuv's threadpool.
+//!
+//! Threads are named `phaseloop-pool-N`, have an explicit stack size, and start on the first
+//! `queue_work`. A job that fails or panics yields an error outcome; the thread survives. Each
+//! loop owns its pool; `close` joins it.
+//!
+//! After `fork()` the child has none of the parent's pool threads (only the forking thread is
+//! copied), so a loop created before a fork must not be used in the child: create a new loop
+//! there. The parent is unaffected.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::id::Id;
+use crate::inbox::{Completion, Inbox};
+
+/// What a job hands back on success; the completion callback downcasts it.
+pub type JobOutput = Box<dyn Any + Send>;
+/// What a job hands back on failure.
+pub type JobError = Box<dyn std::error::Error + Send + Sync>;
+/// A job for a pool thread.
+pub type Job = Box<dyn FnOnce() -> Result<JobOutput, JobError> + Send>;
+
+/// How a work request ended, as its completion callback sees it.
+#[derive(Debug)]
+pub enum WorkOutcome {
+    /// The job returned a value.
+    Done(JobOutput),
+    /// The job returned an error.
+    Failed(JobError),
+    /// The job panicked; the message, if it had one.
+    Panicked(String),
+    /// The request was cancelled before it started.
+    Cancelled,
+}
+
+/// Stack size of pool threads: room for deep host-language recursion (CPython's own threads
+/// get 8 MiB on Linux by default).
+const POOL_STACK_SIZE: usize = 8 * 1024 * 1024;
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// Shared between the loop (which may cancel) and the thread that picks the job up.
+pub(crate) struct JobState(AtomicU8);
+
+impl JobState {
+    /// Cancels the job if no thread has started it.
+    pub(crate) fn cancel(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    pub(crate) fn new() -> Self {
+        JobState(AtomicU8::new(QUEUED))
+    }
+
+    fn start(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+struct QueuedJob {
+    id: Id,
+    state: Arc<JobState>,
+    job: Job,
+}
+
+struct Queue {
+    jobs: VecDeque<QueuedJob>,
+    shutdown: bool,
+}
+
+struct PoolShared<C> {
+    queue: Mutex<Queue>,
+    available: Condvar,
+    running: AtomicUsize,
+    inbox: Arc<Inbox<C>>,
+}
+
+pub(crate) struct Pool<C> {
+    shared: Arc<PoolShared<C>>,
+    threads: Vec<JoinHandle<()>>,
+    size: usize,
+}
+
+impl<C: Send + 'static> Pool<C> {
+    pub(crate) fn new(size: usize, inbox: Arc<Inbox<C>>) -> Self {
+        Pool {
+            shared: Arc::new(PoolShared {
+                queue: Mutex::new(Queue {
+                    jobs: VecDeque::new(),
+                    shutdown: false,
+                }),
+                available: Condvar::new(),
+                running: AtomicUsize::new(0),
+                inbox,
+            }),
+            threads: Vec::new(),
+            size,
+        }
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Queues a job; starts the threads on first use. If no thread can be started the job is
+    /// handed back (the caller drops it outside its borrow of the loop state).
+    pub(crate) fn submit(
+        &mut self,
+        id: Id,
+        job: Job,
+        state: Arc<JobState>,
+    ) -> Result<(), (std::io::Error, Job)> {
+        if self.threads.is_empty() {
+            if let Err(err) = self.spawn_threads() {
+                return Err((err, job));
+            }
+        }
+        self.shared
+            .queue
+            .lock()
+            .jobs
+            .push_back(QueuedJob { id, state, job });
+        self.shared.available.notify_one();
+        Ok(())
+    }
+
+    fn spawn_threads(&mut self) -> std::io::Result<()> {
+        for n in 0..self.size {
+            let shared = Arc::clone(&self.shared);
+            let thread = std::thread::Builder::new()
+                .name(format!("phaseloop-pool-{n}"))
+                .stack_size(POOL_STACK_SIZE)
+                .spawn(move || worker(&shared));
+            match thread {
+                Ok(handle) => self.threads.push(handle),
+                // Keep the threads that did start; a later submit will not retry (non-empty).
+                Err(err) if self.threads.is_empty() => return Err(err),
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Jobs waiting for a thread.
+    pub(crate) fn queued(&self) -> usize {
+        self.shared.queue.lock().jobs.len()
+    }
+
+    /// Jobs running now.
+    pub(crate) fn running(&self) -> usize {
+        self.shared.running.load(Ordering::Relaxed)
+    }
+
+    /// Stops the pool: jobs not started are returned (to be dropped by the caller), running
+    /// ones finish, and the threads are joined.
+    pub(crate) fn shutdown(&mut self) -> Vec<Job> {
+        let left: Vec<Job> = {
+            let mut queue = self.shared.queue.lock();
+            queue.shutdown = true;
+            queue.jobs.drain(..).map(|queued| queued.job).collect()
+        };
+        self.shared.available.notify_all();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        left
+    }
+}
+
+fn worker<C>(shared: &PoolShared<C>) {
+    loop {
+        let queued = {
+            let mut queue = shared.queue.lock();
+            loop {
+                if queue.shutdown {
+                    return;
+                }
+                if let Some(job) = queue.jobs.pop_front() {
+                    break job;
+                }
+                shared.available.wait(&mut queue);
+            }
+        };
+        if !queued.state.start() {
+            continue; // cancelled while queued; the loop already reported it
+        }
+        shared.running.fetch_add(1, Ordering::Relaxed);
+        let outcome = match catch_unwind(AssertUnwindSafe(queued.job)) {
+            Ok(Ok(value)) => WorkOutcome::Done(value),
+            Ok(Err(err)) => WorkOutcome::Failed(err),
+            Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+        };
+        shared.running.fetch_sub(1, Ordering::Relaxed);
+        shared.inbox.complete(Completion {
+            id: queued.id,
+            outcome,
+        });
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a job panicked".to_owned()
+    }
+}

@@ -1,0 +1,32 @@
+//! [`Remote`]: the one way into a loop from another thread (`uv_async_send`, asyncio's
+//! `call_soon_threadsafe`), but delivering every call with its own callback.
+
+use std::sync::Arc;
+
+use crate::callback::Callback;
+use crate::error::Error;
+use crate::inbox::Inbox;
+
+/// A clonable, `Send + Sync` handle that queues callbacks onto its loop from any thread.
+///
+/// Each call runs exactly once, on the loop thread, in the poll phase, in call order. A remote
+/// does not keep the loop alive; calls queued through it and not yet run do. Once the loop is
+/// closed, [`Remote::call`] fails with [`Error::Closed`] and gives the callback back.
+pub struct Remote<C: Callback> {
+    pub(crate) inbox: Arc<Inbox<C>>,
+}
+
+impl<C: Callback> Clone for Remote<C> {
+    fn clone(&self) -> Self {
+        Remote {
+            inbox: Arc::clone(&self.inbox),
+        }
+    }
+}
+
+impl<C: Callback> Remote<C> {
+    /// Queues `cb` to run on the loop thread. On error the caller keeps the callback.
+    pub fn call(&self, cb: C) -> Result<(), (Error, C)> {
+        self.inbox.call(cb).map_err(|cb| (Error::Closed, cb))
+    }
+}

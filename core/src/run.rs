@@ -1,0 +1,587 @@
+//! `run`: the phases of an iteration, in libuv >= 1.45's shape (SEMANTICS.md rules 3, 5, 6).
+//!
+//! ```text
+//! run(default):  timers
+//!                loop { pending idle prepare poll [pending x8] check close timers }
+//! ```
+//! Ticks and microtasks drain after every callback (or once per phase in `DrainMode::Phase`).
+//! Where `run` is between two steps is kept in the loop, so that a `run` stopped by a failing
+//! callback (rule 8) continues exactly there the next time.
+
+use std::time::Duration;
+
+use crate::callback::{Callback, Event};
+use crate::error::{Error, RunError};
+use crate::event_loop::{Loop, PollItem, Step};
+use crate::handles::HandleKind;
+use crate::id::Id;
+use crate::options::{DrainMode, RunMode};
+use crate::poll::{decode_key, PollKey};
+use crate::trace::Kind;
+
+/// libuv runs deferred callbacks queued during poll again, up to this many rounds.
+const PENDING_RERUNS: u8 = 8;
+
+impl<C: Callback> Loop<C> {
+    /// Runs the loop (`uv_run`). Returns whether ref'd work remains.
+    ///
+    /// - [`RunMode::Default`]: until nothing ref'd is left or [`Loop::stop`] is called.
+    /// - [`RunMode::Once`]: one round, blocking in poll if needed.
+    /// - [`RunMode::NoWait`]: one round without blocking.
+    ///
+    /// First drains the ticks and microtasks queued since the last run (the main script's).
+    /// A failing callback stops `run` with [`RunError::Callback`]; nothing queued is lost.
+    pub fn run(&self, mode: RunMode) -> Result<bool, RunError<C::Error>> {
+        self.check_open()?;
+        if self.depth.get() > 0 || self.running.get() {
+            return Err(Error::InCallback.into());
+        }
+        self.running.set(true);
+        // A resumed run drains in the phase it stopped in.
+        self.phase.set(self.step.get().phase());
+        let result = self.run_steps(mode);
+        self.running.set(false);
+        self.phase.set(None);
+        result
+    }
+
+    fn run_steps(&self, mode: RunMode) -> Result<bool, RunError<C::Error>> {
+        self.drain().map_err(RunError::Callback)?;
+        loop {
+            let step = self.step.get();
+            self.phase.set(step.phase());
+            let next = match step {
+                Step::Start => {
+                    let alive = self.alive();
+                    self.clock.update();
+                    if !alive || self.stop_flag.get() {
+                        Step::Finish
+                    } else if mode == RunMode::Default {
+                        Step::FirstTimers
+                    } else {
+                        Step::Pending
+                    }
+                }
+                Step::FirstTimers => {
+                    self.run_timers()?;
+                    Step::Pending
+                }
+                Step::Pending => {
+                    if !self.phase_started.get() {
+                        let st = self.state.borrow();
+                        self.can_sleep
+                            .set(st.pending.is_empty() && !st.handles.idle_active());
+                    }
+                    self.run_pending()?;
+                    Step::Idle
+                }
+                Step::Idle => {
+                    self.run_handles(HandleKind::Idle)?;
+                    Step::Prepare
+                }
+                Step::Prepare => {
+                    self.run_handles(HandleKind::Prepare)?;
+                    Step::PollWait
+                }
+                Step::PollWait => {
+                    self.poll_wait(mode)?;
+                    Step::PollDispatch
+                }
+                Step::PollDispatch => {
+                    self.poll_dispatch()?;
+                    Step::PendingRerun(0)
+                }
+                Step::PendingRerun(round) => {
+                    let more = self.phase_started.get() || !self.state.borrow().pending.is_empty();
+                    if round < PENDING_RERUNS && more {
+                        self.run_pending()?;
+                        Step::PendingRerun(round + 1)
+                    } else {
+                        Step::Check
+                    }
+                }
+                Step::Check => {
+                    self.run_handles(HandleKind::Check)?;
+                    Step::Immediates
+                }
+                Step::Immediates => {
+                    self.run_immediates()?;
+                    Step::Close
+                }
+                Step::Close => {
+                    self.run_close()?;
+                    Step::LateTimers
+                }
+                Step::LateTimers => {
+                    self.run_timers()?;
+                    Step::RoundEnd
+                }
+                Step::RoundEnd => {
+                    if mode == RunMode::Default && self.alive() && !self.stop_flag.get() {
+                        Step::Pending
+                    } else {
+                        Step::Finish
+                    }
+                }
+                Step::Finish => {
+                    self.step.set(Step::Start);
+                    self.stop_flag.set(false);
+                    return Ok(self.alive());
+                }
+            };
+            self.step.set(next);
+        }
+    }
+
+    // ----- draining -----------------------------------------------------------------------
+
+    fn pop_tick(&self) -> Option<C> {
+        self.st().ticks.pop_front()
+    }
+
+    fn pop_microtask(&self) -> Option<C> {
+        self.st().microtasks.pop_front()
+    }
+
+    /// Runs every tick, then every microtask, while either queue is non-empty (rule 2.3).
+    pub(crate) fn drain(&self) -> Result<(), C::Error> {
+        loop {
+            while let Some(mut cb) = self.pop_tick() {
+                self.invoke(Kind::Tick, 0, &mut cb, Event::Fire)?;
+            }
+            while let Some(mut cb) = self.pop_microtask() {
+                self.invoke(Kind::Microtask, 0, &mut cb, Event::Fire)?;
+            }
+            if self.state.borrow().ticks.is_empty() {
+                break;
+            }
+        }
+        C::after_drain(self)
+    }
+
+    /// The drain after one macrotask (callback drain mode only).
+    #[inline]
+    fn drain_after_callback(&self) -> Result<(), RunError<C::Error>> {
+        if self.drain_mode == DrainMode::Callback {
+            self.drain().map_err(RunError::Callback)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts a phase's batch once (not again when a failed phase resumes).
+    fn begin_phase(&self) -> bool {
+        !self.phase_started.replace(true)
+    }
+
+    /// Ends a phase: the phase-mode drain, and the next phase takes its own batch.
+    fn end_phase(&self) -> Result<(), RunError<C::Error>> {
+        self.phase_started.set(false);
+        if self.drain_mode == DrainMode::Phase {
+            self.drain().map_err(RunError::Callback)?;
+        }
+        Ok(())
+    }
+
+    // ----- timers (rule 4) -------------------------------------------------------------------
+
+    fn run_timers(&self) -> Result<(), RunError<C::Error>> {
+        if self.begin_phase() {
+            // A timers phase starts an iteration.
+            self.iteration.set(self.iteration.get() + 1);
+            self.fresh_iteration.set(true);
+            let now = self.clock.update();
+            self.st().timers_now = now;
+        }
+        let now = self.state.borrow().timers_now;
+        loop {
+            let due = {
+                let mut st = self.st();
+                st.timers.pop_due(now).map(|index| {
+                    let id = st.timers.slab.id_at(index);
+                    let entry = st.timers.slab.at_mut(index);
+                    let cb = entry.cb.take().expect("an armed timer holds its callback");
+                    (id, cb, entry.repeat)
+                })
+            };
+            let Some((id, mut cb, repeat)) = due else {
+                break;
+            };
+            // An interval is re-armed from a clock read taken just before its callback (4.5).
+            let interval_start = repeat.then(|| self.clock.update());
+            let kind = if repeat {
+                Kind::Interval
+            } else {
+                Kind::Timeout
+            };
+            let result = self.invoke(kind, id.as_u64(), &mut cb, Event::Fire);
+            let unused = self.st().timers.finish(id, cb, interval_start);
+            drop(unused);
+            result.map_err(RunError::Callback)?;
+            self.drain_after_callback()?;
+        }
+        self.end_phase()
+    }
+
+    // ----- pending ---------------------------------------------------------------------------
+
+    fn run_pending(&self) -> Result<(), RunError<C::Error>> {
+        if self.begin_phase() {
+            if !self.fresh_iteration.replace(false) {
+                // A round that did not begin with a timers phase (run once/nowait) starts here.
+                self.iteration.set(self.iteration.get() + 1);
+            }
+            let mut st = self.st();
+            let st = &mut *st;
+            st.pending_batch.append(&mut st.pending);
+        }
+        loop {
+            let next = self.st().pending_batch.pop_front();
+            let Some(mut cb) = next else { break };
+            self.invoke(Kind::Pending, 0, &mut cb, Event::Fire)
+                .map_err(RunError::Callback)?;
+            drop(cb);
+            self.drain_after_callback()?;
+        }
+        self.end_phase()
+    }
+
+    // ----- idle, prepare, check --------------------------------------------------------------
+
+    fn run_handles(&self, kind: HandleKind) -> Result<(), RunError<C::Error>> {
+        if self.begin_phase() {
+            let mut st = self.st();
+            let batch = st.handles.batch(kind);
+            st.handle_batch = batch.into();
+        }
+        loop {
+            let next = {
+                let mut st = self.st();
+                let st = &mut *st;
+                loop {
+                    let Some((id, seq)) = st.handle_batch.pop_front() else {
+                        break None;
+                    };
+                    if let Some(cb) = st.handles.take_for_batch(id, seq) {
+                        break Some((id, cb));
+                    }
+                }
+            };
+            let Some((id, mut cb)) = next else { break };
+            let result = self.invoke(kind.trace_kind(), id.as_u64(), &mut cb, Event::Fire);
+            let unused = self.st().handles.put_back(id, cb);
+            drop(unused);
+            result.map_err(RunError::Callback)?;
+            self.drain_after_callback()?;
+        }
+        if kind == HandleKind::Check {
+            // The check phase goes on with the immediates; its drain comes after them.
+            self.phase_started.set(false);
+            Ok(())
+        } else {
+            self.end_phase()
+        }
+    }
+
+    fn run_immediates(&self) -> Result<(), RunError<C::Error>> {
+        if self.begin_phase() {
+            self.st().immediates.begin_batch();
+        }
+        loop {
+            let next = self.st().immediates.pop_batch();
+            let Some((id, mut cb)) = next else { break };
+            self.invoke(Kind::Immediate, id.as_u64(), &mut cb, Event::Fire)
+                .map_err(RunError::Callback)?;
+            drop(cb);
+            self.drain_after_callback()?;
+        }
+        self.end_phase()
+    }
+
+    // ----- close ------------------------------------------------------------------------------
+
+    fn run_close(&self) -> Result<(), RunError<C::Error>> {
+        if self.begin_phase() {
+            let mut st = self.st();
+            let st = &mut *st;
+            st.close_batch.append(&mut st.closing);
+        }
+        loop {
+            let next = self.st().close_batch.pop_front();
+            let Some(closing) = next else { break };
+            if let Some(mut cb) = closing.cb {
+                self.invoke(Kind::Close, closing.id.as_u64(), &mut cb, Event::Fire)
+                    .map_err(RunError::Callback)?;
+                drop(cb);
+                self.drain_after_callback()?;
+            }
+        }
+        self.end_phase()
+    }
+
+    // ----- poll (rule 5) -----------------------------------------------------------------------
+
+    /// The poll timeout of rule 5.1 in ms; `None` blocks until something arrives.
+    pub(crate) fn poll_timeout(&self) -> Option<u64> {
+        if self.stop_flag.get() || !self.alive() {
+            return Some(0);
+        }
+        let st = self.state.borrow();
+        let queued = st.handles.idle_active()
+            || st.immediates.has_ref()
+            || !st.pending.is_empty()
+            || !st.closing.is_empty()
+            || !st.cancelled.is_empty()
+            || !st.poll_ready.is_empty()
+            || !st.ticks.is_empty()
+            || !st.microtasks.is_empty();
+        if queued {
+            return Some(0);
+        }
+        st.timers
+            .next_expiry()
+            .map(|expiry| expiry.saturating_sub(self.clock.now_ms()))
+    }
+
+    fn poll_wait(&self, mode: RunMode) -> Result<(), RunError<C::Error>> {
+        let timeout = match mode {
+            RunMode::NoWait => Some(0),
+            RunMode::Once if !self.can_sleep.get() => Some(0),
+            _ => self.poll_timeout(),
+        };
+        let (jobs_in_flight, watching) = {
+            let st = self.state.borrow();
+            (
+                !st.works.is_empty(),
+                st.watchers.registered > 0 || st.wakeup.is_some(),
+            )
+        };
+        // The virtual clock never waits for a timer: it polls without blocking and, if nothing
+        // arrived, jumps to the timer. It does wait for jobs in flight, with the clock standing
+        // still (rule 5.4).
+        let mut jump_to = None;
+        let wait = match timeout {
+            Some(ms) if ms > 0 && self.clock.is_virtual() => {
+                if jobs_in_flight {
+                    None
+                } else {
+                    jump_to = self.state.borrow().timers.next_expiry();
+                    Some(0)
+                }
+            }
+            other => other,
+        };
+        // With nothing that could become ready, a zero-timeout poll is skipped (no syscall).
+        let must_poll =
+            wait != Some(0) || watching || jobs_in_flight || self.inbox.pending_calls() > 0;
+
+        let mut events = std::mem::take(&mut self.st().events);
+        events.clear();
+        let blocking = wait != Some(0);
+        let entered_ns = self.clock.real_ns();
+        {
+            let mut st = self.st();
+            st.stats.iterations += 1;
+            if let Some(exit) = st.stats.poll_exit_ns {
+                st.delay.record(entered_ns.saturating_sub(exit));
+            }
+        }
+        let polled = if !must_poll {
+            Ok(0)
+        } else if blocking {
+            let poller = &self.inbox.poller;
+            let events = &mut events;
+            C::blocking(move || poller.wait(events, wait.map(Duration::from_millis)))
+        } else {
+            self.inbox.poller.wait(&mut events, Some(Duration::ZERO))
+        };
+        let exited_ns = self.clock.real_ns();
+        let mut found = 0u64;
+        {
+            let mut st = self.st();
+            let st = &mut *st;
+            if blocking {
+                st.stats.idle_ns += exited_ns.saturating_sub(entered_ns);
+            }
+            st.stats.poll_exit_ns = Some(exited_ns);
+            for event in events.iter() {
+                match decode_key(event.key) {
+                    Some(PollKey::Watcher(index)) => {
+                        if let Some(id) = st.watchers.fired_fd(index) {
+                            st.poll_ready.push_back(PollItem::Watcher {
+                                id,
+                                readable: event.readable,
+                                writable: event.writable,
+                            });
+                            found += 1;
+                        }
+                    }
+                    Some(PollKey::Signal(index)) => {
+                        if let Some((id, signum, count)) = st.watchers.take_signals(index) {
+                            for _ in 0..count {
+                                st.poll_ready.push_back(PollItem::Signal { id, signum });
+                            }
+                            found += count as u64;
+                        }
+                    }
+                    Some(PollKey::Wakeup) => {
+                        if let Some((reader, _)) = &st.wakeup {
+                            drain_socket(reader);
+                        }
+                    }
+                    None => {}
+                }
+            }
+            st.events = events;
+            // Completed work in completion order, cancellations first (they completed at once).
+            let mut completions = std::mem::take(&mut st.completions);
+            completions.append(&mut st.cancelled);
+            self.inbox.take_completions(&mut completions);
+            found += completions.len() as u64;
+            st.poll_ready
+                .extend(completions.drain(..).map(PollItem::Work));
+            st.completions = completions;
+            let mut calls = std::mem::take(&mut st.calls);
+            self.inbox.take_calls(&mut calls);
+            found += calls.len() as u64;
+            st.poll_ready.extend(calls.drain(..).map(PollItem::Call));
+            st.calls = calls;
+            st.stats.events += found;
+            if !blocking {
+                st.stats.events_waiting += found;
+            }
+        }
+        polled.map_err(|err| RunError::Loop(Error::Io(err)))?;
+        if found == 0 {
+            if let Some(expiry) = jump_to {
+                self.clock.jump_to(expiry);
+            }
+        }
+        self.clock.update();
+        if blocking {
+            C::after_wait(self).map_err(RunError::Callback)?;
+        }
+        Ok(())
+    }
+
+    fn poll_dispatch(&self) -> Result<(), RunError<C::Error>> {
+        loop {
+            let next = self.st().poll_ready.pop_front();
+            let Some(item) = next else { break };
+            match item {
+                PollItem::Watcher {
+                    id,
+                    readable,
+                    writable,
+                } => self.dispatch_watcher(id, readable, writable)?,
+                PollItem::Signal { id, signum } => {
+                    let cb = self
+                        .st()
+                        .watchers
+                        .signals
+                        .get_mut(id)
+                        .filter(|s| s.active)
+                        .and_then(|s| s.cb.take());
+                    if let Some(mut cb) = cb {
+                        let result =
+                            self.invoke(Kind::Signal, id.as_u64(), &mut cb, Event::Signal(signum));
+                        let unused = match self.st().watchers.signals.get_mut(id) {
+                            Some(entry) => {
+                                entry.cb = Some(cb);
+                                None
+                            }
+                            None => Some(cb),
+                        };
+                        drop(unused);
+                        result.map_err(RunError::Callback)?;
+                        self.drain_after_callback()?;
+                    }
+                }
+                PollItem::Work(completion) => {
+                    let entry = self.st().works.remove(completion.id);
+                    if let Some(mut cb) = entry.and_then(|e| e.after) {
+                        self.invoke(
+                            Kind::Work,
+                            completion.id.as_u64(),
+                            &mut cb,
+                            Event::Work(completion.outcome),
+                        )
+                        .map_err(RunError::Callback)?;
+                        drop(cb);
+                        self.drain_after_callback()?;
+                    }
+                }
+                PollItem::Call(mut cb) => {
+                    self.inbox.call_done();
+                    self.invoke(Kind::Threadsafe, 0, &mut cb, Event::Fire)
+                        .map_err(RunError::Callback)?;
+                    drop(cb);
+                    self.drain_after_callback()?;
+                }
+            }
+        }
+        self.end_phase()
+    }
+
+    fn dispatch_watcher(
+        &self,
+        id: Id,
+        readable: bool,
+        writable: bool,
+    ) -> Result<(), RunError<C::Error>> {
+        let cb = self
+            .st()
+            .watchers
+            .fds
+            .get_mut(id)
+            .filter(|w| w.active)
+            .and_then(|w| w.cb.take());
+        let Some(mut cb) = cb else { return Ok(()) };
+        let result = self.invoke(
+            Kind::Io,
+            id.as_u64(),
+            &mut cb,
+            Event::Io { readable, writable },
+        );
+        // Re-arm (level-triggered); a closed fd fails here and is reported to the watcher.
+        let rearm = {
+            let poller = &self.inbox.poller;
+            let mut st = self.st();
+            let rearm = st.watchers.rearm_fd(poller, id);
+            if rearm.is_err() {
+                let _ = st.watchers.stop_fd(poller, id);
+            }
+            rearm
+        };
+        if result.is_ok() {
+            if let Err(Error::Io(err)) = rearm {
+                let failed = self.invoke(Kind::Io, id.as_u64(), &mut cb, Event::IoError(err));
+                let unused = self.put_back_watcher(id, cb);
+                drop(unused);
+                failed.map_err(RunError::Callback)?;
+                return self.drain_after_callback();
+            }
+        }
+        let unused = self.put_back_watcher(id, cb);
+        drop(unused);
+        result.map_err(RunError::Callback)?;
+        self.drain_after_callback()
+    }
+
+    fn put_back_watcher(&self, id: Id, cb: C) -> Option<C> {
+        match self.st().watchers.fds.get_mut(id) {
+            Some(entry) => {
+                entry.cb = Some(cb);
+                None
+            }
+            None => Some(cb),
+        }
+    }
+}
+
+fn drain_socket(reader: &std::os::unix::net::UnixStream) {
+    use std::io::Read;
+    let mut buf = [0u8; 64];
+    let mut reader = reader;
+    while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
+}

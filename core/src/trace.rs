@@ -1,0 +1,144 @@
+//! Phases, callback kinds, the trace hook and the in-memory timeline recorder.
+
+use std::fmt;
+
+/// A phase of one loop iteration (SEMANTICS.md rule 3).
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
+pub enum Phase {
+    /// Due timers and intervals.
+    Timers,
+    /// Deferred callbacks (`queue_pending`).
+    Pending,
+    /// Idle handles.
+    Idle,
+    /// Prepare handles.
+    Prepare,
+    /// Waiting for I/O, pool completions, threadsafe calls and signals, then their callbacks.
+    Poll,
+    /// Check handles, then immediates.
+    Check,
+    /// Close callbacks.
+    Close,
+}
+
+impl Phase {
+    /// The phase's name as the docs and bindings spell it: `"timers"`, `"pending"`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Timers => "timers",
+            Phase::Pending => "pending",
+            Phase::Idle => "idle",
+            Phase::Prepare => "prepare",
+            Phase::Poll => "poll",
+            Phase::Check => "check",
+            Phase::Close => "close",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What kind of callback ran.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
+pub enum Kind {
+    /// A one-shot timer.
+    Timeout,
+    /// An interval.
+    Interval,
+    /// A pending (deferred) callback.
+    Pending,
+    /// An idle handle.
+    Idle,
+    /// A prepare handle.
+    Prepare,
+    /// An fd watcher.
+    Io,
+    /// A work request's completion.
+    Work,
+    /// A threadsafe call.
+    Threadsafe,
+    /// A signal watcher.
+    Signal,
+    /// An immediate.
+    Immediate,
+    /// A check handle.
+    Check,
+    /// A close callback.
+    Close,
+    /// A next-tick callback.
+    Tick,
+    /// A microtask.
+    Microtask,
+}
+
+impl Kind {
+    /// The kind's name as the docs and bindings spell it: `"timeout"`, `"tick"`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Timeout => "timeout",
+            Kind::Interval => "interval",
+            Kind::Pending => "pending",
+            Kind::Idle => "idle",
+            Kind::Prepare => "prepare",
+            Kind::Io => "io",
+            Kind::Work => "work",
+            Kind::Threadsafe => "threadsafe",
+            Kind::Signal => "signal",
+            Kind::Immediate => "immediate",
+            Kind::Check => "check",
+            Kind::Close => "close",
+            Kind::Tick => "tick",
+            Kind::Microtask => "microtask",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the trace hook is told, once before and once after every callback.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// How many iterations had started (0 during the main script).
+    pub iteration: u64,
+    /// The phase, or `None` for ticks and microtasks drained after the main script.
+    pub phase: Option<Phase>,
+    /// What kind of callback.
+    pub kind: Kind,
+    /// The id of its timer, immediate, handle ... as `u64`; 0 for ticks, microtasks, pending,
+    /// threadsafe and close callbacks, which have none.
+    pub id: u64,
+    /// `true` before the callback, `false` after it.
+    pub begin: bool,
+    /// The loop's `hrtime` in ns.
+    pub time_ns: u64,
+}
+
+/// A hook told about every callback (see [`crate::Loop::set_trace`]).
+pub type TraceHook = Box<dyn FnMut(&TraceEvent) + Send>;
+
+/// One callback in the recorded timeline (see [`crate::Loop::record`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceRecord<L> {
+    /// How many iterations had started (0 during the main script).
+    pub iteration: u64,
+    /// The phase, or `None` before the first phase.
+    pub phase: Option<Phase>,
+    /// What kind of callback.
+    pub kind: Kind,
+    /// Its id (0 for kinds that have none).
+    pub id: u64,
+    /// The callback's own label, if it has one.
+    pub label: Option<L>,
+    /// When it began (`hrtime` ns).
+    pub start_ns: u64,
+    /// How long it ran, in ns.
+    pub duration_ns: u64,
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/env node
+/**
+ * Runs ordering scenarios (see shared/conformance/FORMAT.md) under Node.js, the oracle.
+ *
+ *   node node_runner.js FILE.json [...]                  one JSON line per scenario:
+ *                                                         {"name": ..., "log": [...]}
+ *   node node_runner.js --write-expect FILE.json [...]   also store that log as `expect`
+ *                                                         and record scenarios/NODE_VERSION
+ *
+ * Every scenario runs in a fresh Node process (this file in `--child` mode, with
+ * UV_THREADPOOL_SIZE set from the scenario), so that no timer, pool thread or clock
+ * reading of one scenario can disturb the next. A scenario that fails prints
+ * {"name": ..., "error": ...} instead, and the exit status is 1.
+ *
+ * Plain Node.js, no dependencies.
+ */
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+/** The fields each op may have (beyond `op`); the first list is required, the second optional. */
+const OP_FIELDS = {
+  log: [['msg'], []],
+  timeout: [['delay', 'body'], ['as']],
+  interval: [['delay', 'times', 'body'], ['as']],
+  immediate: [['body'], ['as']],
+  tick: [['body'], []],
+  microtask: [['body'], []],
+  then: [['chain'], []],
+  reject_catch: [['body'], []],
+  adopt: [['body'], []],
+  async: [['body'], []],
+  await: [['what'], ['delay']],
+  async_return_promise: [['body'], []],
+  io: [['body'], []],
+  clear: [['target'], []],
+};
+const AWAIT_KINDS = ['value', 'promise', 'thenable', 'sleep', 'immediate'];
+const SCENARIO_KEYS = ['name', 'threadpool_size', 'program', 'expect'];
+
+/** Throws an Error naming `where` unless `body` is a list of well-formed ops. */
+function validateBody(body, where, insideAsync) {
+  if (!Array.isArray(body)) throw new Error(`${where}: a body must be a list of ops`);
+  body.forEach((op, index) => {
+    const here = `${where}[${index}]`;
+    const fields = OP_FIELDS[op && op.op];
+    if (!fields) throw new Error(`${here}: unknown op ${JSON.stringify(op && op.op)}`);
+    const [required, optional] = fields;
+    for (const key of required) {
+      if (!(key in op)) throw new Error(`${here}: ${op.op} needs "${key}"`);
+    }
+    for (const key of Object.keys(op)) {
+      if (key !== 'op' && !required.includes(key) && !optional.includes(key)) {
+        throw new Error(`${here}: ${op.op} has no field "${key}"`);
+      }
+    }
+    if (op.op === 'await') {
+      if (!insideAsync) throw new Error(`${here}: await outside an async body`);
+      if (!AWAIT_KINDS.includes(op.what)) throw new Error(`${here}: cannot await ${op.what}`);
+      if ((op.what === 'sleep') !== ('delay' in op)) {
+        throw new Error(`${here}: "delay" goes with (and only with) await sleep`);
+      }
+    }
+    if (op.op === 'then') {
+      if (!Array.isArray(op.chain) || op.chain.length === 0) {
+        throw new Error(`${here}: then needs a non-empty chain`);
+      }
+      op.chain.forEach((link, i) => validateBody(link, `${here}.chain[${i}]`, false));
+    } else if ('body' in op) {
+      validateBody(op.body, `${here}.body`, op.op === 'async');
+    }
+  });
+}
+
+/** Reads and checks one scenario file. */
+function loadScenario(file) {
+  const scenario = JSON.parse(fs.readFileSync(file, 'utf8'));
+  for (const key of Object.keys(scenario)) {
+    if (!SCENARIO_KEYS.includes(key)) throw new Error(`${file}: unknown key "${key}"`);
+  }
+  if (typeof scenario.name !== 'string') throw new Error(`${file}: "name" must be a string`);
+  validateBody(scenario.program, `${file}: program`, false);
+  return scenario;
+}
+
+/**
+ * Runs `program` as the main script of this process; returns the log array, which keeps
+ * filling while the event loop runs.
+ */
+function startProgram(program) {
+  const timersPromises = require('timers/promises');
+  const log = [];
+  const handles = new Map(); // `as` name -> {kind, handle}; a later op with the same name wins
+
+  const runBody = (body) => {
+    for (const op of body) runOp(op);
+  };
+  const remember = (op, kind, handle) => {
+    if (op.as !== undefined) handles.set(op.as, { kind, handle });
+  };
+  const awaited = (op) => {
+    switch (op.what) {
+      case 'value': return 1;
+      case 'promise': return Promise.resolve();
+      case 'thenable': return { then(resolve) { resolve(); } };
+      case 'sleep': return timersPromises.setTimeout(op.delay);
+      case 'immediate': return timersPromises.setImmediate();
+    }
+    throw new Error(`cannot await ${op.what}`);
+  };
+
+  function runOp(op) {
+    switch (op.op) {
+      case 'log':
+        log.push(op.msg);
+        break;
+      case 'timeout':
+        remember(op, 'timer', setTimeout(() => runBody(op.body), op.delay));
+        break;
+      case 'interval': {
+        let runs = 0;
+        const interval = setInterval(() => {
+          runs += 1;
+          runBody(op.body);
+          if (runs >= op.times) clearInterval(interval);
+        }, op.delay);
+        remember(op, 'timer', interval);
+        break;
+      }
+      case 'immediate':
+        remember(op, 'immediate', setImmediate(() => runBody(op.body)));
+        break;
+      case 'tick':
+        process.nextTick(() => runBody(op.body));
+        break;
+      case 'microtask':
+        queueMicrotask(() => runBody(op.body));
+        break;
+      case 'then': {
+        let promise = Promise.resolve();
+        for (const link of op.chain) promise = promise.then(() => runBody(link));
+        break;
+      }
+      case 'reject_catch':
+        Promise.reject(new Error('rejected')).catch(() => runBody(op.body));
+        break;
+      case 'adopt':
+        new Promise((resolve) => resolve(Promise.resolve())).then(() => runBody(op.body));
+        break;
+      case 'async':
+        // Each `await` is a real await at the same point of a real async function, so the
+        // microtask counts are JavaScript's own.
+        (async () => {
+          for (const inner of op.body) {
+            if (inner.op === 'await') await awaited(inner);
+            else runOp(inner);
+          }
+        })();
+        break;
+      case 'async_return_promise':
+        (async () => Promise.resolve())().then(() => runBody(op.body));
+        break;
+      case 'io':
+        // One thread-pool request whose callback runs in the poll phase.
+        fs.stat(__filename, () => runBody(op.body));
+        break;
+      case 'clear': {
+        const named = handles.get(op.target);
+        if (named === undefined) throw new Error(`clear: no handle named ${op.target}`);
+        if (named.kind === 'immediate') clearImmediate(named.handle);
+        else clearTimeout(named.handle); // clears an interval too
+        break;
+      }
+      default:
+        throw new Error(`unknown op ${op.op}`);
+    }
+  }
+
+  runBody(program);
+  return log;
+}
+
+/** Child mode: run one scenario as this process's main script, print its log at exit. */
+function runChild(file) {
+  const scenario = loadScenario(file);
+  const log = startProgram(scenario.program);
+  process.on('exit', (code) => {
+    // writeSync: the loop is over, and the parent must get the whole line.
+    if (code === 0) fs.writeSync(1, JSON.stringify(log) + '\n');
+  });
+}
+
+/** Runs one scenario file in a fresh Node process; returns {name, log} or {name, error}. */
+function runInFreshProcess(file) {
+  let scenario;
+  try {
+    scenario = loadScenario(file);
+  } catch (error) {
+    return { name: path.basename(file, '.json'), error: error.message };
+  }
+  const threadpoolSize = scenario.threadpool_size === undefined ? 1 : scenario.threadpool_size;
+  const child = spawnSync(process.execPath, [__filename, '--child', file], {
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(threadpoolSize) },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  if (child.error || child.status !== 0) {
+    const why = child.error ? child.error.message : `exit status ${child.status}`;
+    return { name: scenario.name, error: `${why}: ${child.stderr.trim()}` };
+  }
+  return { name: scenario.name, log: JSON.parse(child.stdout) };
+}
+
+const WIDTH = 100;
+
+/** JSON on one line, spaced like Python's json.dumps (", " and ": "). */
+function compactJson(value) {
+  if (Array.isArray(value)) return `[${value.map(compactJson).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    const fields = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${compactJson(v)}`);
+    return `{${fields.join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Scenario JSON as the files keep it: a value that fits in WIDTH columns stays on one line;
+ * an op too long for one line keeps its scalar fields on the first line and lists its body
+ * one op per line. fuzz_gen.py has the same layout (format_scenario), so files written by
+ * either side look alike.
+ */
+function prettyJson(value, indent) {
+  const flat = compactJson(value);
+  if (value === null || typeof value !== 'object' || indent + flat.length <= WIDTH) return flat;
+  if (Array.isArray(value)) return expandedList(value, indent);
+  const entries = Object.entries(value);
+  const [lastKey, lastValue] = entries[entries.length - 1];
+  const leading = entries.slice(0, -1);
+  if (Array.isArray(lastValue) && leading.every(([, v]) => v === null || typeof v !== 'object')) {
+    const head = leading.map(([k, v]) => `${JSON.stringify(k)}: ${compactJson(v)}, `).join('');
+    return `{${head}${JSON.stringify(lastKey)}: ${expandedList(lastValue, indent)}}`;
+  }
+  const pad = ' '.repeat(indent + 2);
+  const lines = entries.map(([k, v]) => `${pad}${JSON.stringify(k)}: ${prettyJson(v, indent + 2)}`);
+  return `{\n${lines.join(',\n')}\n${' '.repeat(indent)}}`;
+}
+
+function expandedList(list, indent) {
+  if (list.length === 0) return '[]';
+  const pad = ' '.repeat(indent + 2);
+  return `[\n${list.map((item) => pad + prettyJson(item, indent + 2)).join(',\n')}\n${' '.repeat(indent)}]`;
+}
+
+/** The whole file: one key per line, the program one op per line. */
+function formatScenario(scenario) {
+  const lines = [];
+  for (const key of SCENARIO_KEYS) {
+    if (!(key in scenario)) continue;
+    const value = key === 'program' ? expandedList(scenario.program, 2) : prettyJson(scenario[key], 2);
+    lines.push(`  ${JSON.stringify(key)}: ${value}`);
+  }
+  return `{\n${lines.join(',\n')}\n}\n`;
+}
+
+/** --write-expect: run each scenario twice, and store the log only when both runs agree. */
+function writeExpect(files) {
+  let failed = false;
+  for (const file of files) {
+    const first = runInFreshProcess(file);
+    const second = first.error ? first : runInFreshProcess(file);
+    if (first.error || second.error) {
+      console.log(JSON.stringify({ name: first.name, error: first.error || second.error }));
+      failed = true;
+      continue;
+    }
+    if (JSON.stringify(first.log) !== JSON.stringify(second.log)) {
+      console.log(JSON.stringify({ name: first.name, error: 'unfair: two runs differ', logs: [first.log, second.log] }));
+      failed = true;
+      continue;
+    }
+    const scenario = JSON.parse(fs.readFileSync(file, 'utf8'));
+    scenario.expect = first.log;
+    fs.writeFileSync(file, formatScenario(scenario));
+    console.log(JSON.stringify(first));
+  }
+  fs.writeFileSync(path.join(__dirname, 'scenarios', 'NODE_VERSION'), `${process.version}\n`);
+  return failed ? 1 : 0;
+}
+
+function main(argv) {
+  if (argv[0] === '--child') {
+    runChild(argv[1]);
+    return;
+  }
+  const write = argv[0] === '--write-expect';
+  const files = write ? argv.slice(1) : argv;
+  if (files.length === 0 || files.some((f) => f.startsWith('--'))) {
+    console.error('usage: node node_runner.js [--write-expect] FILE.json [...]');
+    process.exitCode = 2;
+    return;
+  }
+  if (write) {
+    process.exitCode = writeExpect(files);
+    return;
+  }
+  let failed = false;
+  for (const file of files) {
+    const result = runInFreshProcess(file);
+    if (result.error) failed = true;
+    console.log(JSON.stringify(result));
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+main(process.argv.slice(2));

@@ -1084,6 +1084,68 @@ impl<C: Callback> Loop<C> {
         self.state.borrow().delay.percentile(percentile)
     }
 
+    /// Calls `visit` with every callback the loop holds (for a host garbage collector, such as
+    /// Python's `__traverse__`). Visits nothing if the state is busy, which cannot happen while
+    /// no loop method is running on this thread.
+    pub fn visit_callbacks(&self, mut visit: impl FnMut(&C)) {
+        let Ok(st) = self.state.try_borrow() else {
+            return;
+        };
+        st.timers
+            .slab
+            .iter()
+            .filter_map(|(_, t)| t.cb.as_ref())
+            .for_each(&mut visit);
+        st.immediates.slab.iter().for_each(|(_, i)| visit(&i.cb));
+        st.handles
+            .slab
+            .iter()
+            .filter_map(|(_, h)| h.cb.as_ref())
+            .for_each(&mut visit);
+        st.watchers
+            .fds
+            .iter()
+            .filter_map(|(_, w)| w.cb.as_ref())
+            .for_each(&mut visit);
+        st.watchers
+            .signals
+            .iter()
+            .filter_map(|(_, s)| s.cb.as_ref())
+            .for_each(&mut visit);
+        st.works
+            .iter()
+            .filter_map(|(_, w)| w.after.as_ref())
+            .for_each(&mut visit);
+        st.ticks
+            .iter()
+            .chain(st.microtasks.iter())
+            .for_each(&mut visit);
+        st.pending
+            .iter()
+            .chain(st.pending_batch.iter())
+            .for_each(&mut visit);
+        st.closing
+            .iter()
+            .chain(st.close_batch.iter())
+            .filter_map(|c| c.cb.as_ref())
+            .for_each(&mut visit);
+        for item in &st.poll_ready {
+            if let PollItem::Call(cb) = item {
+                visit(cb);
+            }
+        }
+        self.inbox.visit_calls(&mut visit);
+    }
+
+    /// Drops every callback the loop holds, as [`Loop::close`] does, but keeps the loop open
+    /// (Python's `__clear__`, breaking reference cycles through the loop).
+    pub fn clear_callbacks(&self) -> Result<(), Error> {
+        if self.depth.get() > 0 || self.running.get() {
+            return Err(Error::InCallback);
+        }
+        self.close()
+    }
+
     // ----- closing --------------------------------------------------------------------------
 
     /// Closes the loop: everything still queued is dropped without running, work not yet

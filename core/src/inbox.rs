@@ -111,4 +111,11 @@ impl<C> Inbox<C> {
         self.pending_calls.store(0, Ordering::Relaxed);
         left
     }
+
+    /// Visits the queued threadsafe calls (skipped if a sender holds the lock right now).
+    pub(crate) fn visit_calls(&self, visit: &mut impl FnMut(&C)) {
+        if let Some(calls) = self.calls.try_lock() {
+            calls.queue.iter().for_each(visit);
+        }
+    }
 }

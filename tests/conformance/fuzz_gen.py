@@ -146,7 +146,7 @@ class ProgramGenerator:
 
     def generate(self) -> list[dict]:
         program: list[dict] = []
-        self.fill(program, self.new_context(0, "main", 0), 0)
+        self.fill(program, self.new_context(0, "main", 0), 0, least=3)
         self.run_loop()
         return program
 
@@ -235,10 +235,12 @@ class ProgramGenerator:
         self.labels += 1
         return f"{prefix}{self.labels}"
 
-    def fill(self, body: list[dict], ctx: Context, nesting: int, inert: bool = False) -> None:
-        """Append a few random ops to `body`, run by a callback of `ctx`; only ops that
-        schedule no callback of the loop if `inert`."""
-        for _ in range(self.rng.choice((0, 1, 1, 2, 2, 3))):
+    def fill(
+        self, body: list[dict], ctx: Context, nesting: int, inert: bool = False, least: int = 0
+    ) -> None:
+        """Append a few random ops (at least `least`) to `body`, run by a callback of `ctx`;
+        only ops that schedule no callback of the loop if `inert`."""
+        for _ in range(max(least, self.rng.choice((0, 1, 1, 2, 2, 3)))):
             if self.budget <= 0:
                 return
             op = self.random_op(ctx, nesting, inert)

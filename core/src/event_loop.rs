@@ -1137,15 +1137,6 @@ impl<C: Callback> Loop<C> {
         self.inbox.visit_calls(&mut visit);
     }
 
-    /// Drops every callback the loop holds, as [`Loop::close`] does, but keeps the loop open
-    /// (Python's `__clear__`, breaking reference cycles through the loop).
-    pub fn clear_callbacks(&self) -> Result<(), Error> {
-        if self.depth.get() > 0 || self.running.get() {
-            return Err(Error::InCallback);
-        }
-        self.close()
-    }
-
     // ----- closing --------------------------------------------------------------------------
 
     /// Closes the loop: everything still queued is dropped without running, work not yet

@@ -28,8 +28,9 @@ pub trait Callback: Sized + Send + 'static {
     /// The label recorded for this callback in the timeline.
     fn label(&self) -> Option<Self::Label>;
 
-    /// Runs `wait`, a poll that will really block, with the host's lock released (the Python
-    /// binding releases the GIL here). The default just runs it.
+    /// Runs `wait`, a poll that will really block (or, in [`Loop::close`], the join of the
+    /// worker pool, whose running jobs may need the host's lock), with the host's lock released
+    /// (the Python binding releases the GIL here). The default just runs it.
     fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
         wait()
     }
@@ -125,5 +126,10 @@ impl Callback for Task {
 
     fn label(&self) -> Option<&'static str> {
         self.label
+    }
+
+    /// Reports unhandled promise rejections (see [`Loop::report_rejections`]).
+    fn after_drain(lp: &Loop<Self>) -> Result<(), BoxError> {
+        lp.report_rejections()
     }
 }

@@ -7,6 +7,7 @@
 //! that will never run are dropped only after the borrow is released, because dropping a host
 //! object may run host code (a Python `__del__`) that calls back into the loop.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
@@ -200,6 +201,9 @@ pub struct Loop<C: Callback> {
     /// A trace hook is installed (it is taken out of `hook` while it runs).
     hook_set: Cell<bool>,
     pub(crate) hook: RefCell<Option<TraceHook>>,
+    /// The rejection tracker of a promise host (`promise::rejections`), made on first use. Type
+    /// erased because `Loop` does not require `C: PromiseHost`.
+    pub(crate) promise_tracker: RefCell<Option<Box<dyn Any + Send>>>,
 }
 
 impl<C: Callback> Loop<C>
@@ -264,6 +268,7 @@ impl<C: Callback> Loop<C> {
             recording: Cell::new(false),
             hook_set: Cell::new(false),
             hook: RefCell::new(None),
+            promise_tracker: RefCell::new(None),
         })
     }
 
@@ -1181,7 +1186,10 @@ impl<C: Callback> Loop<C> {
                 let _ = poller.delete(&reader);
             }
             let ready: Vec<PollItem<C>> = st.poll_ready.drain(..).collect();
-            let jobs = st.pool.shutdown();
+            // Joining waits for running jobs, which may need the host's lock (a Python job
+            // takes the GIL), so it is a blocking wait like a poll.
+            let pool = &mut st.pool;
+            let jobs = C::blocking(move || pool.shutdown());
             (dropped, jobs, ready)
         };
         // Dropped outside the borrow: a host destructor may call back into the (closed) loop.
@@ -1189,6 +1197,8 @@ impl<C: Callback> Loop<C> {
         drop(jobs);
         drop(ready);
         drop(calls);
+        let promise_tracker = self.promise_tracker.borrow_mut().take();
+        drop(promise_tracker);
         let mut late = Vec::new();
         self.inbox.take_completions(&mut late);
         drop(late);

@@ -274,6 +274,12 @@ impl<C> Watchers<C> {
         if entry.active {
             return Ok(());
         }
+        // signal-hook panics (rather than failing) for the signals it refuses to handle.
+        if signal_hook::consts::FORBIDDEN.contains(&entry.signum) {
+            return Err(Error::InvalidArgument(
+                "signum is not a signal that can be watched",
+            ));
+        }
         let writer = entry.writer.try_clone()?;
         let sig_id =
             signal_hook::low_level::pipe::register(entry.signum, writer).map_err(|err| {

@@ -143,7 +143,8 @@ impl<C: Callback> Loop<C> {
         self.st().microtasks.pop_front()
     }
 
-    /// Runs every tick, then every microtask, while either queue is non-empty (rule 2.3).
+    /// Runs every tick, then every microtask, while either queue is non-empty (rule 2.3); then
+    /// [`Callback::after_drain`], and drains again if it queued anything (rule 2.5).
     pub(crate) fn drain(&self) -> Result<(), C::Error> {
         loop {
             while let Some(mut cb) = self.pop_tick() {
@@ -152,11 +153,17 @@ impl<C: Callback> Loop<C> {
             while let Some(mut cb) = self.pop_microtask() {
                 self.invoke(Kind::Microtask, 0, &mut cb, Event::Fire)?;
             }
-            if self.state.borrow().ticks.is_empty() {
-                break;
+            if !self.state.borrow().ticks.is_empty() {
+                continue;
+            }
+            C::after_drain(self)?;
+            // What the hook queued (an unhandled-rejection listener's tick) runs in this drain,
+            // as Node's processTicksAndRejections loops again after reporting.
+            let st = self.state.borrow();
+            if st.ticks.is_empty() && st.microtasks.is_empty() {
+                return Ok(());
             }
         }
-        C::after_drain(self)
     }
 
     /// The drain after one macrotask (callback drain mode only).
@@ -349,12 +356,12 @@ impl<C: Callback> Loop<C> {
             RunMode::Once if !self.can_sleep.get() => Some(0),
             _ => self.poll_timeout(),
         };
+        // The signal wake-up socket does not count as watching: it exists to wake a blocking
+        // poll, and a byte left in it by a signal that came while the loop was busy is seen by
+        // the next blocking poll (level-triggered), so zero-timeout polls may skip it.
         let (jobs_in_flight, watching) = {
             let st = self.state.borrow();
-            (
-                !st.works.is_empty(),
-                st.watchers.registered > 0 || st.wakeup.is_some(),
-            )
+            (!st.works.is_empty(), st.watchers.registered > 0)
         };
         // The virtual clock never waits for a timer: it polls without blocking and, if nothing
         // arrived, jumps to the timer. It does wait for jobs in flight, with the clock standing

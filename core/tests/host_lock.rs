@@ -1,0 +1,133 @@
+//! A host whose callbacks need a lock (Python's GIL) that the loop thread holds: the loop must
+//! release it, through `Callback::blocking`, wherever it waits for other threads.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use phaseloop_core::{Callback, Event, Job, JobOutput, Loop, LoopOptions};
+
+/// The host's lock; the loop thread holds it except inside `blocking`.
+static HOST_LOCK: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    static HELD: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
+fn hold_host_lock() {
+    HELD.with(|held| *held.borrow_mut() = Some(HOST_LOCK.lock().unwrap()));
+}
+
+struct Locked;
+
+impl Callback for Locked {
+    type Error = ();
+    type Label = ();
+    type Host = ();
+
+    fn call(&mut self, _: &Loop<Self>, _: Event) -> Result<(), ()> {
+        Ok(())
+    }
+
+    fn label(&self) -> Option<()> {
+        None
+    }
+
+    fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
+        HELD.with(|held| held.borrow_mut().take());
+        let result = wait();
+        hold_host_lock();
+        result
+    }
+}
+
+#[test]
+fn close_releases_the_host_lock_while_it_joins_running_jobs() {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    let lp = Loop::<Locked>::new(LoopOptions {
+        threadpool_size: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    hold_host_lock();
+    // Like a Python job: it runs host code, so it needs the host's lock.
+    let job: Job = Box::new(|| {
+        STARTED.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(20));
+        drop(HOST_LOCK.lock().unwrap());
+        Ok(Box::new(()) as JobOutput)
+    });
+    lp.queue_work(job, Some(Locked)).unwrap();
+    while !STARTED.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    // Without the lock released around the pool's join, this would deadlock.
+    lp.close().unwrap();
+    assert!(HELD.with(|held| held.borrow().is_some()), "lock taken back");
+}
+
+/// A host that stops `run` from `after_wait` once "interrupted" (as Python's Ctrl-C does).
+struct Interruptible;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+impl Callback for Interruptible {
+    type Error = &'static str;
+    type Label = ();
+    type Host = ();
+
+    fn call(&mut self, _: &Loop<Self>, _: Event) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn label(&self) -> Option<()> {
+        None
+    }
+
+    fn after_wait(_: &Loop<Self>) -> Result<(), &'static str> {
+        if INTERRUPTED.swap(false, Ordering::SeqCst) {
+            Err("interrupted")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn a_byte_on_the_signal_wakeup_fd_wakes_a_blocking_run_and_after_wait_can_stop_it() {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    use std::time::Instant;
+
+    use phaseloop_core::{RunError, RunMode};
+
+    let lp = Loop::<Interruptible>::new(LoopOptions::default()).unwrap();
+    let fd = lp.signal_wakeup_fd().unwrap();
+    // The wake-up fd is no handle: alone it keeps nothing alive.
+    assert!(!lp.run(RunMode::Default).unwrap());
+    lp.set_timeout(10_000.0, Interruptible).unwrap();
+    // Busy iterations before the wait do not need to poll the socket (and a byte written then
+    // is still there for the blocking poll).
+    for _ in 0..3 {
+        assert!(lp.run(RunMode::NoWait).unwrap());
+    }
+    let started = Instant::now();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        INTERRUPTED.store(true, Ordering::SeqCst);
+        // SAFETY: the loop owns the fd and outlives this thread (joined below); ManuallyDrop
+        // keeps this File from closing it.
+        let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        file.write_all(&[2]).unwrap();
+    });
+    let result = lp.run(RunMode::Default);
+    writer.join().unwrap();
+    assert!(matches!(result, Err(RunError::Callback("interrupted"))));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken, not timed out"
+    );
+    // The loop is still usable: the timer is still armed.
+    assert!(lp.alive());
+}

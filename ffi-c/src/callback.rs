@@ -1,0 +1,305 @@
+//! A C callback as the core loop stores it: a function pointer, the caller's `void *data` and
+//! an optional drop function, kept inline in the core's queues (no allocation per schedule).
+//!
+//! Ownership rule (the header's): the drop function runs exactly once, when the loop lets go of
+//! `data` that a callback would still have been given: a one-shot callback that never ran
+//! (cleared, cancelled, loop freed), a repeating one when it is cleared, closed or the loop is
+//! freed. A one-shot callback that ran owns its data from then on. A failed call takes no
+//! ownership: the binding disowns (`CCallback::disown`) the callback the core hands back.
+
+use std::convert::Infallible;
+use std::os::raw::{c_int, c_void};
+
+use phaseloop_core::{Callback, Event, Loop, WorkOutcome};
+
+use crate::event_loop::{pl_loop, LoopHost};
+use crate::status::{io_status, PL_ECANCELED, PL_EINVAL, PL_EIO, PL_EPANIC};
+
+/// A callback run on the loop thread: a timer, interval, immediate, tick, microtask, pending,
+/// idle/prepare/check handle, close or remote callback. `lp` is the loop running it; `data` is
+/// the pointer given when it was scheduled.
+pub type pl_callback = Option<unsafe extern "C" fn(lp: *mut pl_loop, data: *mut c_void)>;
+
+/// Releases `data` whose callback will never run (or, for a repeating callback, will never run
+/// again). Called exactly once, on the loop thread, possibly from inside another pl_ function
+/// (pl_clear_timer, pl_loop_free, ...). It may call pl_ functions on the loop, except
+/// pl_loop_free; during pl_loop_free they return PL_ECLOSED. May be NULL where it is accepted.
+pub type pl_drop_fn = Option<unsafe extern "C" fn(data: *mut c_void)>;
+
+/// An fd watcher's callback, run on the loop thread in the poll phase. `events` is a mask of
+/// PL_READABLE and PL_WRITABLE with `status` 0; or `status` is negative (the fd could not be
+/// watched any longer, typically -EBADF once it was closed under the watcher), `events` is 0,
+/// and the watcher has been stopped.
+pub type pl_io_fn =
+    Option<unsafe extern "C" fn(lp: *mut pl_loop, data: *mut c_void, status: c_int, events: c_int)>;
+
+/// A signal watcher's callback, run on the loop thread in the poll phase, once per signal
+/// delivered.
+pub type pl_signal_fn =
+    Option<unsafe extern "C" fn(lp: *mut pl_loop, data: *mut c_void, signum: c_int)>;
+
+/// The work of pl_queue_work, run on a pool thread. It must not call pl_ functions on the loop
+/// (use a pl_remote to reach it).
+pub type pl_work_fn = Option<unsafe extern "C" fn(data: *mut c_void)>;
+
+/// The completion callback of pl_queue_work, run on the loop thread in the poll phase: `status`
+/// is 0 when the work ran, PL_ECANCELED when it was cancelled before it started.
+pub type pl_after_work_fn =
+    Option<unsafe extern "C" fn(lp: *mut pl_loop, data: *mut c_void, status: c_int)>;
+
+/// The completion callback of a native job (pl_job_*), run on the loop thread in the poll
+/// phase. `status` is 0 on success, PL_ECANCELED if the job was cancelled, a negated OS errno
+/// or PL_EINVAL (corrupt input) if it failed. `result` and `len` are the job's output bytes
+/// (NULL and 0 for jobs without output, and on failure); they are owned by the library and
+/// valid only until the callback returns: copy what you keep.
+pub type pl_job_done_fn = Option<
+    unsafe extern "C" fn(
+        lp: *mut pl_loop,
+        data: *mut c_void,
+        status: c_int,
+        result: *const u8,
+        len: usize,
+    ),
+>;
+
+/// `pl_io_fn`'s `events` bit: the fd is readable (or hung up).
+pub const PL_READABLE: c_int = 1;
+/// `pl_io_fn`'s `events` bit: the fd is writable.
+pub const PL_WRITABLE: c_int = 2;
+
+type PlainFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void);
+type IoFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, c_int);
+type SignalFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int);
+type AfterWorkFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int);
+type JobDoneFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, *const u8, usize);
+
+/// Which C signature to call.
+#[derive(Copy, Clone)]
+enum Target {
+    Plain(PlainFn),
+    Io(IoFn),
+    Signal(SignalFn),
+    AfterWork(AfterWorkFn),
+    JobDone(JobDoneFn),
+    /// A work request without a completion callback: its data is released when it completes.
+    ReleaseOnly,
+}
+
+/// How often the callback may run, which decides when its data stops being the loop's.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Shots {
+    /// Runs once; from then on the data is the callback's.
+    Once,
+    /// A `setTimeout` timer: runs once, unless its own callback refreshes it (see
+    /// [`LoopHost::end_timer_callback`]).
+    TimerOnce,
+    /// Intervals, handles, watchers: the data stays the loop's until it lets go of them.
+    Repeating,
+}
+
+/// A C callback for the core loop.
+pub struct CCallback {
+    target: Target,
+    data: *mut c_void,
+    drop: pl_drop_fn,
+    shots: Shots,
+}
+
+// SAFETY: the core requires `Send` because a loop may move between threads and a remote hands
+// callbacks from other threads to the loop. Nothing here is touched concurrently: a loop's
+// callbacks are called and dropped only on the loop's thread (every pl_ function that reaches
+// the loop checks the thread first). What crosses threads is `data`: a pl_remote_call's data
+// goes from the calling thread to the loop thread, and a work request's data is shared with a
+// pool thread, by the caller's contract, exactly as in libuv (uv_async_send, uv_queue_work).
+unsafe impl Send for CCallback {}
+
+impl CCallback {
+    fn new(target: Target, data: *mut c_void, drop: pl_drop_fn, shots: Shots) -> CCallback {
+        CCallback {
+            target,
+            data,
+            drop,
+            shots,
+        }
+    }
+
+    /// A callback that runs once. `PL_EINVAL` if `cb` is NULL.
+    pub(crate) fn once(
+        cb: pl_callback,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::Plain(f), data, drop, Shots::Once))
+    }
+
+    /// A `setTimeout` callback: once, or again each time it refreshes itself.
+    pub(crate) fn timeout(
+        cb: pl_callback,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::Plain(f), data, drop, Shots::TimerOnce))
+    }
+
+    /// An interval's or idle/prepare/check handle's callback.
+    pub(crate) fn repeating(
+        cb: pl_callback,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::Plain(f), data, drop, Shots::Repeating))
+    }
+
+    /// An fd watcher's callback.
+    pub(crate) fn io(cb: pl_io_fn, data: *mut c_void, drop: pl_drop_fn) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::Io(f), data, drop, Shots::Repeating))
+    }
+
+    /// A signal watcher's callback.
+    pub(crate) fn signal(
+        cb: pl_signal_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::Signal(f), data, drop, Shots::Repeating))
+    }
+
+    /// A close callback: `None` when `cb` is NULL (no close callback; `data` and `drop` are then
+    /// not taken).
+    pub(crate) fn close(cb: pl_callback, data: *mut c_void, drop: pl_drop_fn) -> Option<Self> {
+        cb.map(|f| Self::new(Target::Plain(f), data, drop, Shots::Once))
+    }
+
+    /// A work request's completion: its callback, or just the release of its data when there is
+    /// none (`None` when there is nothing to call at all).
+    pub(crate) fn after_work(
+        after: pl_after_work_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Option<Self> {
+        match after {
+            Some(f) => Some(Self::new(Target::AfterWork(f), data, drop, Shots::Once)),
+            None => drop.map(|_| Self::new(Target::ReleaseOnly, data, drop, Shots::Once)),
+        }
+    }
+
+    /// A native job's completion (see [`CCallback::after_work`] for a NULL `done`).
+    pub(crate) fn job_done(
+        done: pl_job_done_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Option<Self> {
+        match done {
+            Some(f) => Some(Self::new(Target::JobDone(f), data, drop, Shots::Once)),
+            None => drop.map(|_| Self::new(Target::ReleaseOnly, data, drop, Shots::Once)),
+        }
+    }
+
+    /// Hands ownership of `data` back to the caller: the call that took this callback failed, so
+    /// the drop function must not run.
+    pub(crate) fn disown(mut self) {
+        self.drop = None;
+    }
+
+    /// Runs the drop function now (if it has not run) and forgets it.
+    fn release(&mut self) {
+        if let Some(drop) = self.drop.take() {
+            // SAFETY: the caller gave `drop` for exactly this `data`; `take` makes it once.
+            unsafe { drop(self.data) }
+        }
+    }
+}
+
+impl Drop for CCallback {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// The status a C completion callback sees for a work outcome, and the output bytes if any.
+fn work_result(outcome: &WorkOutcome) -> (c_int, *const u8, usize) {
+    match outcome {
+        WorkOutcome::Done(value) => match value.downcast_ref::<Vec<u8>>() {
+            Some(bytes) => (0, bytes.as_ptr(), bytes.len()),
+            None => (0, std::ptr::null(), 0),
+        },
+        WorkOutcome::Failed(err) => {
+            let status = match err.downcast_ref::<std::io::Error>() {
+                Some(err) => io_status(err),
+                None => PL_EIO,
+            };
+            (status, std::ptr::null(), 0)
+        }
+        WorkOutcome::Panicked(_) => (PL_EPANIC, std::ptr::null(), 0),
+        WorkOutcome::Cancelled => (PL_ECANCELED, std::ptr::null(), 0),
+    }
+}
+
+impl Callback for CCallback {
+    /// C callbacks cannot fail (they return `void`), so `run` never stops for one.
+    type Error = Infallible;
+    /// The callback's `data` pointer, so a timeline can be matched with what was scheduled.
+    type Label = usize;
+    type Host = LoopHost;
+
+    fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), Infallible> {
+        if let Target::ReleaseOnly = self.target {
+            // A work request without a completion callback: completing releases its data.
+            self.release();
+            return Ok(());
+        }
+        let host = lp.host();
+        let raw = host.raw_loop();
+        let mut rearm_mark = 0;
+        match self.shots {
+            // From now on the data is the callback's, which may free it.
+            Shots::Once => self.drop = None,
+            Shots::TimerOnce => rearm_mark = host.begin_timer_callback(),
+            Shots::Repeating => {}
+        }
+        let data = self.data;
+        // SAFETY: the function pointers and data were given together by the caller, who
+        // promised they stay valid until the callback runs or is dropped; we are on the loop's
+        // thread (the core only calls callbacks from `run`, which pl_run entered there).
+        unsafe {
+            match (self.target, event) {
+                (Target::Plain(f), _) => f(raw, data),
+                (Target::Io(f), Event::Io { readable, writable }) => {
+                    let mut events = 0;
+                    if readable {
+                        events |= PL_READABLE;
+                    }
+                    if writable {
+                        events |= PL_WRITABLE;
+                    }
+                    f(raw, data, 0, events)
+                }
+                (Target::Io(f), Event::IoError(err)) => f(raw, data, io_status(&err), 0),
+                (Target::Signal(f), Event::Signal(signum)) => f(raw, data, signum),
+                (Target::AfterWork(f), Event::Work(outcome)) => {
+                    f(raw, data, work_result(&outcome).0)
+                }
+                (Target::JobDone(f), Event::Work(outcome)) => {
+                    let (status, result, len) = work_result(&outcome);
+                    f(raw, data, status, result, len)
+                }
+                // The core pairs each kind of callback with its own event; nothing else occurs.
+                _ => {}
+            }
+        }
+        if self.shots == Shots::TimerOnce && !host.end_timer_callback(rearm_mark) {
+            // Not refreshed by its own callback: it will never run again.
+            self.drop = None;
+        }
+        Ok(())
+    }
+
+    fn label(&self) -> Option<usize> {
+        Some(self.data as usize)
+    }
+}

@@ -1,0 +1,718 @@
+//! `pl_loop`: creating, running and freeing a loop, its options, time and phase, and the entry
+//! check every function taking a `pl_loop` goes through (`with_loop`: NULL, thread, poison,
+//! panic guard).
+
+use std::cell::Cell;
+use std::ffi::CString;
+use std::mem::{size_of, MaybeUninit};
+use std::os::raw::{c_char, c_int, c_void};
+use std::ptr::{self, addr_of};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use phaseloop_core::{
+    ClockKind, DrainMode, Error, Id, Loop, LoopOptions, Phase, Refused, RunError, RunMode,
+};
+
+use crate::callback::CCallback;
+use crate::guard::boundary;
+use crate::status::{
+    cstr, status, status_of, PL_EBUSY, PL_ECLOSED, PL_EINVAL, PL_EPANIC, PL_EWRONGTHREAD, PL_OK,
+};
+
+/// A loop (opaque). Created by pl_loop_new, released by pl_loop_free, used only on the thread
+/// that created it.
+pub struct pl_loop {
+    core: Loop<CCallback>,
+}
+
+/// The name of a timer, immediate, idle/prepare/check handle, fd or signal watcher, or work
+/// request, as the loop that issued it knows it. 0 is never a valid id; a stale or foreign id
+/// gives PL_ENOENT.
+pub type pl_id = u64;
+
+/// How long pl_run runs (libuv's `uv_run_mode`): one of the PL_RUN_* values.
+pub type pl_run_mode = i32;
+/// Until nothing ref'd is left (timers, immediates, handles, watchers, work, remote calls not yet
+/// run, closes in progress) or pl_stop was called.
+pub const PL_RUN_DEFAULT: pl_run_mode = 0;
+/// One iteration, blocking in the poll phase if there is nothing else to do.
+pub const PL_RUN_ONCE: pl_run_mode = 1;
+/// One iteration without blocking.
+pub const PL_RUN_NOWAIT: pl_run_mode = 2;
+
+/// A phase of one iteration: one of the PL_PHASE_* values.
+pub type pl_phase = i32;
+/// Outside pl_run, or in the drain of ticks and microtasks before the first phase.
+pub const PL_PHASE_NONE: pl_phase = 0;
+/// Due timers and intervals.
+pub const PL_PHASE_TIMERS: pl_phase = 1;
+/// Pending callbacks (pl_queue_pending).
+pub const PL_PHASE_PENDING: pl_phase = 2;
+/// Idle handles.
+pub const PL_PHASE_IDLE: pl_phase = 3;
+/// Prepare handles.
+pub const PL_PHASE_PREPARE: pl_phase = 4;
+/// Waiting for I/O, work completions, remote calls and signals, then their callbacks.
+pub const PL_PHASE_POLL: pl_phase = 5;
+/// Check handles, then immediates.
+pub const PL_PHASE_CHECK: pl_phase = 6;
+/// Close callbacks.
+pub const PL_PHASE_CLOSE: pl_phase = 7;
+
+/// Which clock a loop runs on (pl_options.clock): one of the PL_CLOCK_* values.
+pub type pl_clock = i32;
+/// Monotonic wall time in milliseconds, cached like libuv's `uv_now`. The default.
+pub const PL_CLOCK_REAL: pl_clock = 0;
+/// Time never sleeps: when the loop would block waiting for a timer, the clock jumps to that
+/// timer's due time, so timers of any length finish at once and in the same order as with the
+/// real clock. Work and I/O are still real. For tests and experiments.
+pub const PL_CLOCK_VIRTUAL: pl_clock = 1;
+
+/// When ticks and microtasks drain (pl_options.drain): one of the PL_DRAIN_* values.
+pub type pl_drain_mode = i32;
+/// After every callback, as Node >= 11 does. The default.
+pub const PL_DRAIN_CALLBACK: pl_drain_mode = 0;
+/// Once after each phase, as Node <= 10 did; for experiments.
+pub const PL_DRAIN_PHASE: pl_drain_mode = 1;
+
+/// Options for pl_loop_new. Initialise with pl_options_init, then change fields: the struct
+/// starts with its own size so that later versions can add fields at the end without breaking
+/// programs compiled against this one.
+#[repr(C)]
+pub struct pl_options {
+    /// `sizeof(pl_options)` as the program was compiled; set by pl_options_init.
+    pub size: usize,
+    /// PL_CLOCK_REAL (default) or PL_CLOCK_VIRTUAL.
+    pub clock: pl_clock,
+    /// PL_DRAIN_CALLBACK (default) or PL_DRAIN_PHASE.
+    pub drain: pl_drain_mode,
+    /// Worker threads for pl_queue_work and the native jobs, 1..1024; 0 (default) reads the
+    /// environment variable PHASELOOP_THREADPOOL_SIZE, else uses 4. The threads start on the
+    /// first work request.
+    pub threadpool_size: u32,
+}
+
+/// What pl_walk reports for each thing that keeps the loop alive or waits in it.
+#[repr(C)]
+pub struct pl_handle_info {
+    /// "timeout", "interval", "immediate", "idle", "prepare", "check", "watcher", "signal",
+    /// "work", "threadsafe" (remote calls not yet run), "pending" or "close".
+    pub kind: *const c_char,
+    /// Whether it keeps pl_run(PL_RUN_DEFAULT) from returning.
+    pub refed: bool,
+    /// Its id, or 0 for those without one (remote calls, pending callbacks).
+    pub id: pl_id,
+    /// A few words about it: a timer's delay, a watcher's fd, a count.
+    pub detail: *const c_char,
+}
+
+/// Called by pl_walk with `data` and one entry. The strings are valid only during the call.
+pub type pl_walk_fn = Option<unsafe extern "C" fn(data: *mut c_void, info: *const pl_handle_info)>;
+
+// ----- the per-loop state of the binding -------------------------------------------------------
+
+/// A token for the calling thread, unique for the life of the process (thread ids of the OS are
+/// reused, and `std::thread::current()` costs a reference count per call).
+fn current_thread() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static TOKEN: Cell<u64> = const { Cell::new(0) });
+    TOKEN.with(|token| match token.get() {
+        0 => {
+            let fresh = NEXT.fetch_add(1, Ordering::Relaxed);
+            token.set(fresh);
+            fresh
+        }
+        known => known,
+    })
+}
+
+/// The binding's per-loop state, kept in the core loop as its host state.
+pub struct LoopHost {
+    /// The `pl_loop` that owns the core loop, handed to C callbacks.
+    this: Cell<*mut pl_loop>,
+    /// The thread that created the loop.
+    thread: u64,
+    /// pl_ functions on this loop running now (nested ones come from callbacks and drop
+    /// functions); pl_loop_free and pl_run need it to be their own call only.
+    entered: Cell<u32>,
+    /// A call on this loop panicked: its state may be half-updated, so it is not used again.
+    poisoned: Cell<bool>,
+    /// How many times pl_timer_refresh re-armed a timer whose callback was running. Only one
+    /// timer callback runs at a time, so a change across a `setTimeout` callback means that
+    /// callback refreshed its own timer (see `CCallback::call`).
+    timers_rearmed: Cell<u64>,
+}
+
+// SAFETY: the core requires its host state to be `Send`. It is only ever touched on the loop's
+// thread: every entry point compares `thread` with the caller's before going further, and
+// `thread` itself is never written after creation.
+unsafe impl Send for LoopHost {}
+
+impl LoopHost {
+    /// The `pl_loop *` to hand to C callbacks.
+    pub(crate) fn raw_loop(&self) -> *mut pl_loop {
+        self.this.get()
+    }
+
+    fn on_loop_thread(&self) -> bool {
+        self.thread == current_thread()
+    }
+
+    /// Only this pl_ call is running on the loop (not one nested in a callback or drop fn).
+    fn outermost(&self) -> bool {
+        self.entered.get() == 1
+    }
+
+    /// A `setTimeout` callback starts: the mark to hand to [`LoopHost::end_timer_callback`].
+    pub(crate) fn begin_timer_callback(&self) -> u64 {
+        self.timers_rearmed.get()
+    }
+
+    /// A `setTimeout` callback that began at `mark` ended; whether it refreshed its own timer
+    /// meanwhile. (A comparison, not a flag: a flag set by an interval refreshing itself, or by a
+    /// trace hook, could outlive its callback and be misread by the next one.)
+    pub(crate) fn end_timer_callback(&self, mark: u64) -> bool {
+        self.timers_rearmed.get() != mark
+    }
+
+    /// pl_timer_refresh re-armed a timer whose callback is running.
+    pub(crate) fn note_timer_rearmed(&self) {
+        self.timers_rearmed
+            .set(self.timers_rearmed.get().wrapping_add(1));
+    }
+}
+
+/// Counts a pl_ call on a loop for as long as it runs; a panic unwinding through it poisons the
+/// loop.
+struct Entered<'a>(&'a LoopHost);
+
+impl<'a> Entered<'a> {
+    fn new(host: &'a LoopHost) -> Self {
+        host.entered.set(host.entered.get() + 1);
+        Entered(host)
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        self.0.entered.set(self.0.entered.get() - 1);
+        if std::thread::panicking() {
+            self.0.poisoned.set(true);
+        }
+    }
+}
+
+/// The entry check of every function on a loop: NULL gives `PL_EINVAL`, another thread
+/// `PL_EWRONGTHREAD`, a poisoned loop `PL_EPANIC` (unless `allow_poisoned`), each turned into the
+/// function's return value by `refused`; then `body` runs inside the panic guard.
+pub(crate) fn enter<T>(
+    lp: *const pl_loop,
+    allow_poisoned: bool,
+    refused: impl Fn(c_int) -> T,
+    body: impl FnOnce(&Loop<CCallback>) -> T,
+) -> T {
+    boundary(refused(PL_EPANIC), || {
+        // SAFETY: a non-NULL pointer must come from pl_loop_new and not be freed yet (the
+        // header's contract); only `thread`, written once at creation, is read before the
+        // thread check.
+        let Some(lp) = (unsafe { lp.as_ref() }) else {
+            return refused(PL_EINVAL);
+        };
+        let host = lp.core.host();
+        if !host.on_loop_thread() {
+            return refused(PL_EWRONGTHREAD);
+        }
+        if host.poisoned.get() && !allow_poisoned {
+            return refused(PL_EPANIC);
+        }
+        let _entered = Entered::new(host);
+        body(&lp.core)
+    })
+}
+
+/// [`enter`] for functions returning a status.
+pub(crate) fn with_loop(lp: *const pl_loop, body: impl FnOnce(&Loop<CCallback>) -> c_int) -> c_int {
+    enter(lp, false, |status| status, body)
+}
+
+/// [`enter`] for functions returning a value, with `default` when refused.
+pub(crate) fn with_loop_or<T: Copy>(
+    lp: *const pl_loop,
+    default: T,
+    body: impl FnOnce(&Loop<CCallback>) -> T,
+) -> T {
+    enter(lp, false, |_| default, body)
+}
+
+/// The core id of a C id.
+pub(crate) fn id(raw: pl_id) -> Id {
+    Id::from_u64(raw)
+}
+
+/// A boolean query as 1 / 0, or its error status.
+pub(crate) fn flag(result: Result<bool, Error>) -> c_int {
+    match result {
+        Ok(value) => value as c_int,
+        Err(err) => status_of(&err),
+    }
+}
+
+/// Schedules a callback made by `make` (inside the entry check, so a refused call never made
+/// one), writing its id to `out` unless NULL. On failure the callback is disowned: the caller
+/// keeps `data` and the drop function does not run.
+pub(crate) fn schedule(
+    lp: *const pl_loop,
+    out: *mut pl_id,
+    make: impl FnOnce() -> Result<CCallback, c_int>,
+    add: impl FnOnce(&Loop<CCallback>, CCallback) -> Result<Id, Refused<CCallback>>,
+) -> c_int {
+    with_loop(lp, |core| {
+        let cb = match make() {
+            Ok(cb) => cb,
+            Err(status) => return status,
+        };
+        if core.is_closed() {
+            // Checked first: core methods that return a plain `Error` drop the callback.
+            cb.disown();
+            return PL_ECLOSED;
+        }
+        match add(core, cb) {
+            Ok(new_id) => {
+                if !out.is_null() {
+                    // SAFETY: a non-NULL `out` points to a pl_id (the header's contract).
+                    unsafe { out.write(new_id.as_u64()) };
+                }
+                PL_OK
+            }
+            Err(refused) => {
+                refused.callback.disown();
+                status_of(&refused.error)
+            }
+        }
+    })
+}
+
+/// Wraps a core scheduling call that cannot fail once the loop is known to be open.
+pub(crate) fn accepted(result: Result<Id, Error>) -> Result<Id, Refused<CCallback>> {
+    // `schedule` checked that the loop is open, the only reason these calls fail.
+    result.map_err(|error| unreachable!("an open loop refused a callback: {error}"))
+}
+
+/// Closes a timer, handle or watcher with an optional close callback (NULL `cb`: none, and
+/// `data` and `drop` are not taken).
+pub(crate) fn close_with(
+    lp: *const pl_loop,
+    cb: crate::callback::pl_callback,
+    data: *mut c_void,
+    drop: crate::callback::pl_drop_fn,
+    close: impl FnOnce(&Loop<CCallback>, Option<CCallback>) -> Result<(), Refused<Option<CCallback>>>,
+) -> c_int {
+    with_loop(lp, |core| {
+        match close(core, CCallback::close(cb, data, drop)) {
+            Ok(()) => PL_OK,
+            Err(refused) => {
+                if let Some(cb) = refused.callback {
+                    cb.disown();
+                }
+                status_of(&refused.error)
+            }
+        }
+    })
+}
+
+pub(crate) fn phase_code(phase: Option<Phase>) -> pl_phase {
+    match phase {
+        None => PL_PHASE_NONE,
+        Some(Phase::Timers) => PL_PHASE_TIMERS,
+        Some(Phase::Pending) => PL_PHASE_PENDING,
+        Some(Phase::Idle) => PL_PHASE_IDLE,
+        Some(Phase::Prepare) => PL_PHASE_PREPARE,
+        Some(Phase::Poll) => PL_PHASE_POLL,
+        Some(Phase::Check) => PL_PHASE_CHECK,
+        Some(Phase::Close) => PL_PHASE_CLOSE,
+    }
+}
+
+// ----- options -----------------------------------------------------------------------------------
+
+/// The end (offset + size) of a field of pl_options, measured on a local value.
+fn field_end<F>(field: impl FnOnce(*const pl_options) -> *const F) -> usize {
+    let probe = MaybeUninit::<pl_options>::uninit();
+    let base = probe.as_ptr();
+    field(base) as usize - base as usize + size_of::<F>()
+}
+
+/// Larger `size` values than this are taken for an uninitialised struct.
+const MAX_OPTIONS_SIZE: usize = 4096;
+
+/// Reads the options the caller's struct has (by its `size`); unknown trailing bytes must be 0.
+unsafe fn read_options(opts: *const pl_options) -> Result<LoopOptions, c_int> {
+    let mut options = LoopOptions::default();
+    if opts.is_null() {
+        return Ok(options);
+    }
+    let size = ptr::read(addr_of!((*opts).size));
+    if !(size_of::<usize>()..=MAX_OPTIONS_SIZE).contains(&size) {
+        return Err(PL_EINVAL);
+    }
+    if size >= field_end(|p| addr_of!((*p).clock)) {
+        options.clock = match ptr::read(addr_of!((*opts).clock)) {
+            PL_CLOCK_REAL => ClockKind::Real,
+            PL_CLOCK_VIRTUAL => ClockKind::Virtual,
+            _ => return Err(PL_EINVAL),
+        };
+    }
+    if size >= field_end(|p| addr_of!((*p).drain)) {
+        options.drain = match ptr::read(addr_of!((*opts).drain)) {
+            PL_DRAIN_CALLBACK => DrainMode::Callback,
+            PL_DRAIN_PHASE => DrainMode::Phase,
+            _ => return Err(PL_EINVAL),
+        };
+    }
+    if size >= field_end(|p| addr_of!((*p).threadpool_size)) {
+        options.threadpool_size = match ptr::read(addr_of!((*opts).threadpool_size)) {
+            0 => None,
+            n => Some(n as usize),
+        };
+    }
+    if size > size_of::<pl_options>() {
+        // A newer header's fields: only their zero (default) values can be honoured.
+        let extra = std::slice::from_raw_parts(
+            opts.cast::<u8>().add(size_of::<pl_options>()),
+            size - size_of::<pl_options>(),
+        );
+        if extra.iter().any(|&byte| byte != 0) {
+            return Err(PL_EINVAL);
+        }
+    }
+    Ok(options)
+}
+
+/// Fills `opts` with the defaults and its `size`. Any thread. PL_EINVAL if `opts` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn pl_options_init(opts: *mut pl_options) -> c_int {
+    boundary(PL_EPANIC, || {
+        if opts.is_null() {
+            return PL_EINVAL;
+        }
+        opts.write(pl_options {
+            size: size_of::<pl_options>(),
+            clock: PL_CLOCK_REAL,
+            drain: PL_DRAIN_CALLBACK,
+            threadpool_size: 0,
+        });
+        PL_OK
+    })
+}
+
+// ----- lifecycle ---------------------------------------------------------------------------------
+
+/// Creates a loop owned by the calling thread and stores it in `*out`. `opts` may be NULL for
+/// the defaults. PL_EINVAL for a NULL `out` or an invalid option (size 0 or implausible, unknown
+/// clock or drain value, pool size over 1024, unknown non-zero trailing fields); a negated errno
+/// if the OS refused (too many open files). The caller owns the loop and releases it with
+/// pl_loop_free on the same thread.
+#[no_mangle]
+pub unsafe extern "C" fn pl_loop_create(opts: *const pl_options, out: *mut *mut pl_loop) -> c_int {
+    boundary(PL_EPANIC, || {
+        if out.is_null() {
+            return PL_EINVAL;
+        }
+        let options = match read_options(opts) {
+            Ok(options) => options,
+            Err(status) => return status,
+        };
+        let host = LoopHost {
+            this: Cell::new(ptr::null_mut()),
+            thread: current_thread(),
+            entered: Cell::new(0),
+            poisoned: Cell::new(false),
+            timers_rearmed: Cell::new(0),
+        };
+        let core = match Loop::with_host(options, host) {
+            Ok(core) => core,
+            Err(err) => return status_of(&err),
+        };
+        let raw = Box::into_raw(Box::new(pl_loop { core }));
+        (*raw).core.host().this.set(raw);
+        out.write(raw);
+        PL_OK
+    })
+}
+
+/// Creates a loop owned by the calling thread (see pl_loop_create); NULL on failure. `opts`
+/// may be NULL for the defaults.
+#[no_mangle]
+pub unsafe extern "C" fn pl_loop_new(opts: *const pl_options) -> *mut pl_loop {
+    let mut lp = ptr::null_mut();
+    if pl_loop_create(opts, &mut lp) == PL_OK {
+        lp
+    } else {
+        ptr::null_mut()
+    }
+}
+
+/// Releases a loop and everything in it: callbacks that never ran are dropped (their drop
+/// functions run now, on this thread), work not yet started is cancelled without calling its
+/// completion, running work is waited for, the pool threads are joined, and every pl_remote of
+/// the loop answers PL_ECLOSED from now on. Returns 0, and the pointer is invalid afterwards.
+///
+/// NULL does nothing and returns 0. PL_EBUSY, and nothing is freed, when called from inside
+/// one of the loop's own callbacks or drop functions; PL_EWRONGTHREAD from another thread. On a
+/// loop poisoned by a panic (PL_EPANIC) it frees what it safely can and returns PL_EPANIC.
+#[no_mangle]
+pub unsafe extern "C" fn pl_loop_free(lp: *mut pl_loop) -> c_int {
+    if lp.is_null() {
+        return PL_OK;
+    }
+    let status = enter(
+        lp,
+        true,
+        |status| status,
+        |core| {
+            if !core.host().outermost() {
+                return PL_EBUSY;
+            }
+            // Drop functions run in here; the loop is closed while they do, so calls they make
+            // on it get PL_ECLOSED instead of touching a loop that is going away.
+            if let Err(err) = core.close() {
+                // Only a poisoned loop can be stuck "inside run"; leaking it is the safe choice.
+                return if core.host().poisoned.get() {
+                    PL_EPANIC
+                } else {
+                    status_of(&err)
+                };
+            }
+            // The trace hook's drop function, while the loop is still there to be refused.
+            core.set_trace(None);
+            if core.host().poisoned.get() {
+                PL_EPANIC
+            } else {
+                PL_OK
+            }
+        },
+    );
+    if status == PL_OK || (status == PL_EPANIC && (*lp).core.is_closed()) {
+        // SAFETY: created by Box::into_raw in pl_loop_create; closed, so nothing in it refers
+        // to C data any longer, and no pl_ call on it is running (`outermost`).
+        drop(Box::from_raw(lp));
+    }
+    status
+}
+
+// ----- running -------------------------------------------------------------------------------------
+
+/// Runs the loop (libuv's `uv_run`): first the ticks and microtasks queued since the last run,
+/// then iterations of the phases per `mode`. Returns 1 if ref'd work remains, 0 if not, or a
+/// negative status: PL_EINVAL for an unknown mode, PL_EBUSY from inside the loop's own
+/// callbacks or drop functions, PL_ECLOSED while the loop is being freed. Loop thread only.
+#[no_mangle]
+pub unsafe extern "C" fn pl_run(lp: *mut pl_loop, mode: pl_run_mode) -> c_int {
+    with_loop(lp, |core| {
+        let mode = match mode {
+            PL_RUN_DEFAULT => RunMode::Default,
+            PL_RUN_ONCE => RunMode::Once,
+            PL_RUN_NOWAIT => RunMode::NoWait,
+            _ => return PL_EINVAL,
+        };
+        if !core.host().outermost() {
+            return PL_EBUSY;
+        }
+        match core.run(mode) {
+            Ok(alive) => alive as c_int,
+            Err(RunError::Loop(err)) => status_of(&err),
+            Err(RunError::Callback(never)) => match never {},
+        }
+    })
+}
+
+/// Makes the current pl_run return at the end of this iteration (libuv's `uv_stop`); after a
+/// pl_stop outside pl_run, the next pl_run drains the ticks and microtasks and returns without
+/// an iteration. Loop thread only (from another thread it does nothing: send a pl_remote_call
+/// whose callback calls pl_stop).
+#[no_mangle]
+pub unsafe extern "C" fn pl_stop(lp: *mut pl_loop) {
+    with_loop_or(lp, (), |core| core.stop())
+}
+
+/// Whether ref'd work remains: 1 or 0, or a negative status. Loop thread only.
+#[no_mangle]
+pub unsafe extern "C" fn pl_alive(lp: *const pl_loop) -> c_int {
+    with_loop(lp, |core| core.alive() as c_int)
+}
+
+/// How many iterations have started (0 during the main program, before the first phase).
+/// 0 for NULL or from another thread.
+#[no_mangle]
+pub unsafe extern "C" fn pl_iteration(lp: *const pl_loop) -> u64 {
+    with_loop_or(lp, 0, |core| core.iteration())
+}
+
+/// The phase running now; PL_PHASE_NONE outside pl_run, before the first phase, for NULL and from
+/// another thread. A tick or microtask reports the phase of the callback it drains after.
+#[no_mangle]
+pub unsafe extern "C" fn pl_current_phase(lp: *const pl_loop) -> pl_phase {
+    with_loop_or(lp, PL_PHASE_NONE, |core| phase_code(core.phase()))
+}
+
+/// The name of a phase: "timers", "pending", "idle", "prepare", "poll", "check", "close", or
+/// "none" for PL_PHASE_NONE; NULL for an unknown value. Static; any thread.
+#[no_mangle]
+pub extern "C" fn pl_phase_name(phase: pl_phase) -> *const c_char {
+    boundary(ptr::null(), || {
+        let name = match phase {
+            PL_PHASE_NONE => cstr!("none"),
+            PL_PHASE_TIMERS => cstr!("timers"),
+            PL_PHASE_PENDING => cstr!("pending"),
+            PL_PHASE_IDLE => cstr!("idle"),
+            PL_PHASE_PREPARE => cstr!("prepare"),
+            PL_PHASE_POLL => cstr!("poll"),
+            PL_PHASE_CHECK => cstr!("check"),
+            PL_PHASE_CLOSE => cstr!("close"),
+            _ => return ptr::null(),
+        };
+        name.as_ptr()
+    })
+}
+
+// ----- time ----------------------------------------------------------------------------------------
+
+/// The loop's cached time in milliseconds since it was created (libuv's `uv_now`); the virtual
+/// clock starts at 0 and moves only when the loop jumps to a timer or pl_advance moves it. 0 for
+/// NULL or from another thread.
+#[no_mangle]
+pub unsafe extern "C" fn pl_now(lp: *const pl_loop) -> u64 {
+    with_loop_or(lp, 0, |core| core.now())
+}
+
+/// Refreshes the cached time (libuv's `uv_update_time`). Loop thread only; otherwise does
+/// nothing.
+#[no_mangle]
+pub unsafe extern "C" fn pl_update_time(lp: *mut pl_loop) {
+    with_loop_or(lp, (), |core| core.update_time())
+}
+
+/// A monotonic clock in nanoseconds (Node's `process.hrtime.bigint()`), virtual with
+/// PL_CLOCK_VIRTUAL. 0 for NULL or from another thread.
+#[no_mangle]
+pub unsafe extern "C" fn pl_hrtime(lp: *const pl_loop) -> u64 {
+    with_loop_or(lp, 0, |core| core.hrtime())
+}
+
+/// Virtual clock only: moves time forward `ms` now, as if a callback had blocked that long;
+/// timers that become due run in the next timers phase. PL_EINVAL on the real clock.
+#[no_mangle]
+pub unsafe extern "C" fn pl_advance(lp: *mut pl_loop, ms: u64) -> c_int {
+    with_loop(lp, |core| status(core.advance(ms)))
+}
+
+// ----- embedding and introspection ----------------------------------------------------------------
+
+/// The poller's fd, for embedding the loop in another one (libuv's `uv_backend_fd`): when it is
+/// readable, or pl_backend_timeout expires, call pl_run(lp, PL_RUN_NOWAIT). Owned by the loop.
+/// A negative status on failure. Loop thread only.
+#[no_mangle]
+pub unsafe extern "C" fn pl_backend_fd(lp: *const pl_loop) -> c_int {
+    with_loop(lp, |core| core.backend_fd())
+}
+
+/// How long the poll phase would block now, in ms (libuv's `uv_backend_timeout`): -1 for no
+/// limit, 0 whenever anything is queued; or a PL_E* status (always below -1). Loop thread only.
+#[no_mangle]
+pub unsafe extern "C" fn pl_backend_timeout(lp: *const pl_loop) -> i64 {
+    enter(
+        lp,
+        false,
+        |status| status as i64,
+        |core| match core.backend_timeout() {
+            Some(ms) => ms.min(i64::MAX as u64) as i64,
+            None => -1,
+        },
+    )
+}
+
+/// Calls `visit(data, info)` for everything that keeps the loop alive or waits in it (libuv's
+/// `uv_walk`, Node's `getActiveResourcesInfo`): active timers, immediates, active handles and
+/// watchers, work requests, remote calls not yet run, pending callbacks, closes in progress.
+/// Returns how many there were, or a negative status. `visit` runs on this thread before pl_walk
+/// returns and may call pl_ functions on the loop (the list was taken before the first call).
+#[no_mangle]
+pub unsafe extern "C" fn pl_walk(
+    lp: *const pl_loop,
+    visit: pl_walk_fn,
+    data: *mut c_void,
+) -> c_int {
+    with_loop(lp, |core| {
+        let Some(visit) = visit else {
+            return PL_EINVAL;
+        };
+        let handles = core.handles();
+        for handle in &handles {
+            let kind = CString::new(handle.kind).unwrap_or_default();
+            let detail = CString::new(handle.detail.as_str()).unwrap_or_default();
+            let info = pl_handle_info {
+                kind: kind.as_ptr(),
+                refed: handle.refed,
+                id: handle.id.map_or(0, Id::as_u64),
+                detail: detail.as_ptr(),
+            };
+            // SAFETY: the caller's function, with the caller's data, on the loop thread.
+            visit(data, &info);
+        }
+        handles.len().min(c_int::MAX as usize) as c_int
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_grow_at_the_end() {
+        assert_eq!(
+            field_end(|p| unsafe { addr_of!((*p).size) }),
+            size_of::<usize>()
+        );
+        let end = field_end(|p| unsafe { addr_of!((*p).threadpool_size) });
+        assert!(end <= size_of::<pl_options>());
+    }
+
+    #[test]
+    fn options_from_an_older_and_a_newer_header() {
+        // An older program's struct that stops after `clock`.
+        let mut opts = MaybeUninit::<pl_options>::zeroed();
+        let p = opts.as_mut_ptr();
+        unsafe {
+            (*p).size = field_end(|q| addr_of!((*q).clock));
+            (*p).clock = PL_CLOCK_VIRTUAL;
+            (*p).drain = 99; // past its size: never read
+            let read = read_options(p).unwrap();
+            assert_eq!(read.clock, ClockKind::Virtual);
+            assert_eq!(read.drain, DrainMode::Callback);
+        }
+        // A newer program's struct: zero trailing bytes are fine, others are refused.
+        #[repr(C)]
+        struct Newer {
+            base: pl_options,
+            extra: u64,
+        }
+        let mut newer = Newer {
+            base: pl_options {
+                size: size_of::<Newer>(),
+                clock: PL_CLOCK_REAL,
+                drain: PL_DRAIN_PHASE,
+                threadpool_size: 2,
+            },
+            extra: 0,
+        };
+        unsafe {
+            let whole = addr_of!(newer).cast::<pl_options>();
+            let read = read_options(whole).unwrap();
+            assert_eq!(read.drain, DrainMode::Phase);
+            assert_eq!(read.threadpool_size, Some(2));
+            newer.extra = 1;
+            let whole = addr_of!(newer).cast::<pl_options>();
+            assert_eq!(read_options(whole).err(), Some(PL_EINVAL));
+        }
+    }
+}

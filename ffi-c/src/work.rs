@@ -1,0 +1,112 @@
+//! Work for the pool (`uv_queue_work`): a C function run on a pool thread, then its completion
+//! callback on the loop thread in the poll phase; and cancellation (`uv_cancel`).
+
+use std::os::raw::{c_int, c_void};
+
+use phaseloop_core::{Job, JobOutput};
+
+use crate::callback::{pl_after_work_fn, pl_drop_fn, pl_work_fn, CCallback};
+use crate::event_loop::{id, pl_id, pl_loop, with_loop};
+use crate::status::{status, status_of, PL_ECLOSED, PL_EINVAL, PL_OK};
+
+/// `data` on its way to a pool thread.
+struct PoolData(*mut c_void);
+
+// SAFETY: the caller hands `data` to the pool thread by contract (as with uv_queue_work): only
+// the work function uses it there, and the loop thread uses it again only after the work has
+// finished (its completion is delivered after the job returned; pl_loop_free joins the pool
+// before any drop function runs).
+unsafe impl Send for PoolData {}
+
+impl PoolData {
+    // A method, so that closures capture the whole wrapper (and its `Send`), not the raw field.
+    fn get(&self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// Queues a pool job with its completion callback (both made inside the entry check, so a
+/// refused call made neither); writes the request's id to `out` unless NULL.
+pub(crate) fn submit(
+    lp: *mut pl_loop,
+    out: *mut pl_id,
+    job: impl FnOnce() -> Result<Job, c_int>,
+    after: impl FnOnce() -> Option<CCallback>,
+) -> c_int {
+    with_loop(lp, |core| {
+        if core.is_closed() {
+            return PL_ECLOSED;
+        }
+        let job = match job() {
+            Ok(job) => job,
+            Err(status) => return status,
+        };
+        match core.queue_work(job, after()) {
+            Ok(request) => {
+                if !out.is_null() {
+                    // SAFETY: a non-NULL `out` points to a pl_id (the header's contract).
+                    unsafe { out.write(request.as_u64()) };
+                }
+                PL_OK
+            }
+            Err(refused) => {
+                if let Some(cb) = refused.callback {
+                    cb.disown();
+                }
+                status_of(&refused.error)
+            }
+        }
+    })
+}
+
+/// Runs `work(data)` on a pool thread, then `after(lp, data, status)` on the loop thread in the
+/// poll phase, in completion order: `status` is 0, or PL_ECANCELED if pl_cancel_work cancelled
+/// the request before it started (then `work` never runs). `work` must not touch the loop;
+/// `data` is shared between the two by the caller's contract. `after` may be NULL: `drop(data)`
+/// then runs on the loop thread once the request completed or was cancelled. With an `after`,
+/// `drop(data)` runs only if the loop is freed before `after` ran (running work is waited for
+/// first). Writes the request's id to `*out` unless NULL. A pending request keeps the loop
+/// alive. Loop thread only; PL_EINVAL for a NULL `work`; a negated errno if no pool thread
+/// could be started.
+#[no_mangle]
+pub unsafe extern "C" fn pl_queue_work(
+    lp: *mut pl_loop,
+    work: pl_work_fn,
+    after: pl_after_work_fn,
+    data: *mut c_void,
+    drop: pl_drop_fn,
+    out: *mut pl_id,
+) -> c_int {
+    submit(
+        lp,
+        out,
+        || {
+            let work = work.ok_or(PL_EINVAL)?;
+            let shared = PoolData(data);
+            let job: Job = Box::new(move || {
+                // SAFETY: the caller's work function with its own data, on a pool thread, as
+                // the header documents.
+                unsafe { work(shared.get()) };
+                Ok(Box::new(()) as JobOutput)
+            });
+            Ok(job)
+        },
+        || CCallback::after_work(after, data, drop),
+    )
+}
+
+/// Cancels a work request that has not started (`uv_cancel`): returns 0, and its completion
+/// callback runs in the next poll phase with PL_ECANCELED (cancelling twice is 0 too).
+/// PL_EBUSY once the work started (it will complete normally); PL_ENOENT once its completion
+/// ran, or for a foreign id.
+#[no_mangle]
+pub unsafe extern "C" fn pl_cancel_work(lp: *mut pl_loop, request: pl_id) -> c_int {
+    with_loop(lp, |core| status(core.cancel_work(id(request))))
+}
+
+/// Whether the request's completion has yet to run: 1 or 0, or a negative status for NULL or
+/// another thread.
+#[no_mangle]
+pub unsafe extern "C" fn pl_work_pending(lp: *const pl_loop, request: pl_id) -> c_int {
+    with_loop(lp, |core| core.work_pending(id(request)) as c_int)
+}

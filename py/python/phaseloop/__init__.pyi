@@ -1,0 +1,300 @@
+"""Type stubs for phaseloop: the Node.js event loop as a Python library."""
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Literal, NamedTuple, TypedDict
+
+# From typing_extensions, not typing: a type checker targeting Python < 3.11 finds no
+# typing.Self (the stubs are never imported at run time, so nothing needs installing).
+from typing_extensions import Self, TypeAlias  # noqa: UP035
+
+from . import jobs as jobs
+
+__version__: str
+
+_PhaseName: TypeAlias = Literal[
+    "timers", "pending", "idle", "prepare", "poll", "check", "close"
+]
+_KindName: TypeAlias = Literal[
+    "timeout",
+    "interval",
+    "pending",
+    "idle",
+    "prepare",
+    "io",
+    "work",
+    "threadsafe",
+    "signal",
+    "immediate",
+    "check",
+    "close",
+    "tick",
+    "microtask",
+]
+_RunMode: TypeAlias = Literal["default", "once", "nowait"]
+
+class _UtilizationInfo(TypedDict):
+    idle: float
+    active: float
+    utilization: float
+
+class _MetricsInfo(TypedDict):
+    iterations: int
+    events: int
+    events_waiting: int
+    pool_queued: int
+    pool_running: int
+
+class Error(Exception):
+    """The base of phaseloop's own exceptions."""
+
+class LoopClosed(Error):
+    """The loop was closed: nothing can be scheduled or run on it any more."""
+
+class Cancelled(Error):
+    """Passed as ``error`` to a work callback whose job was cancelled before it started."""
+
+class AggregateError(Error):
+    """Every promise given to ``Loop.any`` rejected."""
+
+class UnhandledRejection(Error):
+    """A promise rejected with no handler."""
+
+class TraceEvent(NamedTuple):
+    """One callback in the recorded timeline (``Loop.record`` / ``Loop.timeline``)."""
+
+    iteration: int
+    phase: _PhaseName | None
+    kind: _KindName
+    label: str | None
+    start_ns: int
+    duration_ns: int
+
+class Timer:
+    """A timer from ``set_timeout`` / ``set_interval`` (Node's ``Timeout``)."""
+
+    def ref(self) -> Self: ...
+    def unref(self) -> Self: ...
+    def has_ref(self) -> bool: ...
+    def refresh(self) -> Self:
+        """Re-arms the timer with a fresh start, also a one-shot timer that already fired."""
+    def close(self, callback: Callable[[], object] | None = None) -> None:
+        """Clears the timer; ``callback`` runs in the next close phase."""
+    @property
+    def active(self) -> bool: ...
+
+class Immediate:
+    """An immediate from ``set_immediate`` (Node's ``Immediate``)."""
+
+    def ref(self) -> Self: ...
+    def unref(self) -> Self: ...
+    def has_ref(self) -> bool: ...
+    @property
+    def active(self) -> bool: ...
+
+class Handle:
+    """An idle, prepare or check handle, or a signal watcher."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def ref(self) -> Self: ...
+    def unref(self) -> Self: ...
+    def has_ref(self) -> bool: ...
+    def close(self, callback: Callable[[], object] | None = None) -> None: ...
+    @property
+    def active(self) -> bool: ...
+
+class Watcher:
+    """An fd watcher from ``watch_fd`` (``uv_poll_t``)."""
+
+    def start(self, *, readable: bool = True, writable: bool = False) -> None: ...
+    def stop(self) -> None: ...
+    def ref(self) -> Self: ...
+    def unref(self) -> Self: ...
+    def has_ref(self) -> bool: ...
+    def close(self, callback: Callable[[], object] | None = None) -> None: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def fd(self) -> int: ...
+
+class Work:
+    """A work request from ``queue_work``."""
+
+    def cancel(self) -> bool:
+        """Cancels the job if it has not started; its callback then gets ``Cancelled``."""
+    @property
+    def done(self) -> bool: ...
+
+class DelayMonitor:
+    """The event-loop delay histogram (Node's ``monitorEventLoopDelay``), in ns."""
+
+    def enable(self) -> bool: ...
+    def disable(self) -> bool: ...
+    def reset(self) -> None: ...
+    def percentile(self, p: float) -> int: ...
+    @property
+    def min(self) -> int: ...
+    @property
+    def max(self) -> int: ...
+    @property
+    def mean(self) -> float: ...
+    @property
+    def stddev(self) -> float: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def percentiles(self) -> dict[float, int]: ...
+
+class NativeJob:
+    """A job of ``phaseloop.jobs``: runs on the pool without the GIL."""
+
+    def __init__(self, name: str) -> None: ...
+    def __call__(self, *args: Any) -> bytes | None: ...
+    @property
+    def __name__(self) -> str: ...
+
+_Delay: TypeAlias = int | float | None
+
+class Loop:
+    """A Node.js-style event loop. Only the thread that created it may call its methods,
+    except ``call_threadsafe``."""
+
+    def __init__(
+        self,
+        *,
+        threadpool_size: int | None = None,
+        clock: Literal["real", "virtual"] = "real",
+        drain: Literal["callback", "phase"] = "callback",
+    ) -> None: ...
+
+    # Scheduling
+    def set_timeout(
+        self,
+        callback: Callable[..., object],
+        delay: _Delay = 1,
+        *args: Any,
+        label: str | None = None,
+    ) -> Timer: ...
+    def set_interval(
+        self,
+        callback: Callable[..., object],
+        delay: _Delay = 1,
+        *args: Any,
+        label: str | None = None,
+    ) -> Timer: ...
+    def set_immediate(
+        self, callback: Callable[..., object], *args: Any, label: str | None = None
+    ) -> Immediate: ...
+    def clear_timeout(self, timer: Timer | None) -> None: ...
+    def clear_interval(self, timer: Timer | None) -> None: ...
+    def clear_immediate(self, immediate: Immediate | None) -> None: ...
+    def next_tick(
+        self, callback: Callable[..., object], *args: Any, label: str | None = None
+    ) -> None: ...
+    def queue_microtask(
+        self, callback: Callable[[], object], *, label: str | None = None
+    ) -> None: ...
+    def queue_pending(
+        self, callback: Callable[..., object], *args: Any, label: str | None = None
+    ) -> None: ...
+    def add_idle(
+        self, callback: Callable[[], object], *, label: str | None = None
+    ) -> Handle: ...
+    def add_prepare(
+        self, callback: Callable[[], object], *, label: str | None = None
+    ) -> Handle: ...
+    def add_check(
+        self, callback: Callable[[], object], *, label: str | None = None
+    ) -> Handle: ...
+    def watch_fd(
+        self,
+        fd: Any,
+        callback: Callable[[bool, bool], object],
+        *,
+        readable: bool = True,
+        writable: bool = False,
+        label: str | None = None,
+    ) -> Watcher: ...
+    def on_signal(
+        self,
+        signum: int,
+        callback: Callable[[int], object],
+        *,
+        label: str | None = None,
+    ) -> Handle: ...
+    def queue_work(
+        self,
+        work: Callable[..., Any] | NativeJob,
+        *args: Any,
+        callback: Callable[[BaseException | None, Any], object] | None = None,
+        label: str | None = None,
+    ) -> Work: ...
+    def call_threadsafe(
+        self, callback: Callable[..., object], *args: Any, label: str | None = None
+    ) -> None: ...
+
+    # Running
+    def run(self, mode: _RunMode = "default") -> bool: ...
+    def stop(self) -> None: ...
+    def now(self) -> int: ...
+    def update_time(self) -> None: ...
+    def hrtime(self) -> int: ...
+    def advance(self, ms: float) -> None: ...
+    def handles(self) -> list[tuple[str, bool, str]]: ...
+    def fileno(self) -> int: ...
+    def backend_timeout(self) -> int: ...
+    @property
+    def phase(self) -> _PhaseName | None: ...
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def iteration(self) -> int: ...
+    @property
+    def clock(self) -> Literal["real", "virtual"]: ...
+    @property
+    def drain(self) -> Literal["callback", "phase"]: ...
+    @property
+    def threadpool_size(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    on_error: Callable[[BaseException], object] | None
+    trace: (
+        Callable[[int, _PhaseName | None, _KindName, Callable[..., Any]], object] | None
+    )
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+    # Monitoring
+    def monitor_delay(self) -> DelayMonitor: ...
+    def utilization(
+        self, u1: _UtilizationInfo | None = None, u2: _UtilizationInfo | None = None
+    ) -> _UtilizationInfo: ...
+    def metrics(self) -> _MetricsInfo: ...
+    def record(self, enabled: bool = True) -> None: ...
+    def timeline(self) -> list[TraceEvent]: ...
+
+__all__ = [
+    "AggregateError",
+    "Cancelled",
+    "DelayMonitor",
+    "Error",
+    "Handle",
+    "Immediate",
+    "Loop",
+    "LoopClosed",
+    "NativeJob",
+    "Timer",
+    "TraceEvent",
+    "UnhandledRejection",
+    "Watcher",
+    "Work",
+    "__version__",
+    "jobs",
+]

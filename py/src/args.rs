@@ -1,0 +1,171 @@
+//! Checking and converting arguments, with messages that name the argument.
+
+use std::os::fd::RawFd;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyString};
+
+use phaseloop_core::{ClockKind, DrainMode, RunMode, MAX_THREADPOOL_SIZE};
+
+/// The name of `obj`'s type, for messages.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|name| name.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
+}
+
+/// `TypeError` unless `obj` is callable.
+#[inline]
+pub(crate) fn callable(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<()> {
+    if obj.is_callable() {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{name} must be callable, not {}",
+            type_name(obj)
+        )))
+    }
+}
+
+/// A timer delay in ms: an int or a float (Node coerces anything with `* 1`; Python users expect
+/// a `TypeError` for `"100"`). Omitted or `None` is Node's default, 1.
+#[inline]
+pub(crate) fn delay(obj: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
+    let Some(obj) = obj else { return Ok(1.0) };
+    if let Ok(value) = obj.cast::<PyFloat>() {
+        return Ok(value.value());
+    }
+    if obj.is_instance_of::<PyInt>() {
+        // Out of range ints become infinities, which Node's coercion turns into 1.
+        return Ok(obj.extract::<f64>().unwrap_or(f64::INFINITY));
+    }
+    if obj.is_none() {
+        return Ok(1.0);
+    }
+    Err(PyTypeError::new_err(format!(
+        "delay must be a number (int or float), not {}",
+        type_name(obj)
+    )))
+}
+
+/// A number of milliseconds that may not be negative (`advance`, `jobs.sleep`).
+pub(crate) fn millis(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
+    let ms = if obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>() {
+        obj.extract::<f64>()?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be a number (int or float), not {}",
+            type_name(obj)
+        )));
+    };
+    if ms.is_nan() || ms < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a non-negative number of milliseconds"
+        )));
+    }
+    Ok(ms as u64)
+}
+
+/// A file descriptor: an int, or an object with `fileno()` (as asyncio's `add_reader`).
+pub(crate) fn fd(obj: &Bound<'_, PyAny>) -> PyResult<RawFd> {
+    let number = if obj.is_instance_of::<PyInt>() {
+        obj.clone()
+    } else if obj.hasattr("fileno")? {
+        obj.call_method0("fileno")?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "fd must be an int or have a fileno() method, not {}",
+            type_name(obj)
+        )));
+    };
+    match number.extract::<i64>() {
+        Ok(fd) if (0..=i64::from(RawFd::MAX)).contains(&fd) => Ok(fd as RawFd),
+        _ => Err(PyValueError::new_err(
+            "fd must be a non-negative file descriptor",
+        )),
+    }
+}
+
+/// Bytes from `bytes`, `bytearray`, `str` (UTF-8, as Node encodes strings) or any buffer.
+pub(crate) fn bytes(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_str()?.as_bytes().to_vec());
+    }
+    if let Ok(buffer) = PyBuffer::<u8>::get(obj) {
+        return buffer.to_vec(obj.py());
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be bytes, bytearray, str or a buffer, not {}",
+        type_name(obj)
+    )))
+}
+
+/// A non-negative int (`TypeError` for anything else, `bool` included).
+pub(crate) fn count(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
+    if !obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be an int, not {}",
+            type_name(obj)
+        )));
+    }
+    obj.extract::<u64>()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative int")))
+}
+
+pub(crate) fn threadpool_size(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    let Some(obj) = obj.filter(|obj| !obj.is_none()) else {
+        return Ok(None);
+    };
+    if !obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "threadpool_size must be an int, not {}",
+            type_name(obj)
+        )));
+    }
+    match obj.extract::<i64>() {
+        Ok(size) if (1..=MAX_THREADPOOL_SIZE as i64).contains(&size) => Ok(Some(size as usize)),
+        _ => Err(PyValueError::new_err(format!(
+            "threadpool_size must be between 1 and {MAX_THREADPOOL_SIZE}"
+        ))),
+    }
+}
+
+pub(crate) fn clock(name: &str) -> PyResult<ClockKind> {
+    match name {
+        "real" => Ok(ClockKind::Real),
+        "virtual" => Ok(ClockKind::Virtual),
+        _ => Err(PyValueError::new_err(format!(
+            "clock must be \"real\" or \"virtual\", not {name:?}"
+        ))),
+    }
+}
+
+pub(crate) fn drain(name: &str) -> PyResult<DrainMode> {
+    match name {
+        "callback" => Ok(DrainMode::Callback),
+        "phase" => Ok(DrainMode::Phase),
+        _ => Err(PyValueError::new_err(format!(
+            "drain must be \"callback\" or \"phase\", not {name:?}"
+        ))),
+    }
+}
+
+pub(crate) fn run_mode(name: &str) -> PyResult<RunMode> {
+    match name {
+        "default" => Ok(RunMode::Default),
+        "once" => Ok(RunMode::Once),
+        "nowait" => Ok(RunMode::NoWait),
+        _ => Err(PyValueError::new_err(format!(
+            "mode must be \"default\", \"once\" or \"nowait\", not {name:?}"
+        ))),
+    }
+}

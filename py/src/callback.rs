@@ -1,0 +1,217 @@
+//! [`PyCallback`]: what the core loop stores for every Python callback, and how it is called.
+//!
+//! A callback is the callable, its extra positional args, the `contextvars` context current when
+//! it was scheduled (as asyncio captures one per handle) and an optional label: four object
+//! references and a kind, stored inline in the core's queues. Calling it enters the context with
+//! the C-level `PyContext_Enter`, calls through vectorcall (or `PyObject_Call` with the args
+//! tuple as it is), and exits; there is no Python-level wrapper object on the way.
+
+use std::ptr;
+
+use pyo3::ffi;
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use pyo3::PyTraverseError;
+
+use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop};
+
+use crate::args;
+use crate::host::Host;
+use crate::work;
+
+/// A Python callable scheduled on the loop.
+pub struct PyCallback {
+    /// The callable; `None` only for a work request queued without a callback.
+    pub(crate) func: Py<PyAny>,
+    /// Extra positional args (`None` when there are none).
+    pub(crate) args: Option<Py<PyTuple>>,
+    /// A copy of the `contextvars` context current when it was scheduled.
+    pub(crate) context: Py<PyAny>,
+    /// The `label=` given when scheduling, for the timeline.
+    pub(crate) label: Option<Py<PyString>>,
+    /// What scheduled it, for the trace hook.
+    pub(crate) kind: Kind,
+}
+
+/// A copy of the current `contextvars` context (`contextvars.copy_context()`).
+#[inline]
+pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    // SAFETY: attached (we hold `py`); the call returns a new reference or NULL with an error.
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()).map(Bound::unbind) }
+}
+
+/// Calls `func(*args)` or `func(*extra)` inside `context` (`context.run(func, ...)` without the
+/// bound-method call and argument tuple that costs from Python).
+#[inline]
+pub(crate) fn call_in_context<'py>(
+    py: Python<'py>,
+    context: &Py<PyAny>,
+    func: &Py<PyAny>,
+    args: Option<&Py<PyTuple>>,
+    extra: &[*mut ffi::PyObject],
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: attached; every pointer is a live object we hold a reference to, and `context` is
+    // a `contextvars.Context` (made by `copy_context`), which `PyContext_Enter` requires.
+    unsafe {
+        let ctx = context.as_ptr();
+        if ffi::PyContext_Enter(ctx) != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        let result = match args {
+            Some(args) => ffi::PyObject_Call(func.as_ptr(), args.as_ptr(), ptr::null_mut()),
+            None => ffi::PyObject_Vectorcall(
+                func.as_ptr(),
+                extra.as_ptr(),
+                extra.len(),
+                ptr::null_mut(),
+            ),
+        };
+        // Exiting a context we entered just above cannot fail.
+        ffi::PyContext_Exit(ctx);
+        Bound::from_owned_ptr_or_err(py, result)
+    }
+}
+
+impl PyCallback {
+    /// A callback for `func(*args)`; `TypeError` unless `func` is callable.
+    #[inline]
+    pub(crate) fn new(
+        func: &Bound<'_, PyAny>,
+        args: Option<&Bound<'_, PyTuple>>,
+        label: Option<Bound<'_, PyString>>,
+        kind: Kind,
+    ) -> PyResult<PyCallback> {
+        args::callable(func, "callback")?;
+        Ok(PyCallback {
+            func: func.clone().unbind(),
+            args: args
+                .filter(|args| !args.is_empty())
+                .map(|args| args.clone().unbind()),
+            context: copy_context(func.py())?,
+            label: label.map(Bound::unbind),
+            kind,
+        })
+    }
+
+    /// An optional callback (`close(callback=None)`).
+    pub(crate) fn optional(
+        func: Option<&Bound<'_, PyAny>>,
+        kind: Kind,
+    ) -> PyResult<Option<PyCallback>> {
+        func.filter(|func| !func.is_none())
+            .map(|func| PyCallback::new(func, None, None, kind))
+            .transpose()
+    }
+
+    pub(crate) fn clone_ref(&self, py: Python<'_>) -> PyCallback {
+        PyCallback {
+            func: self.func.clone_ref(py),
+            args: self.args.as_ref().map(|args| args.clone_ref(py)),
+            context: self.context.clone_ref(py),
+            label: self.label.as_ref().map(|label| label.clone_ref(py)),
+            kind: self.kind,
+        }
+    }
+
+    /// Tells the garbage collector what this callback holds.
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.func)?;
+        visit.call(&self.args)?;
+        visit.call(&self.context)
+    }
+
+    /// Calls it with `extra` positional arguments (only used by callbacks without args).
+    #[inline]
+    pub(crate) fn call_with(&self, py: Python<'_>, extra: &[*mut ffi::PyObject]) -> PyResult<()> {
+        debug_assert!(extra.is_empty() || self.args.is_none());
+        call_in_context(py, &self.context, &self.func, self.args.as_ref(), extra).map(drop)
+    }
+
+    fn run(&self, py: Python<'_>, lp: &CoreLoop<PyCallback>, event: Event) -> PyResult<()> {
+        let host = lp.host();
+        if host.is_tracing() {
+            host.trace(py, lp, self.kind, &self.func)?;
+        }
+        match event {
+            Event::Fire => self.call_with(py, &[]),
+            Event::Io { readable, writable } => {
+                // SAFETY: the bool singletons are immortal (or kept alive by the interpreter).
+                let flag = |b: bool| unsafe {
+                    if b {
+                        ffi::Py_True()
+                    } else {
+                        ffi::Py_False()
+                    }
+                };
+                self.call_with(py, &[flag(readable), flag(writable)])
+            }
+            Event::IoError(err) => Err(PyErr::from(err)),
+            Event::Signal(signum) => {
+                let signum = signum.into_pyobject(py)?;
+                self.call_with(py, &[signum.as_ptr()])
+            }
+            Event::Work(outcome) => work::deliver(py, self, outcome),
+        }
+    }
+}
+
+impl Callback for PyCallback {
+    type Error = PyErr;
+    type Label = Label;
+    type Host = Host;
+
+    #[inline]
+    fn call(&mut self, lp: &CoreLoop<Self>, event: Event) -> PyResult<()> {
+        // SAFETY: the core calls callbacks from `run` only, and only `Loop.run`, a Python method,
+        // calls that: the thread is attached.
+        let py = unsafe { Python::assume_attached() };
+        match self.run(py, lp, event) {
+            Ok(()) => Ok(()),
+            Err(err) => lp.host().uncaught(py, err),
+        }
+    }
+
+    fn label(&self) -> Option<Label> {
+        // SAFETY: asked for by the core only while it runs a callback (see `call`).
+        let py = unsafe { Python::assume_attached() };
+        if let Some(label) = &self.label {
+            return Some(Label(label.clone_ref(py)));
+        }
+        qualname(self.func.bind(py)).map(Label)
+    }
+
+    fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
+        Python::attach(|py| py.detach(wait))
+    }
+
+    fn after_wait(lp: &CoreLoop<Self>) -> PyResult<()> {
+        let _ = lp;
+        // SAFETY: after_wait runs inside `run` (see `call`).
+        let py = unsafe { Python::assume_attached() };
+        // Ctrl-C woke the poll through the signal wakeup fd (see `signals`): raise it now.
+        py.check_signals()
+    }
+}
+
+/// A callback's name in the timeline: its `__qualname__`, else its type's.
+fn qualname(func: &Bound<'_, PyAny>) -> Option<Py<PyString>> {
+    let name = match func.getattr(pyo3::intern!(func.py(), "__qualname__")) {
+        Ok(name) => name,
+        Err(_) => func
+            .get_type()
+            .getattr(pyo3::intern!(func.py(), "__qualname__"))
+            .ok()?,
+    };
+    name.cast_into::<PyString>().ok().map(Bound::unbind)
+}
+
+/// A timeline label: a Python string (cloned with the GIL, which the loop thread holds whenever
+/// the timeline is read).
+pub struct Label(pub(crate) Py<PyString>);
+
+impl Clone for Label {
+    fn clone(&self) -> Self {
+        Python::attach(|py| Label(self.0.clone_ref(py)))
+    }
+}

@@ -1,0 +1,295 @@
+//! The `Loop` class: creating, running, closing and inspecting a loop. Scheduling is in
+//! `scheduling.rs`, work in `work.rs`, monitoring in `monitor.rs`: each adds its own
+//! `#[pymethods]` block to this class (as the promise layer will).
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3::PyTraverseError;
+
+use phaseloop_core::{ClockKind, DrainMode, Error as CoreError, Loop as CoreLoop, LoopOptions};
+use phaseloop_core::{Remote, RunError};
+
+use crate::args;
+use crate::callback::PyCallback;
+use crate::errors::{core_error, loop_closed};
+use crate::host::Host;
+use crate::owner::ThreadBound;
+use crate::signals;
+
+/// The core loop as the binding uses it.
+pub(crate) type Core = CoreLoop<PyCallback>;
+
+/// A Node.js-style event loop.
+#[pyclass(module = "phaseloop", name = "Loop", frozen, weakref, subclass)]
+pub struct Loop {
+    /// The loop, usable from its own thread only.
+    core: ThreadBound<Core>,
+    /// The way in from other threads (`call_threadsafe`).
+    pub(crate) remote: Remote<PyCallback>,
+}
+
+impl Loop {
+    /// The core loop, for a method called on the loop's own thread on an open loop.
+    #[inline]
+    pub(crate) fn open(&self) -> PyResult<&Core> {
+        let lp = self.core.get()?;
+        if lp.is_closed() {
+            Err(loop_closed())
+        } else {
+            Ok(lp)
+        }
+    }
+
+    /// The core loop on its own thread, open or closed.
+    #[inline]
+    pub(crate) fn owned(&self) -> PyResult<&Core> {
+        self.core.get()
+    }
+}
+
+/// Closes the core loop (`RuntimeError` from inside a callback).
+fn close_core(lp: &Core) -> PyResult<()> {
+    lp.close().map_err(|err| match err {
+        CoreError::InCallback => PyRuntimeError::new_err(
+            "close() cannot be called from inside a loop callback or while run() runs",
+        ),
+        other => core_error(other),
+    })?;
+    signals::forget_sigint_watchers(lp.host());
+    Ok(())
+}
+
+#[pymethods]
+impl Loop {
+    #[new]
+    #[pyo3(signature = (*, threadpool_size = None, clock = "real", drain = "callback"))]
+    fn new(threadpool_size: Option<&Bound<'_, PyAny>>, clock: &str, drain: &str) -> PyResult<Self> {
+        let options = LoopOptions {
+            clock: args::clock(clock)?,
+            drain: args::drain(drain)?,
+            threadpool_size: args::threadpool_size(threadpool_size)?,
+        };
+        let lp = Core::with_host(options, Host::default()).map_err(core_error)?;
+        let remote = lp.remote().map_err(core_error)?;
+        Ok(Loop {
+            core: ThreadBound::new(lp),
+            remote,
+        })
+    }
+
+    /// Runs the loop (`uv_run`); returns whether ref'd work remains.
+    #[pyo3(signature = (mode = "default"))]
+    fn run(&self, py: Python<'_>, mode: &str) -> PyResult<bool> {
+        let lp = self.open()?;
+        let mode = args::run_mode(mode)?;
+        let _wakeup = signals::route_signals(py, lp, mode)?;
+        match lp.run(mode) {
+            Ok(alive) => Ok(alive),
+            Err(RunError::Callback(err)) => Err(err),
+            Err(RunError::Loop(CoreError::InCallback)) => Err(PyRuntimeError::new_err(
+                "run() cannot be called from inside a loop callback",
+            )),
+            Err(RunError::Loop(err)) => Err(core_error(err)),
+        }
+    }
+
+    /// Makes `run()` return at the end of the current iteration (`uv_stop`).
+    fn stop(&self) -> PyResult<()> {
+        self.open()?.stop();
+        Ok(())
+    }
+
+    /// The loop's cached time in ms since it was created.
+    fn now(&self) -> PyResult<u64> {
+        Ok(self.open()?.now())
+    }
+
+    /// Refreshes the cached time.
+    fn update_time(&self) -> PyResult<()> {
+        self.open()?.update_time();
+        Ok(())
+    }
+
+    /// A monotonic clock in ns (virtual with `clock="virtual"`).
+    fn hrtime(&self) -> PyResult<u64> {
+        Ok(self.open()?.hrtime())
+    }
+
+    /// Virtual clock only: moves time forward `ms` now.
+    fn advance(&self, ms: &Bound<'_, PyAny>) -> PyResult<()> {
+        let lp = self.open()?;
+        let ms = args::millis(ms, "ms")?;
+        if lp.clock_kind() != ClockKind::Virtual {
+            return Err(PyRuntimeError::new_err(
+                "advance() needs the virtual clock (Loop(clock=\"virtual\"))",
+            ));
+        }
+        lp.advance(ms).map_err(core_error)
+    }
+
+    /// `(kind, ref'd, detail)` for everything that keeps the loop alive or waits in it.
+    fn handles(&self) -> PyResult<Vec<(&'static str, bool, String)>> {
+        Ok(self
+            .open()?
+            .handles()
+            .into_iter()
+            .map(|h| (h.kind, h.refed, h.detail))
+            .collect())
+    }
+
+    /// The poller's fd, for embedding in another loop (`uv_backend_fd`).
+    fn fileno(&self) -> PyResult<i32> {
+        Ok(self.open()?.backend_fd())
+    }
+
+    /// The poll timeout in ms for embedding (`uv_backend_timeout`): -1 for none.
+    fn backend_timeout(&self) -> PyResult<i64> {
+        Ok(self
+            .open()?
+            .backend_timeout()
+            .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX)))
+    }
+
+    /// The phase running now, or `None` outside `run()`.
+    #[getter]
+    fn phase(&self) -> PyResult<Option<&'static str>> {
+        Ok(self.owned()?.phase().map(|phase| phase.name()))
+    }
+
+    /// Whether ref'd work remains.
+    #[getter]
+    fn alive(&self) -> PyResult<bool> {
+        Ok(self.owned()?.alive())
+    }
+
+    /// How many iterations have started (0 during the main script).
+    #[getter]
+    fn iteration(&self) -> PyResult<u64> {
+        Ok(self.owned()?.iteration())
+    }
+
+    /// The clock, `"real"` or `"virtual"`.
+    #[getter]
+    fn clock(&self) -> PyResult<&'static str> {
+        Ok(match self.owned()?.clock_kind() {
+            ClockKind::Real => "real",
+            ClockKind::Virtual => "virtual",
+        })
+    }
+
+    /// The drain mode, `"callback"` or `"phase"`.
+    #[getter]
+    fn drain(&self) -> PyResult<&'static str> {
+        Ok(match self.owned()?.drain_mode() {
+            DrainMode::Callback => "callback",
+            DrainMode::Phase => "phase",
+        })
+    }
+
+    /// The worker pool's size.
+    #[getter]
+    fn threadpool_size(&self) -> PyResult<usize> {
+        Ok(self.owned()?.threadpool_size())
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> PyResult<bool> {
+        Ok(self.owned()?.is_closed())
+    }
+
+    /// Called with the exception when a callback raises; `None` makes `run()` raise it.
+    #[getter]
+    fn get_on_error(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.owned()?.host().on_error(py))
+    }
+
+    #[setter]
+    fn set_on_error(&self, handler: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let handler = optional_callable(handler, "on_error")?;
+        self.owned()?.host().set_on_error(handler);
+        Ok(())
+    }
+
+    /// Called as `trace(iteration, phase, kind, callback)` before every callback; or `None`.
+    #[getter]
+    fn get_trace(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.owned()?.host().trace_hook(py))
+    }
+
+    #[setter]
+    fn set_trace(&self, hook: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let hook = optional_callable(hook, "trace")?;
+        self.owned()?.host().set_trace(hook);
+        Ok(())
+    }
+
+    /// Cancels everything still queued, joins the pool and frees the loop. A second call does
+    /// nothing.
+    fn close(&self) -> PyResult<()> {
+        close_core(self.owned()?)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().open()?;
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close()?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        match self.owned() {
+            Ok(lp) if lp.is_closed() => "<phaseloop.Loop closed>".to_owned(),
+            Ok(lp) => format!(
+                "<phaseloop.Loop clock={} phase={} alive={}>",
+                if lp.clock_kind() == ClockKind::Virtual {
+                    "virtual"
+                } else {
+                    "real"
+                },
+                lp.phase().map_or("None", |p| p.name()),
+                if lp.alive() { "True" } else { "False" }
+            ),
+            Err(_) => "<phaseloop.Loop of another thread>".to_owned(),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: the collector calls this with the GIL held (see `owner`).
+        let lp = unsafe { self.core.get_unchecked() };
+        let mut result = Ok(());
+        lp.visit_callbacks(|cb| {
+            if result.is_ok() {
+                result = cb.traverse(&visit);
+            }
+        });
+        result?;
+        lp.host().traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        // SAFETY: the collector clears only unreachable objects, with the GIL held (see `owner`).
+        let lp = unsafe { self.core.get_unchecked() };
+        // Cannot be running: a running loop is reachable from the frame running it.
+        let _ = close_core(lp);
+        lp.host().clear();
+    }
+}
+
+fn optional_callable(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Py<PyAny>>> {
+    match obj {
+        None => Ok(None),
+        Some(obj) if obj.is_none() => Ok(None),
+        Some(obj) if obj.is_callable() => Ok(Some(obj.clone().unbind())),
+        Some(obj) => Err(PyTypeError::new_err(format!(
+            "{name} must be callable or None, not {}",
+            args::type_name(obj)
+        ))),
+    }
+}

@@ -1,0 +1,111 @@
+//! [`Host`]: the Python binding's per-loop state inside the core loop (`on_error`, the trace
+//! hook, SIGINT bookkeeping), reachable from every callback through `Loop::host`.
+
+use std::cell::{Cell, RefCell};
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use pyo3::PyTraverseError;
+
+use phaseloop_core::{Kind, Loop as CoreLoop};
+
+use crate::callback::PyCallback;
+use crate::signals;
+
+/// Per-loop Python state. Touched on the loop's thread only (see `owner`).
+#[derive(Default)]
+pub struct Host {
+    on_error: RefCell<Option<Py<PyAny>>>,
+    trace: RefCell<Option<Py<PyAny>>>,
+    tracing: Cell<bool>,
+    /// This loop's active SIGINT watchers (see `signals`).
+    pub(crate) sigint_watchers: Cell<usize>,
+}
+
+impl Host {
+    pub(crate) fn on_error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.on_error.borrow().as_ref().map(|f| f.clone_ref(py))
+    }
+
+    pub(crate) fn set_on_error(&self, handler: Option<Py<PyAny>>) {
+        let old = self.on_error.replace(handler);
+        drop(old);
+    }
+
+    pub(crate) fn trace_hook(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.trace.borrow().as_ref().map(|f| f.clone_ref(py))
+    }
+
+    pub(crate) fn set_trace(&self, hook: Option<Py<PyAny>>) {
+        self.tracing.set(hook.is_some());
+        let old = self.trace.replace(hook);
+        drop(old);
+    }
+
+    #[inline]
+    pub(crate) fn is_tracing(&self) -> bool {
+        self.tracing.get()
+    }
+
+    /// Calls the trace hook: `hook(iteration, phase, kind, callback)`.
+    #[cold]
+    pub(crate) fn trace(
+        &self,
+        py: Python<'_>,
+        lp: &CoreLoop<PyCallback>,
+        kind: Kind,
+        func: &Py<PyAny>,
+    ) -> PyResult<()> {
+        let Some(hook) = self.trace_hook(py) else {
+            return Ok(());
+        };
+        let phase = lp.phase().map(|phase| PyString::intern(py, phase.name()));
+        hook.call1(
+            py,
+            (
+                lp.iteration(),
+                phase,
+                PyString::intern(py, kind.name()),
+                func,
+            ),
+        )
+        .map(drop)
+    }
+
+    /// An exception escaped a callback (SEMANTICS.md rule 8): `on_error(exc)` if set, else it
+    /// stops `run`. `KeyboardInterrupt` and `SystemExit` always stop `run`, as in asyncio.
+    #[cold]
+    pub(crate) fn uncaught(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
+        if err.is_instance_of::<PyKeyboardInterrupt>(py) || err.is_instance_of::<PySystemExit>(py) {
+            return Err(err);
+        }
+        match self.on_error(py) {
+            Some(handler) => handler.call1(py, (err.into_value(py),)).map(drop),
+            None => Err(err),
+        }
+    }
+
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(on_error) = self.on_error.try_borrow() {
+            visit.call(on_error.as_ref())?;
+        }
+        if let Ok(trace) = self.trace.try_borrow() {
+            visit.call(trace.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Drops the hooks (the garbage collector's `__clear__`).
+    pub(crate) fn clear(&self) {
+        self.set_on_error(None);
+        self.set_trace(None);
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        signals::forget_sigint_watchers(self);
+    }
+}

@@ -1,0 +1,51 @@
+//! # phaseloop-py
+//!
+//! The `phaseloop` Python module: the Node.js event loop of `phaseloop-core`, with Python
+//! callables as callbacks. Built by maturin from `py/pyproject.toml` as `phaseloop._phaseloop`;
+//! the package in `py/python/phaseloop/` re-exports it and ships the type stubs.
+//!
+//! One concept per file: the `Loop` class and its lifecycle (`event_loop`), scheduling
+//! (`scheduling`), work and native jobs (`work`, `jobs`), monitoring (`monitor`), handles
+//! (`handles`), the callback the core stores (`callback`), the per-loop Python state (`host`),
+//! thread ownership (`owner`), signals (`signals`), arguments (`args`) and exceptions (`errors`).
+
+mod args;
+mod callback;
+mod errors;
+mod event_loop;
+mod handles;
+mod host;
+mod jobs;
+mod monitor;
+mod owner;
+mod scheduling;
+mod signals;
+mod work;
+
+use pyo3::prelude::*;
+
+pub use callback::PyCallback;
+
+#[pymodule]
+fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<event_loop::Loop>()?;
+    m.add_class::<handles::Timer>()?;
+    m.add_class::<handles::Immediate>()?;
+    m.add_class::<handles::Handle>()?;
+    m.add_class::<handles::Watcher>()?;
+    m.add_class::<handles::Work>()?;
+    m.add_class::<monitor::DelayMonitor>()?;
+    m.add_class::<jobs::NativeJob>()?;
+    m.add("TraceEvent", monitor::trace_event_type(py)?)?;
+    m.add("Error", py.get_type::<errors::Error>())?;
+    m.add("LoopClosed", py.get_type::<errors::LoopClosed>())?;
+    m.add("Cancelled", py.get_type::<errors::Cancelled>())?;
+    m.add("AggregateError", py.get_type::<errors::AggregateError>())?;
+    m.add(
+        "UnhandledRejection",
+        py.get_type::<errors::UnhandledRejection>(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! `Loop`'s scheduling methods: timers, immediates, ticks, microtasks, pending callbacks,
+//! idle/prepare/check handles, fd and signal watchers, and `call_threadsafe`.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+
+use phaseloop_core::{HandleKind, Kind};
+
+use crate::args;
+use crate::callback::PyCallback;
+use crate::errors::{core_error, loop_closed};
+use crate::event_loop::Loop;
+use crate::handles::{interest, Handle, HandleType, Immediate, Timer, Watcher};
+use crate::signals;
+
+fn another_loop(name: &str) -> PyErr {
+    PyValueError::new_err(format!("{name} belongs to another loop"))
+}
+
+impl Loop {
+    fn add_timer<'py>(
+        slf: &Bound<'py, Self>,
+        callback: &Bound<'py, PyAny>,
+        delay: Option<&Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
+        label: Option<Bound<'py, PyString>>,
+        repeat: bool,
+    ) -> PyResult<Bound<'py, Timer>> {
+        let lp = slf.get().open()?;
+        let delay = args::delay(delay)?;
+        let kind = if repeat {
+            Kind::Interval
+        } else {
+            Kind::Timeout
+        };
+        let cb = PyCallback::new(callback, Some(args), label, kind)?;
+        // A one-shot timer keeps its callback for a refresh() after it fired.
+        let again = (!repeat).then(|| cb.clone_ref(slf.py()));
+        let id = if repeat {
+            lp.set_interval(delay, cb)
+        } else {
+            lp.set_timeout(delay, cb)
+        }
+        .map_err(core_error)?;
+        Bound::new(slf.py(), Timer::new(slf.clone().unbind(), id, delay, again))
+    }
+
+    fn add_handle<'py>(
+        slf: &Bound<'py, Self>,
+        kind: HandleKind,
+        callback: &Bound<'py, PyAny>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Handle>> {
+        let lp = slf.get().open()?;
+        let trace_kind = match kind {
+            HandleKind::Idle => Kind::Idle,
+            HandleKind::Prepare => Kind::Prepare,
+            HandleKind::Check => Kind::Check,
+        };
+        let cb = PyCallback::new(callback, None, label, trace_kind)?;
+        let id = lp.add_handle(kind, cb).map_err(core_error)?;
+        Bound::new(
+            slf.py(),
+            Handle::new(slf.clone().unbind(), id, HandleType::Phase(kind)),
+        )
+    }
+}
+
+#[pymethods]
+impl Loop {
+    /// `setTimeout`: `callback(*args)` once, `delay` ms from now.
+    #[pyo3(signature = (callback, delay = None, *args, label = None))]
+    fn set_timeout<'py>(
+        slf: &Bound<'py, Self>,
+        callback: &Bound<'py, PyAny>,
+        delay: Option<&Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Timer>> {
+        Loop::add_timer(slf, callback, delay, args, label, false)
+    }
+
+    /// `setInterval`: `callback(*args)` every `delay` ms until cleared.
+    #[pyo3(signature = (callback, delay = None, *args, label = None))]
+    fn set_interval<'py>(
+        slf: &Bound<'py, Self>,
+        callback: &Bound<'py, PyAny>,
+        delay: Option<&Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Timer>> {
+        Loop::add_timer(slf, callback, delay, args, label, true)
+    }
+
+    /// `clearTimeout`: accepts `None` and finished timers silently.
+    fn clear_timeout(slf: &Bound<'_, Self>, timer: Option<&Bound<'_, Timer>>) -> PyResult<()> {
+        let Some(timer) = timer else {
+            slf.get().open()?;
+            return Ok(());
+        };
+        if !timer.get().belongs_to(slf) {
+            return Err(another_loop("timer"));
+        }
+        timer.get().clear()
+    }
+
+    /// `clearInterval` (the same as `clear_timeout`, as in Node).
+    fn clear_interval(slf: &Bound<'_, Self>, timer: Option<&Bound<'_, Timer>>) -> PyResult<()> {
+        Loop::clear_timeout(slf, timer)
+    }
+
+    /// `setImmediate`: `callback(*args)` in the check phase.
+    #[pyo3(signature = (callback, *args, label = None))]
+    fn set_immediate<'py>(
+        slf: &Bound<'py, Self>,
+        callback: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Immediate>> {
+        let lp = slf.get().open()?;
+        let cb = PyCallback::new(callback, Some(args), label, Kind::Immediate)?;
+        let id = lp.set_immediate(cb).map_err(core_error)?;
+        Bound::new(slf.py(), Immediate::new(slf.clone().unbind(), id))
+    }
+
+    /// `clearImmediate`: accepts `None` and immediates that ran silently.
+    fn clear_immediate(
+        slf: &Bound<'_, Self>,
+        immediate: Option<&Bound<'_, Immediate>>,
+    ) -> PyResult<()> {
+        let Some(immediate) = immediate else {
+            slf.get().open()?;
+            return Ok(());
+        };
+        if !immediate.get().belongs_to(slf) {
+            return Err(another_loop("immediate"));
+        }
+        immediate.get().clear()
+    }
+
+    /// `process.nextTick`: `callback(*args)` in the next drain, before microtasks.
+    #[pyo3(signature = (callback, *args, label = None))]
+    fn next_tick(
+        &self,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        label: Option<Bound<'_, PyString>>,
+    ) -> PyResult<()> {
+        let lp = self.open()?;
+        let cb = PyCallback::new(callback, Some(args), label, Kind::Tick)?;
+        lp.next_tick(cb).map_err(core_error)
+    }
+
+    /// `queueMicrotask`: `callback()` in the next drain, after the ticks.
+    #[pyo3(signature = (callback, *, label = None))]
+    fn queue_microtask(
+        &self,
+        callback: &Bound<'_, PyAny>,
+        label: Option<Bound<'_, PyString>>,
+    ) -> PyResult<()> {
+        let lp = self.open()?;
+        let cb = PyCallback::new(callback, None, label, Kind::Microtask)?;
+        lp.queue_microtask(cb).map_err(core_error)
+    }
+
+    /// `callback(*args)` in the next pending phase to begin.
+    #[pyo3(signature = (callback, *args, label = None))]
+    fn queue_pending(
+        &self,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        label: Option<Bound<'_, PyString>>,
+    ) -> PyResult<()> {
+        let lp = self.open()?;
+        let cb = PyCallback::new(callback, Some(args), label, Kind::Pending)?;
+        lp.queue_pending(cb).map_err(core_error)
+    }
+
+    /// An idle handle: `callback()` every iteration (and poll does not block) until stopped.
+    #[pyo3(signature = (callback, *, label = None))]
+    fn add_idle<'py>(
+        slf: &Bound<'py, Self>,
+        callback: &Bound<'py, PyAny>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Handle>> {
+        Loop::add_handle(slf, HandleKind::Idle, callback, label)
+    }
+
+    /// A prepare handle: `callback()` every iteration, just before poll.
+    #[pyo3(signature = (callback, *, label = None))]
+    fn add_prepare<'py>(
+        slf: &Bound<'py, Self>,
+        callback: &Bound<'py, PyAny>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Handle>> {
+        Loop::add_handle(slf, HandleKind::Prepare, callback, label)
+    }
+
+    /// A check handle: `callback()` every iteration, just after poll.
+    #[pyo3(signature = (callback, *, label = None))]
+    fn add_check<'py>(
+        slf: &Bound<'py, Self>,
+        callback: &Bound<'py, PyAny>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Handle>> {
+        Loop::add_handle(slf, HandleKind::Check, callback, label)
+    }
+
+    /// `uv_poll_t`: `callback(readable, writable)` in the poll phase while `fd` is ready.
+    #[pyo3(signature = (fd, callback, *, readable = true, writable = false, label = None))]
+    fn watch_fd<'py>(
+        slf: &Bound<'py, Self>,
+        fd: &Bound<'py, PyAny>,
+        callback: &Bound<'py, PyAny>,
+        readable: bool,
+        writable: bool,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Watcher>> {
+        let lp = slf.get().open()?;
+        let fd = args::fd(fd)?;
+        let interest = interest(readable, writable)?;
+        let cb = PyCallback::new(callback, None, label, Kind::Io)?;
+        let id = lp
+            .watch_fd(fd, interest, cb)
+            .map_err(|refused| core_error(refused.error))?;
+        Bound::new(slf.py(), Watcher::new(slf.clone().unbind(), id, fd))
+    }
+
+    /// `uv_signal_t`: `callback(signum)` in the poll phase each time the process gets `signum`.
+    #[pyo3(signature = (signum, callback, *, label = None))]
+    fn on_signal<'py>(
+        slf: &Bound<'py, Self>,
+        signum: &Bound<'py, PyAny>,
+        callback: &Bound<'py, PyAny>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Handle>> {
+        let lp = slf.get().open()?;
+        let signum = i32::try_from(args::count(signum, "signum")?)
+            .map_err(|_| PyValueError::new_err("signum is not a signal that can be watched"))?;
+        let cb = PyCallback::new(callback, None, label, Kind::Signal)?;
+        signals::prepare_sigint(slf.py(), signum)?;
+        let id = lp
+            .on_signal(signum, cb)
+            .map_err(|refused| core_error(refused.error))?;
+        signals::watch_started(lp.host(), signum);
+        Bound::new(
+            slf.py(),
+            Handle::new(slf.clone().unbind(), id, HandleType::Signal(signum)),
+        )
+    }
+
+    /// `uv_async_send`: `callback(*args)` on the loop's thread in its poll phase. The only
+    /// method any thread may call.
+    #[pyo3(signature = (callback, *args, label = None))]
+    fn call_threadsafe(
+        &self,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+        label: Option<Bound<'_, PyString>>,
+    ) -> PyResult<()> {
+        let cb = PyCallback::new(callback, Some(args), label, Kind::Threadsafe)?;
+        self.remote.call(cb).map_err(|(_, cb)| {
+            drop(cb);
+            loop_closed()
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! `Loop.queue_work`: Python callables and native jobs on the worker pool, and how their
+//! outcome reaches the callback as `callback(error, result)`.
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+
+use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, Kind, WorkOutcome};
+
+use crate::args;
+use crate::callback::{call_in_context, copy_context, PyCallback};
+use crate::errors::{core_error, io_error, Cancelled};
+use crate::event_loop::Loop;
+use crate::handles::Work;
+use crate::jobs::NativeJob;
+
+/// A Python callable as a pool job: it takes the GIL only to run, in a copy of the context
+/// current at `queue_work` (as `asyncio.to_thread`).
+fn python_job(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Job> {
+    let func = work.clone().unbind();
+    let args = (!args.is_empty()).then(|| args.clone().unbind());
+    let context = copy_context(work.py())?;
+    Ok(Box::new(move || {
+        Python::attach(move |py| {
+            let result = call_in_context(py, &context, &func, args.as_ref(), &[])
+                .map(|value| Box::new(value.unbind()) as JobOutput)
+                .map_err(|err| Box::new(err) as JobError);
+            // Released here, attached, rather than later through PyO3's deferred pool.
+            drop((func, args, context));
+            result
+        })
+    }))
+}
+
+#[pymethods]
+impl Loop {
+    /// `uv_queue_work`: `work(*args)` on a pool thread, then `callback(error, result)` on the
+    /// loop's thread in the poll phase. `work` is a callable or a `phaseloop.jobs` job.
+    #[pyo3(signature = (work, *args, callback = None, label = None))]
+    fn queue_work<'py>(
+        slf: &Bound<'py, Self>,
+        work: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        callback: Option<&Bound<'py, PyAny>>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Work>> {
+        let py = slf.py();
+        let lp = slf.get().open()?;
+        let job = if let Ok(native) = work.cast::<NativeJob>() {
+            native.get().build(args)?
+        } else if work.is_callable() {
+            python_job(work, args)?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "work must be callable or a phaseloop.jobs job, not {}",
+                args::type_name(work)
+            )));
+        };
+        let after = match callback.filter(|cb| !cb.is_none()) {
+            Some(callback) => PyCallback::new(callback, None, label, Kind::Work)?,
+            // No callback: an error of the job is still reported, as uncaught (rule 8).
+            None => PyCallback {
+                func: py.None(),
+                args: None,
+                context: copy_context(py)?,
+                label: Some(match label {
+                    Some(label) => label.unbind(),
+                    None => PyString::new(py, "work").unbind(),
+                }),
+                kind: Kind::Work,
+            },
+        };
+        let id = lp
+            .queue_work(job, Some(after))
+            .map_err(|refused| core_error(refused.error))?;
+        Bound::new(py, Work::new(slf.clone().unbind(), id))
+    }
+}
+
+/// A job's value as a Python object: a Python job's result, native jobs' bytes, or `None`.
+pub(crate) fn output(py: Python<'_>, value: JobOutput) -> Py<PyAny> {
+    let value = match value.downcast::<Py<PyAny>>() {
+        Ok(object) => return *object,
+        Err(value) => value,
+    };
+    match value.downcast::<Vec<u8>>() {
+        Ok(bytes) => PyBytes::new(py, &bytes).into_any().unbind(),
+        Err(_) => py.None(),
+    }
+}
+
+/// A job's failure as an exception: what the Python job raised, an `OSError` / `ValueError` for
+/// a native job.
+pub(crate) fn failure(error: JobError) -> PyErr {
+    let error = match error.downcast::<PyErr>() {
+        Ok(err) => return *err,
+        Err(error) => error,
+    };
+    let error = match error.downcast::<std::io::Error>() {
+        Ok(err) => return io_error(*err),
+        Err(error) => error,
+    };
+    match error.downcast::<CoreError>() {
+        Ok(err) => core_error(*err),
+        Err(error) => PyRuntimeError::new_err(error.to_string()),
+    }
+}
+
+/// Runs a work callback with its outcome.
+pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, outcome: WorkOutcome) -> PyResult<()> {
+    let (error, result) = match outcome {
+        WorkOutcome::Done(value) => (None, output(py, value)),
+        WorkOutcome::Failed(error) => (Some(failure(error)), py.None()),
+        WorkOutcome::Panicked(message) => (
+            Some(PyRuntimeError::new_err(format!(
+                "the work job panicked: {message}"
+            ))),
+            py.None(),
+        ),
+        WorkOutcome::Cancelled => (
+            Some(Cancelled::new_err(
+                "the work request was cancelled before it started",
+            )),
+            py.None(),
+        ),
+    };
+    if cb.func.is_none(py) {
+        // No callback to hand it to: a failure is uncaught; a cancellation was asked for.
+        return match error {
+            Some(err) if !err.is_instance_of::<Cancelled>(py) => Err(err),
+            _ => Ok(()),
+        };
+    }
+    let error = error.map_or_else(|| py.None(), |err| err.into_value(py).into_any());
+    cb.call_with(py, &[error.as_ptr(), result.as_ptr()])
+}

@@ -1,0 +1,106 @@
+"""The GIL while the loop waits, and call_threadsafe from many threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import phaseloop
+
+
+def count_while(run: callable[[], object]) -> tuple[int, int, float]:  # type: ignore[valid-type]
+    """Runs `run()` here while another Python thread counts in pure Python; returns the count
+    reached before, during, and how long `run()` took."""
+    stop = threading.Event()
+    counter = [0]
+
+    def spin() -> None:
+        while not stop.is_set():
+            counter[0] += 1
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    time.sleep(0.02)
+    before = counter[0]
+    start = time.perf_counter()
+    run()
+    elapsed = time.perf_counter() - start
+    during = counter[0] - before
+    stop.set()
+    thread.join()
+    return before, during, elapsed
+
+
+def test_another_python_thread_progresses_while_run_waits_on_a_timer(
+    real_loop: phaseloop.Loop,
+) -> None:
+    _, during, elapsed = count_while(
+        lambda: (real_loop.set_timeout(lambda: None, 200), real_loop.run())
+    )
+    assert elapsed >= 0.19
+    # Holding the GIL in epoll_wait would freeze the counter for the whole 200 ms.
+    assert during > 10_000
+
+
+def test_native_jobs_run_without_the_gil(real_loop: phaseloop.Loop) -> None:
+    results: list[object] = []
+    _, during, elapsed = count_while(
+        lambda: (
+            real_loop.queue_work(
+                phaseloop.jobs.sleep, 150, callback=lambda e, r: results.append((e, r))
+            ),
+            real_loop.run(),
+        )
+    )
+    assert results == [(None, None)]
+    assert elapsed >= 0.14
+    assert during > 10_000
+
+
+def test_calling_a_native_job_directly_releases_the_gil() -> None:
+    _, during, _ = count_while(lambda: phaseloop.jobs.sleep(100))
+    assert during > 10_000
+
+
+def test_call_threadsafe_from_8_threads_delivers_every_call_in_order_per_thread(
+    real_loop: phaseloop.Loop,
+) -> None:
+    threads, per_thread = 8, 2_000
+    received: list[tuple[int, int]] = []
+    loop_thread = threading.get_ident()
+    on_loop_thread: list[bool] = []
+    keepalive = real_loop.set_interval(lambda: None, 1_000)
+    start = threading.Barrier(threads)
+
+    def deliver(n: int, i: int) -> None:
+        received.append((n, i))
+        if i == per_thread - 1:
+            on_loop_thread.append(threading.get_ident() == loop_thread)
+            if len(on_loop_thread) == threads:
+                real_loop.clear_interval(keepalive)
+
+    def sender(n: int) -> None:
+        start.wait()
+        for i in range(per_thread):
+            real_loop.call_threadsafe(deliver, n, i, label="deliver")
+
+    workers = [threading.Thread(target=sender, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    real_loop.run()
+    for worker in workers:
+        worker.join()
+    assert len(received) == threads * per_thread
+    for n in range(threads):
+        assert [i for m, i in received if m == n] == list(range(per_thread))
+    assert on_loop_thread == [True] * threads
+
+
+def test_a_threadsafe_call_keeps_the_loop_alive_until_it_runs(
+    real_loop: phaseloop.Loop,
+) -> None:
+    log: list[str] = []
+    real_loop.call_threadsafe(log.append, "ran")
+    assert real_loop.alive
+    assert real_loop.run() is False
+    assert log == ["ran"]

@@ -49,7 +49,8 @@ def scenario_files(paths: list[str]) -> list[Path]:
 def busy_cores(count: int) -> Iterator[None]:
     """Keep `count` busy-loop processes running for the duration of the block."""
     loops = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(count)
     ]
     try:
         yield
@@ -63,7 +64,10 @@ def busy_cores(count: int) -> Iterator[None]:
 def run_once(node: str, files: list[Path]) -> dict[str, dict]:
     """One pass of node_runner.js over `files`: file name -> {"log": [...]} or {"error": ...}."""
     done = subprocess.run(
-        [node, str(RUNNER), *map(str, files)], capture_output=True, text=True, check=False
+        [node, str(RUNNER), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if len(lines) != len(files):
@@ -95,10 +99,12 @@ def judge(file: Path, outcomes: list[str], stability_only: bool) -> str | None:
     counts = Counter(outcomes)
     if len(counts) > 1:
         variants = "\n".join(f"    {n} x {text}" for text, n in counts.most_common())
-        return f"UNFAIR {file.name}: Node printed {len(counts)} different logs\n{variants}"
+        return (
+            f"UNFAIR {file.name}: Node printed {len(counts)} different logs\n{variants}"
+        )
     (only,) = counts
     if only.startswith("ERROR"):
-        return f"ERROR {file.name}: {only[len('ERROR '):]}"
+        return f"ERROR {file.name}: {only.removeprefix('ERROR ')}"
     if stability_only:
         return None
     expected = json.loads(file.read_text()).get("expect")
@@ -115,15 +121,26 @@ def judge(file: Path, outcomes: list[str], stability_only: bool) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="*", help="scenario files or folders (default: scenarios/)")
-    parser.add_argument("--runs", type=int, default=5, help="runs per scenario (default 5)")
-    parser.add_argument("--load", action="store_true", help="keep 2 cores busy during every run")
     parser.add_argument(
-        "--load-runs", type=int, default=0, help="extra runs under load, after the --runs ones"
+        "paths", nargs="*", help="scenario files or folders (default: scenarios/)"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=5, help="runs per scenario (default 5)"
+    )
+    parser.add_argument(
+        "--load", action="store_true", help="keep 2 cores busy during every run"
+    )
+    parser.add_argument(
+        "--load-runs",
+        type=int,
+        default=0,
+        help="extra runs under load, after the --runs ones",
     )
     parser.add_argument("--node", help="the node executable (default: see nodefind.py)")
     parser.add_argument(
-        "--stability-only", action="store_true", help="check only that runs agree (no expect)"
+        "--stability-only",
+        action="store_true",
+        help="check only that runs agree (no expect)",
     )
     args = parser.parse_args(argv)
 
@@ -154,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, result in results.items():
             outcomes[name].append(outcome(result))
         took = time.monotonic() - started
-        print(f"  run {number}/{len(plan)}{' (load)' if loaded else ''}: {took:.1f} s", flush=True)
+        print(
+            f"  run {number}/{len(plan)}{' (load)' if loaded else ''}: {took:.1f} s",
+            flush=True,
+        )
 
     failures = [
         report

@@ -15,6 +15,13 @@ simply not generated. Model times are lower bounds of Node's real times, and rea
 adds up along a chain of callbacks, so every margin grows with the number of callbacks
 between the main script and the timers it compares (LATENESS_PER_HOP).
 
+The model writes a drain's nested bodies depth-first, so within one phase it may run two
+callbacks in another order than Node (a timer created in a tick body is written before one
+created later in the same callback body, but Node creates it after). So no decision depends
+on the order of callbacks within one phase: timers of one list that are due together all
+count as pending until the whole group has run, and a `clear` only names a handle created,
+and only counts on a handle having run, in an earlier phase.
+
 Each program depends only on (seed, index). Python 3.9+, standard library only.
 """
 
@@ -28,10 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # FORMAT.md's margins, in ms ...
-TIMER_SEPARATION = 40  # two pending timers, unless one callback set both with one delay
-IMMEDIATE_LUCK = 100  # a timer this close to a timers phase with immediates or io pending
-IO_TIMER_GAP = 130  # no timer due this soon while an io is outstanding
-CLEAR_LEAD = 40  # a clear from another callback comes this long before its target is due
+# Two pending timers are this far apart, unless one callback set both with one delay.
+TIMER_SEPARATION = 40
+# A timer this close to a timers phase with immediates or io pending is luck.
+IMMEDIATE_LUCK = 100
+# No timer is due this soon while an io is outstanding.
+IO_TIMER_GAP = 130
+# A clear from another callback comes this long before its target is due.
+CLEAR_LEAD = 40
 # ... and ours on top of them: a constant, and lateness per callback along a chain.
 EXTRA_MARGIN = 10
 LATENESS_PER_HOP = 5
@@ -57,6 +68,7 @@ class Context:
     time: int
     phase: str  # "main", "timers", "poll" or "check"
     hops: int  # callbacks between the main script and this one
+    serial: int  # which phase run: the main script is 0, each later phase adds 1
 
 
 @dataclass
@@ -64,7 +76,8 @@ class Due:
     """One model time at which a pending timer runs."""
 
     time: int
-    list_key: tuple[int, int] | None  # (context, delay): timers of one Node list keep FIFO
+    # (context, delay): timers of one Node list keep FIFO; None for an interval's re-arms
+    list_key: tuple[int, int] | None
     hops: int
 
 
@@ -96,7 +109,7 @@ class Handle:
     op: dict
     kind: str  # "timer" or "immediate"
     record_id: int
-    created_in: int  # context id: only later contexts may clear it (it surely exists then)
+    created_serial: int  # only a later phase may clear it: it surely exists then
 
 
 @dataclass
@@ -104,12 +117,17 @@ class Model:
     """The simulated loop, and what the program being generated has scheduled."""
 
     timers: dict[int, Timer] = field(default_factory=dict)
-    immediates: list[Immediate] = field(default_factory=list)  # for the next check phase
-    running_check: list[Immediate] = field(default_factory=list)  # the check phase running
+    # queued for the next check phase, and those of the check phase running now
+    immediates: list[Immediate] = field(default_factory=list)
+    running_check: list[Immediate] = field(default_factory=list)
     io_created_at: int | None = None  # model time of the outstanding io, if any
     io_fire: Callable[[Context], None] | None = None
     io_hops: int = 0
     handles: list[Handle] = field(default_factory=list)
+    # timer or immediate id -> serial of the phase it ran in (-1: cleared)
+    finished: dict[int, int] = field(default_factory=dict)
+    # the timer whose callback runs now: its current due is spent
+    firing: int | None = None
     next_id: int = 0
 
     def new_id(self) -> int:
@@ -125,7 +143,11 @@ class Model:
         return any(not i.done for i in self.immediates)
 
     def all_dues(self) -> list[Due]:
-        return [due for timer in self.timers.values() for due in timer.dues]
+        return [
+            due
+            for timer in self.timers.values()
+            for due in (timer.dues[1:] if timer.id == self.firing else timer.dues)
+        ]
 
 
 def slack(*hops: int) -> int:
@@ -141,6 +163,7 @@ class ProgramGenerator:
         self.budget = rng.randint(6, 40)  # ops still to generate
         self.labels = 0
         self.contexts = 0
+        self.serial = 0
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -152,21 +175,32 @@ class ProgramGenerator:
 
     def new_context(self, time: int, phase: str, hops: int) -> Context:
         self.contexts += 1
-        return Context(self.contexts, time, phase, hops)
+        return Context(self.contexts, time, phase, hops, self.serial)
 
     def run_loop(self) -> None:
         model = self.model
         now = 0
         while model.timers or model.immediates or model.io_fire:
-            # timers: every timer due by now, by due time, FIFO within a list (by id)
-            for timer in sorted(model.timers.values(), key=lambda t: (t.dues[0].time, t.id)):
-                if timer.id not in model.timers or timer.dues[0].time > now:
-                    continue
-                due = timer.dues.pop(0)
-                if not timer.dues or timer.stop_after_first:
-                    del model.timers[timer.id]
-                timer.fire(self.new_context(now, "timers", due.hops))
+            # timers: every timer due by now. The margins leave only timers of one list due
+            # together; they all stay pending until the last has run (see the docstring).
+            self.serial += 1
+            group = sorted(
+                (t for t in model.timers.values() if t.dues[0].time <= now),
+                key=lambda t: (t.dues[0].time, t.id),
+            )
+            for timer in group:
+                if timer.id in model.timers:
+                    model.firing = timer.id
+                    timer.fire(self.new_context(now, "timers", timer.dues[0].hops))
+            model.firing = None
+            for timer in group:
+                if timer.id in model.timers:
+                    timer.dues.pop(0)
+                    if not timer.dues or timer.stop_after_first:
+                        del model.timers[timer.id]
+                        model.finished[timer.id] = self.serial
             # poll: the io completes; or block until the next timer
+            self.serial += 1
             if model.io_fire is not None:
                 fire, hops = model.io_fire, model.io_hops
                 model.io_fire, model.io_created_at = None, None
@@ -174,10 +208,12 @@ class ProgramGenerator:
             elif not model.immediates_pending() and model.timers:
                 now = max(now, min(t.dues[0].time for t in model.timers.values()))
             # check: the immediates queued before it began
+            self.serial += 1
             model.running_check, model.immediates = model.immediates, []
             for immediate in model.running_check:
                 if not immediate.done:
                     immediate.done = True
+                    model.finished[immediate.id] = self.serial
                     immediate.run(self.new_context(now, "check", immediate.hops + 1))
             model.running_check = []
 
@@ -198,7 +234,9 @@ class ProgramGenerator:
             ):
                 return False
             for other in model.all_dues():
-                same_list = other.list_key is not None and other.list_key == due.list_key
+                same_list = (
+                    other.list_key is not None and other.list_key == due.list_key
+                )
                 if not same_list and abs(other.time - due.time) < (
                     TIMER_SEPARATION + slack(due.hops, other.hops)
                 ):
@@ -236,7 +274,12 @@ class ProgramGenerator:
         return f"{prefix}{self.labels}"
 
     def fill(
-        self, body: list[dict], ctx: Context, nesting: int, inert: bool = False, least: int = 0
+        self,
+        body: list[dict],
+        ctx: Context,
+        nesting: int,
+        inert: bool = False,
+        least: int = 0,
     ) -> None:
         """Append a few random ops (at least `least`) to `body`, run by a callback of `ctx`;
         only ops that schedule no callback of the loop if `inert`."""
@@ -276,7 +319,9 @@ class ProgramGenerator:
                 return op
         return None
 
-    def logged_body(self, prefix: str, ctx: Context, nesting: int, inert: bool) -> list[dict]:
+    def logged_body(
+        self, prefix: str, ctx: Context, nesting: int, inert: bool
+    ) -> list[dict]:
         body = [{"op": "log", "msg": self.label(prefix)}]
         self.fill(body, ctx, nesting + 1, inert)
         return body
@@ -292,27 +337,42 @@ class ProgramGenerator:
 
     def make_then(self, ctx: Context, nesting: int, inert: bool) -> dict:
         links = self.rng.randint(1, 3)
-        return {"op": "then", "chain": [self.logged_body("p", ctx, nesting, inert) for _ in range(links)]}
+        return {
+            "op": "then",
+            "chain": [self.logged_body("p", ctx, nesting, inert) for _ in range(links)],
+        }
 
     def make_reject_catch(self, ctx: Context, nesting: int, inert: bool) -> dict:
-        return {"op": "reject_catch", "body": self.logged_body("rc", ctx, nesting, inert)}
+        return {
+            "op": "reject_catch",
+            "body": self.logged_body("rc", ctx, nesting, inert),
+        }
 
     def make_adopt(self, ctx: Context, nesting: int, inert: bool) -> dict:
         return {"op": "adopt", "body": self.logged_body("ad", ctx, nesting, inert)}
 
-    def make_async_return_promise(self, ctx: Context, nesting: int, inert: bool) -> dict:
-        return {"op": "async_return_promise", "body": self.logged_body("ar", ctx, nesting, inert)}
+    def make_async_return_promise(
+        self, ctx: Context, nesting: int, inert: bool
+    ) -> dict:
+        return {
+            "op": "async_return_promise",
+            "body": self.logged_body("ar", ctx, nesting, inert),
+        }
 
     def make_async(self, ctx: Context, nesting: int, inert: bool) -> dict:
         body: list[dict] = [{"op": "log", "msg": self.label("as")}]
         self.continue_async(body, ctx, nesting, inert)
         return {"op": "async", "body": body}
 
-    def continue_async(self, body: list[dict], ctx: Context, nesting: int, inert: bool) -> None:
+    def continue_async(
+        self, body: list[dict], ctx: Context, nesting: int, inert: bool
+    ) -> None:
         """Append to an async body, from `ctx`; an await sleep / immediate ends this part,
         and the rest is generated when the model resumes the function."""
         for _ in range(self.rng.randint(1, 3)):
-            what = self.rng.choice(("value", "promise", "thenable", "sleep", "immediate", "ops"))
+            what = self.rng.choice(
+                ("value", "promise", "thenable", "sleep", "immediate", "ops")
+            )
             if what == "ops":
                 self.fill(body, ctx, nesting + 1, inert)
                 continue
@@ -377,7 +437,7 @@ class ProgramGenerator:
         if timer is None:
             return None
         op = {"op": "timeout", "delay": delay, "body": body}
-        self.model.handles.append(Handle(op, "timer", timer.id, ctx.id))
+        self.model.handles.append(Handle(op, "timer", timer.id, ctx.serial))
         return op
 
     def make_interval(self, ctx: Context, nesting: int, inert: bool) -> dict | None:
@@ -393,9 +453,10 @@ class ProgramGenerator:
         op = {"op": "interval", "delay": delay, "times": times, "body": body}
         if times > 1 and self.rng.random() < 0.25:
             op["as"] = f"h{timer.id}"
-            body.append({"op": "clear", "target": op["as"]})  # stops after its first run
+            # It clears itself, so it stops after its first run.
+            body.append({"op": "clear", "target": op["as"]})
             timer.stop_after_first = True
-        self.model.handles.append(Handle(op, "timer", timer.id, ctx.id))
+        self.model.handles.append(Handle(op, "timer", timer.id, ctx.serial))
         return op
 
     def make_immediate(self, ctx: Context, nesting: int, inert: bool) -> dict | None:
@@ -404,7 +465,7 @@ class ProgramGenerator:
         body = [{"op": "log", "msg": self.label("I")}]
         immediate = self.add_immediate(ctx, self.callback_filler(body, ctx.hops + 1))
         op = {"op": "immediate", "body": body}
-        self.model.handles.append(Handle(op, "immediate", immediate.id, ctx.id))
+        self.model.handles.append(Handle(op, "immediate", immediate.id, ctx.serial))
         return op
 
     def make_io(self, ctx: Context, nesting: int, inert: bool) -> dict | None:
@@ -418,24 +479,34 @@ class ProgramGenerator:
 
     def make_clear(self, ctx: Context, nesting: int, inert: bool) -> dict | None:
         model = self.model
+        later_immediates = {i.id for i in model.immediates if not i.done}
         candidates = []
         for handle in model.handles:
-            if handle.created_in >= ctx.id:
-                continue  # may not have been created yet when this clear runs
-            if handle.kind == "timer" and handle.record_id in model.timers:
-                first = model.timers[handle.record_id].dues[0]
+            if handle.created_serial >= ctx.serial:
+                continue  # created in this phase: maybe not yet when this clear runs
+            record = handle.record_id
+            if record in model.finished:
+                if model.finished[record] >= ctx.serial:
+                    continue  # ran in this phase: maybe not yet when this clear runs
+            elif handle.kind == "timer":
+                first = model.timers[record].dues[0]
                 if first.time < ctx.time + CLEAR_LEAD + slack(first.hops, ctx.hops):
                     continue  # too close: it might run first
+            elif record not in later_immediates:
+                continue  # due in this check phase: before or after this clear?
             candidates.append(handle)
         if not candidates:
             return None
         handle = self.rng.choice(candidates)
-        if handle.kind == "timer":
-            model.timers.pop(handle.record_id, None)
-        else:
-            for immediate in model.immediates + model.running_check:
-                if immediate.id == handle.record_id:
-                    immediate.done = True
+        if handle.record_id not in model.finished:
+            # Cleared: from now on any clear of it does nothing, in any order.
+            model.finished[handle.record_id] = -1
+            if handle.kind == "timer":
+                del model.timers[handle.record_id]
+            else:
+                for immediate in model.immediates:
+                    if immediate.id == handle.record_id:
+                        immediate.done = True
         handle.op.setdefault("as", f"h{handle.record_id}")
         return {"op": "clear", "target": handle.op["as"]}
 
@@ -445,7 +516,10 @@ def ordered(value):
     if isinstance(value, list):
         return [ordered(item) for item in value]
     if isinstance(value, dict):
-        keys = sorted(value, key=lambda k: KEY_ORDER.index(k) if k in KEY_ORDER else len(KEY_ORDER))
+        keys = sorted(
+            value,
+            key=lambda k: KEY_ORDER.index(k) if k in KEY_ORDER else len(KEY_ORDER),
+        )
         return {key: ordered(value[key]) for key in keys}
     return value
 
@@ -479,11 +553,18 @@ def pretty_json(value, indent: int) -> str:
     if isinstance(value, list):
         return expanded_list(value, indent)
     *leading, (last_key, last_value) = value.items()
-    if isinstance(last_value, list) and all(not isinstance(v, (list, dict)) for _, v in leading):
+    if isinstance(last_value, list) and all(
+        not isinstance(v, (list, dict)) for _, v in leading
+    ):
         head = "".join(f"{compact_json(k)}: {compact_json(v)}, " for k, v in leading)
-        return f"{{{head}{compact_json(last_key)}: {expanded_list(last_value, indent)}}}"
+        return (
+            f"{{{head}{compact_json(last_key)}: {expanded_list(last_value, indent)}}}"
+        )
     pad = " " * (indent + 2)
-    lines = [f"{pad}{compact_json(k)}: {pretty_json(v, indent + 2)}" for k, v in value.items()]
+    lines = [
+        f"{pad}{compact_json(k)}: {pretty_json(v, indent + 2)}"
+        for k, v in value.items()
+    ]
     return "{\n" + ",\n".join(lines) + "\n" + " " * indent + "}"
 
 
@@ -501,7 +582,9 @@ def format_scenario(scenario: dict) -> str:
     for key in SCENARIO_KEYS:
         if key in scenario:
             value = scenario[key]
-            text = expanded_list(value, 2) if key == "program" else pretty_json(value, 2)
+            text = (
+                expanded_list(value, 2) if key == "program" else pretty_json(value, 2)
+            )
             lines.append(f"  {compact_json(key)}: {text}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
 

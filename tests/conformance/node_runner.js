@@ -4,8 +4,9 @@
  *
  *   node node_runner.js FILE.json [...]                  one JSON line per scenario:
  *                                                         {"name": ..., "log": [...]}
- *   node node_runner.js --write-expect FILE.json [...]   also store that log as `expect`
- *                                                         and record scenarios/NODE_VERSION
+ *   node node_runner.js --write-expect FILE.json [...]   also store that log as `expect`,
+ *                                                         and process.version in a file
+ *                                                         NODE_VERSION beside them
  *
  * Every scenario runs in a fresh Node process (this file in `--child` mode, with
  * UV_THREADPOOL_SIZE set from the scenario), so that no timer, pool thread or clock
@@ -285,7 +286,10 @@ function writeExpect(files) {
     fs.writeFileSync(file, formatScenario(scenario));
     console.log(JSON.stringify(first));
   }
-  fs.writeFileSync(path.join(__dirname, 'scenarios', 'NODE_VERSION'), `${process.version}\n`);
+  // Each folder of scenarios records the Node that wrote its expects.
+  for (const folder of new Set(files.map((file) => path.dirname(path.resolve(file))))) {
+    fs.writeFileSync(path.join(folder, 'NODE_VERSION'), `${process.version}\n`);
+  }
   return failed ? 1 : 0;
 }
 

@@ -38,7 +38,9 @@ def wheel_node() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     package_dir = Path(next(iter(spec.submodule_search_locations)))
-    binary = package_dir / "node.exe" if os.name == "nt" else package_dir / "bin" / "node"
+    binary = (
+        package_dir / "node.exe" if os.name == "nt" else package_dir / "bin" / "node"
+    )
     return binary if binary.is_file() else None
 
 
@@ -60,7 +62,9 @@ def find_node(explicit: str | None = None) -> str:
 
 def node_version(node: str) -> str:
     """`node --version`, e.g. "v20.20.2"."""
-    done = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, check=True
+    )
     return done.stdout.strip()
 
 

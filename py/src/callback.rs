@@ -4,7 +4,8 @@
 //! it was scheduled (as asyncio captures one per handle) and an optional label: four object
 //! references and a kind, stored inline in the core's queues. Calling it enters the context with
 //! the C-level `PyContext_Enter`, calls through vectorcall (or `PyObject_Call` with the args
-//! tuple as it is), and exits; there is no Python-level wrapper object on the way.
+//! tuple as it is), and exits; there is no Python-level wrapper object on the way. A microtask
+//! queued by a promise holds the core's promise job instead (see `promise_host`).
 
 use std::ptr;
 
@@ -14,24 +15,37 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use pyo3::PyTraverseError;
 
-use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop};
+use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop, PromiseJob};
 
 use crate::args;
 use crate::host::Host;
+use crate::promise_host;
 use crate::work;
 
-/// A Python callable scheduled on the loop.
+/// A Python callable scheduled on the loop, or a promise job.
 pub struct PyCallback {
-    /// The callable; `None` only for a work request queued without a callback.
-    pub(crate) func: Py<PyAny>,
-    /// Extra positional args (`None` when there are none).
-    pub(crate) args: Option<Py<PyTuple>>,
-    /// A copy of the `contextvars` context current when it was scheduled.
-    pub(crate) context: Py<PyAny>,
+    /// What runs.
+    pub(crate) body: Body,
     /// The `label=` given when scheduling, for the timeline.
     pub(crate) label: Option<Py<PyString>>,
     /// What scheduled it, for the trace hook.
     pub(crate) kind: Kind,
+}
+
+/// What a [`PyCallback`] runs.
+pub(crate) enum Body {
+    /// `func(*args)` in `context`.
+    Call {
+        /// The callable; `None` only for a work request queued without a callback.
+        func: Py<PyAny>,
+        /// Extra positional args (`None` when there are none).
+        args: Option<Py<PyTuple>>,
+        /// A copy of the `contextvars` context current when it was scheduled.
+        context: Py<PyAny>,
+    },
+    /// A promise reaction or resolve-thenable job (its handlers carry their own contexts);
+    /// taken out when it runs, since a job runs once.
+    Promise(Option<Box<PromiseJob<PyCallback>>>),
 }
 
 /// A copy of the current `contextvars` context (`contextvars.copy_context()`).
@@ -84,11 +98,13 @@ impl PyCallback {
     ) -> PyResult<PyCallback> {
         args::callable(func, "callback")?;
         Ok(PyCallback {
-            func: func.clone().unbind(),
-            args: args
-                .filter(|args| !args.is_empty())
-                .map(|args| args.clone().unbind()),
-            context: copy_context(func.py())?,
+            body: Body::Call {
+                func: func.clone().unbind(),
+                args: args
+                    .filter(|args| !args.is_empty())
+                    .map(|args| args.clone().unbind()),
+                context: copy_context(func.py())?,
+            },
             label: label.map(Bound::unbind),
             kind,
         })
@@ -104,34 +120,87 @@ impl PyCallback {
             .transpose()
     }
 
-    pub(crate) fn clone_ref(&self, py: Python<'_>) -> PyCallback {
-        PyCallback {
-            func: self.func.clone_ref(py),
-            args: self.args.as_ref().map(|args| args.clone_ref(py)),
-            context: self.context.clone_ref(py),
+    /// A copy that calls the same callable (only for [`Body::Call`] callbacks; a promise job
+    /// runs once and is never copied).
+    pub(crate) fn clone_ref(&self, py: Python<'_>) -> Option<PyCallback> {
+        let Body::Call {
+            func,
+            args,
+            context,
+        } = &self.body
+        else {
+            return None;
+        };
+        Some(PyCallback {
+            body: Body::Call {
+                func: func.clone_ref(py),
+                args: args.as_ref().map(|args| args.clone_ref(py)),
+                context: context.clone_ref(py),
+            },
             label: self.label.as_ref().map(|label| label.clone_ref(py)),
             kind: self.kind,
-        }
+        })
+    }
+
+    /// Whether this is a work request's missing callback (`queue_work(..., callback=None)`).
+    pub(crate) fn is_missing(&self, py: Python<'_>) -> bool {
+        matches!(&self.body, Body::Call { func, .. } if func.is_none(py))
     }
 
     /// Tells the garbage collector what this callback holds.
     pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.func)?;
-        visit.call(&self.args)?;
-        visit.call(&self.context)
+        match &self.body {
+            Body::Call {
+                func,
+                args,
+                context,
+            } => {
+                visit.call(func)?;
+                visit.call(args)?;
+                visit.call(context)
+            }
+            Body::Promise(Some(job)) => promise_host::traverse_job(job, visit),
+            Body::Promise(None) => Ok(()),
+        }
     }
 
     /// Calls it with `extra` positional arguments (only used by callbacks without args).
     #[inline]
     pub(crate) fn call_with(&self, py: Python<'_>, extra: &[*mut ffi::PyObject]) -> PyResult<()> {
-        debug_assert!(extra.is_empty() || self.args.is_none());
-        call_in_context(py, &self.context, &self.func, self.args.as_ref(), extra).map(drop)
+        match &self.body {
+            Body::Call {
+                func,
+                args,
+                context,
+            } => {
+                debug_assert!(extra.is_empty() || args.is_none());
+                call_in_context(py, context, func, args.as_ref(), extra).map(drop)
+            }
+            Body::Promise(_) => Ok(()),
+        }
     }
 
-    fn run(&self, py: Python<'_>, lp: &CoreLoop<PyCallback>, event: Event) -> PyResult<()> {
+    /// What the trace hook is shown as the callback: the callable, or a promise job's handler.
+    fn traced_object(&self, py: Python<'_>) -> Py<PyAny> {
+        match &self.body {
+            Body::Call { func, .. } => func.clone_ref(py),
+            Body::Promise(job) => job
+                .as_deref()
+                .and_then(|job| promise_host::job_target(py, job))
+                .unwrap_or_else(|| py.None()),
+        }
+    }
+
+    fn run(&mut self, py: Python<'_>, lp: &CoreLoop<PyCallback>, event: Event) -> PyResult<()> {
         let host = lp.host();
         if host.is_tracing() {
-            host.trace(py, lp, self.kind, &self.func)?;
+            host.trace(py, lp, self.kind, &self.traced_object(py))?;
+        }
+        if let Body::Promise(job) = &mut self.body {
+            return match job.take() {
+                Some(job) => promise_host::run_job(py, lp, *job),
+                None => Ok(()),
+            };
         }
         match event {
             Event::Fire => self.call_with(py, &[]),
@@ -178,7 +247,12 @@ impl Callback for PyCallback {
         if let Some(label) = &self.label {
             return Some(Label(label.clone_ref(py)));
         }
-        qualname(self.func.bind(py)).map(Label)
+        match &self.body {
+            Body::Call { func, .. } => qualname(func.bind(py)).map(Label),
+            Body::Promise(job) => job
+                .as_deref()
+                .map(|job| Label(promise_host::job_label(py, job))),
+        }
     }
 
     fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
@@ -192,10 +266,15 @@ impl Callback for PyCallback {
         // Ctrl-C woke the poll through the signal wakeup fd (see `signals`): raise it now.
         py.check_signals()
     }
+
+    /// Reports unhandled promise rejections (SEMANTICS.md rule 2.5).
+    fn after_drain(lp: &CoreLoop<Self>) -> PyResult<()> {
+        lp.report_rejections()
+    }
 }
 
-/// A callback's name in the timeline: its `__qualname__`, else its type's.
-fn qualname(func: &Bound<'_, PyAny>) -> Option<Py<PyString>> {
+/// A callable's name in the timeline: its `__qualname__`, else its type's.
+pub(crate) fn qualname(func: &Bound<'_, PyAny>) -> Option<Py<PyString>> {
     let name = match func.getattr(pyo3::intern!(func.py(), "__qualname__")) {
         Ok(name) => name,
         Err(_) => func

@@ -2,6 +2,8 @@
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 use pyo3::PyErr;
 
 use phaseloop_core::Error as CoreError;
@@ -34,8 +36,27 @@ create_exception!(
     phaseloop,
     UnhandledRejection,
     Error,
-    "A promise rejected with no handler; `reason` is the reason."
+    "A promise rejected with no handler when a drain ended; `reason` is the reason (also the \
+     `__cause__` when it is an exception) and `promise` the promise."
 );
+create_exception!(
+    phaseloop,
+    Rejection,
+    Error,
+    "Raised at an `await` of a promise rejected with a reason that is no exception (JavaScript \
+     can reject with any value); `reason` is that value."
+);
+
+/// Class-level defaults of the attributes each instance sets (`errors`, `reason`, `promise`), so
+/// the classes show them as the stubs declare them.
+pub(crate) fn declare_attributes(py: Python<'_>) -> PyResult<()> {
+    py.get_type::<AggregateError>()
+        .setattr("errors", PyTuple::empty(py))?;
+    let unhandled = py.get_type::<UnhandledRejection>();
+    unhandled.setattr("reason", py.None())?;
+    unhandled.setattr("promise", py.None())?;
+    py.get_type::<Rejection>().setattr("reason", py.None())
+}
 
 /// `LoopClosed` with the core's wording.
 pub(crate) fn loop_closed() -> PyErr {

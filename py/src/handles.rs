@@ -135,7 +135,7 @@ impl Timer {
             .again
             .lock()
             .ok()
-            .and_then(|again| again.as_ref().map(|cb| cb.clone_ref(slf.py())));
+            .and_then(|again| again.as_ref().and_then(|cb| cb.clone_ref(slf.py())));
         if let Some(cb) = again {
             let id = lp.set_timeout(slf.delay, cb).map_err(core_error)?;
             if !slf.refed.load(Ordering::Relaxed) {

@@ -1,17 +1,20 @@
 //! [`Host`]: the Python binding's per-loop state inside the core loop (`on_error`, the trace
-//! hook, SIGINT bookkeeping), reachable from every callback through `Loop::host`.
+//! hook, `on_unhandled_rejection`, SIGINT bookkeeping, the way back to the Python `Loop`),
+//! reachable from every callback through `Loop::host`.
 
 use std::cell::{Cell, RefCell};
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyString, PyWeakrefReference};
 use pyo3::PyTraverseError;
 
 use phaseloop_core::{Kind, Loop as CoreLoop};
 
 use crate::callback::PyCallback;
+use crate::event_loop::Loop;
+use crate::promise_host::upgrade_owner;
 use crate::signals;
 
 /// Per-loop Python state. Touched on the loop's thread only (see `owner`).
@@ -20,6 +23,13 @@ pub struct Host {
     on_error: RefCell<Option<Py<PyAny>>>,
     trace: RefCell<Option<Py<PyAny>>>,
     tracing: Cell<bool>,
+    on_unhandled_rejection: RefCell<Option<Py<PyAny>>>,
+    /// A `KeyboardInterrupt` or `SystemExit` raised by a promise handler: it rejected the
+    /// handler's promise, and stops `run()` once the job is done.
+    fatal: RefCell<Option<PyErr>>,
+    /// The Python `Loop` (weakly: it owns this), for the promise wrappers made from inside the
+    /// core (a thenable's resolving functions, an unhandled-rejection report).
+    owner: RefCell<Option<Py<PyWeakrefReference>>>,
     /// This loop's active SIGINT watchers (see `signals`).
     pub(crate) sigint_watchers: Cell<usize>,
 }
@@ -42,6 +52,47 @@ impl Host {
         self.tracing.set(hook.is_some());
         let old = self.trace.replace(hook);
         drop(old);
+    }
+
+    pub(crate) fn on_unhandled_rejection(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.on_unhandled_rejection
+            .borrow()
+            .as_ref()
+            .map(|f| f.clone_ref(py))
+    }
+
+    pub(crate) fn set_on_unhandled_rejection(&self, hook: Option<Py<PyAny>>) {
+        let old = self.on_unhandled_rejection.replace(hook);
+        drop(old);
+    }
+
+    /// Keeps the first `KeyboardInterrupt` / `SystemExit` a promise handler raised.
+    pub(crate) fn keep_fatal(&self, err: PyErr) {
+        let mut fatal = self.fatal.borrow_mut();
+        if fatal.is_none() {
+            *fatal = Some(err);
+        }
+    }
+
+    pub(crate) fn take_fatal(&self) -> Option<PyErr> {
+        self.fatal.borrow_mut().take()
+    }
+
+    /// Remembers the Python `Loop` this host belongs to (once).
+    pub(crate) fn remember_owner(&self, lp: &Bound<'_, Loop>) -> PyResult<()> {
+        if self.owner.borrow().is_none() {
+            let weak = PyWeakrefReference::new(lp)?.unbind();
+            *self.owner.borrow_mut() = Some(weak);
+        }
+        Ok(())
+    }
+
+    /// The Python `Loop`, if it was remembered and still exists.
+    pub(crate) fn owner(&self, py: Python<'_>) -> Option<Py<Loop>> {
+        self.owner
+            .borrow()
+            .as_ref()
+            .and_then(|weak| upgrade_owner(py, weak))
     }
 
     #[inline]
@@ -94,6 +145,9 @@ impl Host {
         if let Ok(trace) = self.trace.try_borrow() {
             visit.call(trace.as_ref())?;
         }
+        if let Ok(hook) = self.on_unhandled_rejection.try_borrow() {
+            visit.call(hook.as_ref())?;
+        }
         Ok(())
     }
 
@@ -101,6 +155,7 @@ impl Host {
     pub(crate) fn clear(&self) {
         self.set_on_error(None);
         self.set_trace(None);
+        self.set_on_unhandled_rejection(None);
     }
 }
 

@@ -7,10 +7,14 @@
 //! One concept per file: the `Loop` class and its lifecycle (`event_loop`), scheduling
 //! (`scheduling`), work and native jobs (`work`, `jobs`), monitoring (`monitor`), handles
 //! (`handles`), the callback the core stores (`callback`), the per-loop Python state (`host`),
-//! thread ownership (`owner`), signals (`signals`), arguments (`args`) and exceptions (`errors`).
+//! thread ownership (`owner`), signals (`signals`), arguments (`args`), exceptions (`errors`),
+//! promises (`promise`: the class and the loop's promise methods; `promise_host`: how the core's
+//! promises hold Python values; `resolvers`: resolve/reject functions) and coroutines
+//! (`coroutine`: `Loop.start` and `await`).
 
 mod args;
 mod callback;
+mod coroutine;
 mod errors;
 mod event_loop;
 mod handles;
@@ -18,6 +22,9 @@ mod host;
 mod jobs;
 mod monitor;
 mod owner;
+mod promise;
+mod promise_host;
+mod resolvers;
 mod scheduling;
 mod signals;
 mod work;
@@ -38,6 +45,7 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handles::Work>()?;
     m.add_class::<monitor::DelayMonitor>()?;
     m.add_class::<jobs::NativeJob>()?;
+    m.add_class::<promise::Promise>()?;
     m.add("TraceEvent", monitor::trace_event_type(py)?)?;
     m.add("Error", py.get_type::<errors::Error>())?;
     m.add("LoopClosed", py.get_type::<errors::LoopClosed>())?;
@@ -47,5 +55,7 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "UnhandledRejection",
         py.get_type::<errors::UnhandledRejection>(),
     )?;
+    m.add("Rejection", py.get_type::<errors::Rejection>())?;
+    errors::declare_attributes(py)?;
     Ok(())
 }

@@ -36,7 +36,7 @@ impl Loop {
         };
         let cb = PyCallback::new(callback, Some(args), label, kind)?;
         // A one-shot timer keeps its callback for a refresh() after it fired.
-        let again = (!repeat).then(|| cb.clone_ref(slf.py()));
+        let again = if repeat { None } else { cb.clone_ref(slf.py()) };
         let id = if repeat {
             lp.set_interval(delay, cb)
         } else {

@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyString, PyTuple};
 use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, Kind, WorkOutcome};
 
 use crate::args;
-use crate::callback::{call_in_context, copy_context, PyCallback};
+use crate::callback::{call_in_context, copy_context, Body, PyCallback};
 use crate::errors::{core_error, io_error, Cancelled};
 use crate::event_loop::Loop;
 use crate::handles::Work;
@@ -32,6 +32,20 @@ fn python_job(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Jo
     }))
 }
 
+/// The pool job for `work(*args)`: a `phaseloop.jobs` job or a Python callable.
+pub(crate) fn job_for(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Job> {
+    if let Ok(native) = work.cast::<NativeJob>() {
+        native.get().build(args)
+    } else if work.is_callable() {
+        python_job(work, args)
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "work must be callable or a phaseloop.jobs job, not {}",
+            args::type_name(work)
+        )))
+    }
+}
+
 #[pymethods]
 impl Loop {
     /// `uv_queue_work`: `work(*args)` on a pool thread, then `callback(error, result)` on the
@@ -46,23 +60,16 @@ impl Loop {
     ) -> PyResult<Bound<'py, Work>> {
         let py = slf.py();
         let lp = slf.get().open()?;
-        let job = if let Ok(native) = work.cast::<NativeJob>() {
-            native.get().build(args)?
-        } else if work.is_callable() {
-            python_job(work, args)?
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "work must be callable or a phaseloop.jobs job, not {}",
-                args::type_name(work)
-            )));
-        };
+        let job = job_for(work, args)?;
         let after = match callback.filter(|cb| !cb.is_none()) {
             Some(callback) => PyCallback::new(callback, None, label, Kind::Work)?,
             // No callback: an error of the job is still reported, as uncaught (rule 8).
             None => PyCallback {
-                func: py.None(),
-                args: None,
-                context: copy_context(py)?,
+                body: Body::Call {
+                    func: py.None(),
+                    args: None,
+                    context: copy_context(py)?,
+                },
                 label: Some(match label {
                     Some(label) => label.unbind(),
                     None => PyString::new(py, "work").unbind(),
@@ -124,7 +131,7 @@ pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, outcome: WorkOutcome) -> 
             py.None(),
         ),
     };
-    if cb.func.is_none(py) {
+    if cb.is_missing(py) {
         // No callback to hand it to: a failure is uncaught; a cancellation was asked for.
         return match error {
             Some(err) if !err.is_instance_of::<Cancelled>(py) => Err(err),

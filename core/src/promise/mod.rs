@@ -470,6 +470,27 @@ impl<H: PromiseHost> PromiseJob<H> {
         }
     }
 
+    /// The handler this job will call: the `then` / `catch` callback for its outcome, or the
+    /// `finally` callback. `None` for a job that calls no handler of the host (a resolve-thenable
+    /// job, a missing handler, a combinator's element).
+    pub fn handler(&self) -> Option<&H::Handler> {
+        let Job::Reaction { reaction, outcome } = &self.0 else {
+            return None;
+        };
+        match reaction {
+            Reaction::Then {
+                on_fulfilled,
+                on_rejected,
+                ..
+            } => match outcome {
+                Settled::Fulfilled(_) => on_fulfilled.as_ref(),
+                Settled::Rejected(_) => on_rejected.as_ref(),
+            },
+            Reaction::Finally { on_finally, .. } => Some(on_finally),
+            Reaction::Thunk { .. } | Reaction::Adopt(_) | Reaction::Element(_) => None,
+        }
+    }
+
     /// Which kind of job it is.
     pub fn kind(&self) -> PromiseJobKind {
         match self.0 {

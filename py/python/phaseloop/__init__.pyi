@@ -1,8 +1,8 @@
 """Type stubs for phaseloop: the Node.js event loop as a Python library."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, overload
 
 # From typing_extensions, not typing: a type checker targeting Python < 3.11 finds no
 # typing.Self (the stubs are never imported at run time, so nothing needs installing).
@@ -55,10 +55,23 @@ class Cancelled(Error):
     """Passed as ``error`` to a work callback whose job was cancelled before it started."""
 
 class AggregateError(Error):
-    """Every promise given to ``Loop.any`` rejected."""
+    """Every promise given to ``Loop.any`` rejected; ``errors`` lists the reasons."""
+
+    errors: list[Any] | tuple[()]
 
 class UnhandledRejection(Error):
-    """A promise rejected with no handler."""
+    """A promise rejected with no handler when a drain ended (raised by ``run()`` unless
+    ``Loop.on_unhandled_rejection`` is set); ``reason`` is the reason, also ``__cause__`` when
+    it is an exception."""
+
+    reason: Any
+    promise: Promise[Any]
+
+class Rejection(Error):
+    """Raised at an ``await`` of a promise rejected with a reason that is no exception;
+    ``reason`` is that value (if it escapes the coroutine, its promise rejects with it)."""
+
+    reason: Any
 
 class TraceEvent(NamedTuple):
     """One callback in the recorded timeline (``Loop.record`` / ``Loop.timeline``)."""
@@ -155,6 +168,35 @@ class NativeJob:
     def __name__(self) -> str: ...
 
 _Delay: TypeAlias = int | float | None
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+
+class Promise(Generic[_T_co]):
+    """A JavaScript promise: reactions run as microtasks, with ECMA-262's job semantics.
+    Made by the loop (``resolve``, ``reject``, ``promise``, ``start``, ``sleep``, ...)."""
+
+    def then(
+        self,
+        on_fulfilled: Callable[[_T_co], object] | None = None,
+        on_rejected: Callable[[Any], object] | None = None,
+        *,
+        label: str | None = None,
+    ) -> Promise[Any]: ...
+    def catch(
+        self, on_rejected: Callable[[Any], object] | None, *, label: str | None = None
+    ) -> Promise[Any]: ...
+    def finally_(
+        self, callback: Callable[[], object] | None, *, label: str | None = None
+    ) -> Promise[_T_co]: ...
+    @property
+    def state(self) -> Literal["pending", "fulfilled", "rejected"]: ...
+    @property
+    def value(self) -> _T_co:
+        """The fulfilment value; ``phaseloop.Error`` unless fulfilled."""
+    @property
+    def reason(self) -> Any:
+        """The rejection reason; ``phaseloop.Error`` unless rejected."""
+    def __await__(self) -> Generator[Any, Any, _T_co]: ...
 
 class Loop:
     """A Node.js-style event loop. Only the thread that created it may call its methods,
@@ -234,6 +276,43 @@ class Loop:
         self, callback: Callable[..., object], *args: Any, label: str | None = None
     ) -> None: ...
 
+    # Promises and coroutines
+    @overload
+    def resolve(self) -> Promise[None]: ...
+    @overload
+    def resolve(self, value: Promise[_T]) -> Promise[_T]: ...
+    @overload
+    def resolve(self, value: _T) -> Promise[_T]: ...
+    def reject(self, reason: object = None) -> Promise[Any]: ...
+    def promise(
+        self,
+        executor: Callable[[Callable[..., None], Callable[..., None]], object],
+    ) -> Promise[Any]: ...
+    def all(self, iterable: Iterable[Any]) -> Promise[list[Any]]: ...
+    def all_settled(self, iterable: Iterable[Any]) -> Promise[list[dict[str, Any]]]: ...
+    def race(self, iterable: Iterable[Any]) -> Promise[Any]: ...
+    def any(self, iterable: Iterable[Any]) -> Promise[Any]: ...
+    def start(self, coro: Coroutine[Any, Any, _T]) -> Promise[_T]: ...
+    @overload
+    def sleep(
+        self, delay: _Delay = 1, *, label: str | None = None
+    ) -> Promise[None]: ...
+    @overload
+    def sleep(
+        self, delay: _Delay, value: _T, *, label: str | None = None
+    ) -> Promise[_T]: ...
+    @overload
+    def immediate(self, *, label: str | None = None) -> Promise[None]: ...
+    @overload
+    def immediate(self, value: _T, *, label: str | None = None) -> Promise[_T]: ...
+    def work(
+        self,
+        work: Callable[..., Any] | NativeJob,
+        *args: Any,
+        label: str | None = None,
+    ) -> Promise[Any]: ...
+    on_unhandled_rejection: Callable[[Any, Promise[Any]], object] | None
+
     # Running
     def run(self, mode: _RunMode = "default") -> bool: ...
     def stop(self) -> None: ...
@@ -259,9 +338,9 @@ class Loop:
     @property
     def closed(self) -> bool: ...
     on_error: Callable[[BaseException], object] | None
-    trace: (
-        Callable[[int, _PhaseName | None, _KindName, Callable[..., Any]], object] | None
-    )
+    # The callback is the callable the loop is about to call; for a promise job, its
+    # handler or its coroutine (None for a job that calls no handler).
+    trace: Callable[[int, _PhaseName | None, _KindName, Any], object] | None
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -290,6 +369,8 @@ __all__ = [
     "Loop",
     "LoopClosed",
     "NativeJob",
+    "Promise",
+    "Rejection",
     "Timer",
     "TraceEvent",
     "UnhandledRejection",

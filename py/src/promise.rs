@@ -1,0 +1,466 @@
+//! The `Promise` class and the promise methods of `Loop` (`resolve`, `reject`, `promise`, the
+//! combinators, `sleep`, `immediate`, `work`, `on_unhandled_rejection`). The state machine and
+//! its microtasks are the core's (`phaseloop_core::promise`); this file only translates.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use pyo3::PyTraverseError;
+
+use phaseloop_core::{Error as CoreError, Kind, Promise as CorePromise, Settled};
+
+use crate::args;
+use crate::callback::{copy_context, Body, PyCallback};
+use crate::errors::{core_error, Error};
+use crate::event_loop::{Core, Loop};
+use crate::promise_host::{thrown, visit_host_ref, PyHandler, PyValue};
+use crate::resolvers::{ResolvingFunction, Settle};
+use crate::work::job_for;
+
+/// A JavaScript promise on a phaseloop loop: its reactions run as microtasks, with
+/// ECMA-262's job semantics.
+#[pyclass(module = "phaseloop", name = "Promise", frozen, weakref)]
+pub struct Promise {
+    lp: Py<Loop>,
+    core: CorePromise<PyCallback>,
+    /// The first wrapper of its core promise reports what the promise holds to the garbage
+    /// collector; a second wrapper (made for a hook) must not report it again.
+    primary: bool,
+}
+
+impl Promise {
+    /// The wrapper of a promise made just now.
+    pub(crate) fn primary(lp: Py<Loop>, core: CorePromise<PyCallback>) -> Self {
+        Promise {
+            lp,
+            core,
+            primary: true,
+        }
+    }
+
+    /// Another wrapper of a promise that may have one already.
+    pub(crate) fn secondary(lp: Py<Loop>, core: CorePromise<PyCallback>) -> Self {
+        Promise {
+            lp,
+            core,
+            primary: false,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &CorePromise<PyCallback> {
+        &self.core
+    }
+
+    fn open(&self) -> PyResult<&Core> {
+        self.lp.get().open()
+    }
+}
+
+/// A reaction handler for `callback` (`None` passes the value or reason through).
+fn handler(
+    py: Python<'_>,
+    callback: Option<&Bound<'_, PyAny>>,
+    name: &str,
+    label: Option<&Bound<'_, PyString>>,
+) -> PyResult<Option<PyHandler>> {
+    let Some(callback) = callback.filter(|cb| !cb.is_none()) else {
+        return Ok(None);
+    };
+    args::callable(callback, name)?;
+    Ok(Some(PyHandler::Call {
+        func: callback.clone().unbind(),
+        context: copy_context(py)?,
+        label: label.map(|label| label.clone().unbind()),
+    }))
+}
+
+/// Wraps a promise made just now.
+fn wrap<'py>(
+    lp: &Bound<'py, Loop>,
+    core: CorePromise<PyCallback>,
+) -> PyResult<Bound<'py, Promise>> {
+    Bound::new(lp.py(), Promise::primary(lp.clone().unbind(), core))
+}
+
+#[pymethods]
+impl Promise {
+    /// `promise.then(on_fulfilled, on_rejected)`: a new promise, resolved with what the handler
+    /// returns or rejected with what it raises; a missing handler passes the outcome through.
+    #[pyo3(signature = (on_fulfilled = None, on_rejected = None, *, label = None))]
+    fn then<'py>(
+        slf: &Bound<'py, Self>,
+        on_fulfilled: Option<&Bound<'py, PyAny>>,
+        on_rejected: Option<&Bound<'py, PyAny>>,
+        label: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let this = slf.get();
+        let lp = this.open()?;
+        let on_fulfilled = handler(py, on_fulfilled, "on_fulfilled", label)?;
+        let on_rejected = handler(py, on_rejected, "on_rejected", label)?;
+        let derived = this
+            .core
+            .then(lp, on_fulfilled, on_rejected)
+            .map_err(core_error)?;
+        wrap(this.lp.bind(py), derived)
+    }
+
+    /// `promise.catch(on_rejected)`: `then(None, on_rejected)`.
+    #[pyo3(signature = (on_rejected, *, label = None))]
+    fn catch<'py>(
+        slf: &Bound<'py, Self>,
+        on_rejected: Option<&Bound<'py, PyAny>>,
+        label: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        Promise::then(slf, None, on_rejected, label)
+    }
+
+    /// `promise.finally(callback)`: `callback()` when the promise settles; the new promise then
+    /// settles as this one did (unless `callback` raises, or returns a promise that rejects).
+    #[pyo3(signature = (callback, *, label = None))]
+    fn finally_<'py>(
+        slf: &Bound<'py, Self>,
+        callback: Option<&Bound<'py, PyAny>>,
+        label: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let this = slf.get();
+        let lp = this.open()?;
+        let on_finally = handler(py, callback, "callback", label)?;
+        let derived = this.core.finally(lp, on_finally).map_err(core_error)?;
+        wrap(this.lp.bind(py), derived)
+    }
+
+    /// `"pending"`, `"fulfilled"` or `"rejected"`.
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.core.state().name()
+    }
+
+    /// The fulfilment value; `phaseloop.Error` unless the promise is fulfilled.
+    #[getter]
+    fn value(&self) -> PyResult<Py<PyAny>> {
+        match self.core.settled() {
+            Some(Settled::Fulfilled(value)) => Ok(value.0),
+            _ => Err(Error::new_err(format!(
+                "the promise is {}, not fulfilled: it has no value",
+                self.core.state().name()
+            ))),
+        }
+    }
+
+    /// The rejection reason; `phaseloop.Error` unless the promise is rejected. Reading it does
+    /// not count as handling the rejection.
+    #[getter]
+    fn reason(&self) -> PyResult<Py<PyAny>> {
+        match self.core.settled() {
+            Some(Settled::Rejected(reason)) => Ok(reason.0),
+            _ => Err(Error::new_err(format!(
+                "the promise is {}, not rejected: it has no reason",
+                self.core.state().name()
+            ))),
+        }
+    }
+
+    /// `await promise` inside a coroutine run by `Loop.start`: resumes one microtask after the
+    /// promise settles, with its value, or raises its reason.
+    fn __await__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<Bound<'py, crate::coroutine::PromiseAwaiter>> {
+        crate::coroutine::PromiseAwaiter::new(slf)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let shown = |value: &PyValue| {
+            value
+                .0
+                .bind(py)
+                .repr()
+                .map_or_else(|_| "?".to_owned(), |r| r.to_string())
+        };
+        match self.core.settled() {
+            None => "<Promise pending>".to_owned(),
+            Some(Settled::Fulfilled(value)) => format!("<Promise fulfilled {}>", shown(&value)),
+            Some(Settled::Rejected(reason)) => format!("<Promise rejected {}>", shown(&reason)),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.lp)?;
+        if !self.primary {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        self.core
+            .visit(&mut |held| visit_host_ref(&visit, &mut result, held));
+        result
+    }
+
+    fn __clear__(&self) {
+        self.core.clear_reactions();
+    }
+}
+
+/// One of the core's `Promise.all` / `allSettled` / `race` / `any`.
+type Combinator =
+    fn(&Core, Vec<Result<PyValue, PyValue>>) -> Result<CorePromise<PyCallback>, CoreError>;
+
+impl Loop {
+    /// The core loop, with the host told which Python `Loop` it belongs to (promise wrappers
+    /// made inside the core need it).
+    fn promise_core<'a>(slf: &'a Bound<'_, Self>) -> PyResult<&'a Core> {
+        let lp = slf.get().open()?;
+        lp.host().remember_owner(slf)?;
+        Ok(lp)
+    }
+
+    /// A pending promise settled by a callback the loop runs: `schedule` queues `settle` (a
+    /// resolving function) the way the promise form wants.
+    fn settled_by<'py>(
+        slf: &Bound<'py, Self>,
+        settle: Settle,
+        schedule: impl FnOnce(&Core, Py<ResolvingFunction>) -> PyResult<()>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let lp = Loop::promise_core(slf)?;
+        let (promise, resolvers) = CorePromise::with_resolvers();
+        let function = Py::new(
+            py,
+            ResolvingFunction::new(slf.clone().unbind(), resolvers, settle),
+        )?;
+        schedule(lp, function)?;
+        wrap(slf, promise)
+    }
+
+    fn combine<'py>(
+        slf: &Bound<'py, Self>,
+        iterable: &Bound<'py, PyAny>,
+        combinator: Combinator,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let lp = Loop::promise_core(slf)?;
+        let iter = iterable.try_iter().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "iterable must be iterable, not {}",
+                args::type_name(iterable)
+            ))
+        })?;
+        // An iterator that raises rejects the promise with what it raised, as in JavaScript;
+        // the elements before it are still subscribed to.
+        let mut inputs = Vec::new();
+        for item in iter {
+            match item {
+                Ok(item) => inputs.push(Ok(PyValue(item.unbind()))),
+                Err(err) => {
+                    inputs.push(Err(thrown(slf.py(), lp, err)));
+                    break;
+                }
+            }
+        }
+        let promise = combinator(lp, inputs).map_err(core_error)?;
+        if let Some(fatal) = lp.host().take_fatal() {
+            return Err(fatal);
+        }
+        wrap(slf, promise)
+    }
+}
+
+#[pymethods]
+impl Loop {
+    /// `Promise.resolve(value)`: `value` itself if it is a `Promise`, else a promise resolved
+    /// with it (adopting it if it has a callable `then`).
+    #[pyo3(signature = (value = None))]
+    fn resolve<'py>(
+        slf: &Bound<'py, Self>,
+        value: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let lp = Loop::promise_core(slf)?;
+        if let Some(promise) = value.and_then(|v| v.cast_exact::<Promise>().ok()) {
+            return Ok(promise.clone());
+        }
+        let value = value.map_or_else(|| PyValue::none(py), |v| PyValue(v.clone().unbind()));
+        let promise = CorePromise::resolve(lp, value).map_err(core_error)?;
+        wrap(slf, promise)
+    }
+
+    /// `Promise.reject(reason)`: a promise rejected with `reason` (any value).
+    #[pyo3(signature = (reason = None))]
+    fn reject<'py>(
+        slf: &Bound<'py, Self>,
+        reason: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let lp = Loop::promise_core(slf)?;
+        let reason = reason.map_or_else(|| PyValue::none(py), |v| PyValue(v.clone().unbind()));
+        let promise = CorePromise::reject(lp, reason).map_err(core_error)?;
+        wrap(slf, promise)
+    }
+
+    /// `new Promise(executor)`: calls `executor(resolve, reject)` at once; if it raises, the
+    /// promise rejects with the exception (unless it was resolved already).
+    fn promise<'py>(
+        slf: &Bound<'py, Self>,
+        executor: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        args::callable(executor, "executor")?;
+        let lp = Loop::promise_core(slf)?;
+        let (promise, resolvers) = CorePromise::with_resolvers();
+        let owner = slf.clone().unbind();
+        let resolve = Py::new(
+            py,
+            ResolvingFunction::new(owner.clone_ref(py), resolvers.clone(), Settle::Resolve),
+        )?;
+        let reject = Py::new(
+            py,
+            ResolvingFunction::new(owner, resolvers.clone(), Settle::Reject),
+        )?;
+        if let Err(err) = executor.call1((resolve, reject)) {
+            let reason = thrown(py, lp, err);
+            resolvers.reject(lp, reason);
+            if let Some(fatal) = lp.host().take_fatal() {
+                return Err(fatal);
+            }
+        }
+        wrap(slf, promise)
+    }
+
+    /// `Promise.all(iterable)`: the list of values once all fulfilled; the first rejection.
+    fn all<'py>(
+        slf: &Bound<'py, Self>,
+        iterable: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        Loop::combine(slf, iterable, CorePromise::all)
+    }
+
+    /// `Promise.allSettled(iterable)`: a list of `{"status": "fulfilled", "value": v}` /
+    /// `{"status": "rejected", "reason": r}` once all settled.
+    fn all_settled<'py>(
+        slf: &Bound<'py, Self>,
+        iterable: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        Loop::combine(slf, iterable, CorePromise::all_settled)
+    }
+
+    /// `Promise.race(iterable)`: settles as the first input settles.
+    fn race<'py>(
+        slf: &Bound<'py, Self>,
+        iterable: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        Loop::combine(slf, iterable, CorePromise::race)
+    }
+
+    /// `Promise.any(iterable)`: the first fulfilment; if every input rejects,
+    /// `phaseloop.AggregateError` with the reasons in `errors`.
+    fn any<'py>(
+        slf: &Bound<'py, Self>,
+        iterable: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        Loop::combine(slf, iterable, CorePromise::any)
+    }
+
+    /// `timers/promises` `setTimeout(delay, value)`: a promise fulfilled with `value` by a
+    /// timer `delay` ms from now.
+    #[pyo3(signature = (delay = None, value = None, *, label = None))]
+    fn sleep<'py>(
+        slf: &Bound<'py, Self>,
+        delay: Option<&Bound<'py, PyAny>>,
+        value: Option<&Bound<'py, PyAny>>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let delay = args::delay(delay)?;
+        let value = value.map_or_else(|| py.None(), |v| v.clone().unbind());
+        let label = label.unwrap_or_else(|| PyString::new(py, "sleep"));
+        Loop::settled_by(slf, Settle::Resolve, |lp, resolve| {
+            let cb = settle_callback(py, resolve, Some(value), label, Kind::Timeout)?;
+            lp.set_timeout(delay, cb).map(drop).map_err(core_error)
+        })
+    }
+
+    /// `timers/promises` `setImmediate(value)`: a promise fulfilled with `value` in the next
+    /// check phase.
+    #[pyo3(signature = (value = None, *, label = None))]
+    fn immediate<'py>(
+        slf: &Bound<'py, Self>,
+        value: Option<&Bound<'py, PyAny>>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let value = value.map_or_else(|| py.None(), |v| v.clone().unbind());
+        let label = label.unwrap_or_else(|| PyString::new(py, "immediate"));
+        Loop::settled_by(slf, Settle::Resolve, |lp, resolve| {
+            let cb = settle_callback(py, resolve, Some(value), label, Kind::Immediate)?;
+            lp.set_immediate(cb).map(drop).map_err(core_error)
+        })
+    }
+
+    /// The promise form of `queue_work`: fulfilled with `work(*args)`'s result, or rejected
+    /// with what it raised, once its completion arrives in the poll phase.
+    #[pyo3(signature = (work, *args, label = None))]
+    fn work<'py>(
+        slf: &Bound<'py, Self>,
+        work: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        label: Option<Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = slf.py();
+        let job = job_for(work, args)?;
+        let label = label.unwrap_or_else(|| PyString::new(py, "work"));
+        Loop::settled_by(slf, Settle::WorkOutcome, |lp, settle| {
+            let cb = settle_callback(py, settle, None, label, Kind::Work)?;
+            lp.queue_work(job, Some(cb))
+                .map(drop)
+                .map_err(|refused| core_error(refused.error))
+        })
+    }
+
+    /// Called as `on_unhandled_rejection(reason, promise)` for a rejection still unhandled when
+    /// a drain ends; `None` makes `run()` raise `phaseloop.UnhandledRejection`.
+    #[getter]
+    fn get_on_unhandled_rejection(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.owned()?.host().on_unhandled_rejection(py))
+    }
+
+    #[setter]
+    fn set_on_unhandled_rejection(
+        slf: &Bound<'_, Self>,
+        hook: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let lp = slf.get().owned()?;
+        let hook = match hook.filter(|hook| !hook.is_none()) {
+            None => None,
+            Some(hook) => {
+                args::callable(hook, "on_unhandled_rejection")?;
+                Some(hook.clone().unbind())
+            }
+        };
+        lp.host().remember_owner(slf)?;
+        lp.host().set_on_unhandled_rejection(hook);
+        Ok(())
+    }
+}
+
+/// The loop callback that calls a resolving function: `settle(value)`, or with the work
+/// outcome's `(error, result)` when `value` is `None`.
+fn settle_callback(
+    py: Python<'_>,
+    settle: Py<ResolvingFunction>,
+    value: Option<Py<PyAny>>,
+    label: Bound<'_, PyString>,
+    kind: Kind,
+) -> PyResult<PyCallback> {
+    Ok(PyCallback {
+        body: Body::Call {
+            func: settle.into_any(),
+            args: value
+                .map(|value| PyTuple::new(py, [value]))
+                .transpose()?
+                .map(Bound::unbind),
+            context: copy_context(py)?,
+        },
+        label: Some(label.unbind()),
+        kind,
+    })
+}

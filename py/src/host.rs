@@ -1,5 +1,5 @@
 //! [`Host`]: the Python binding's per-loop state inside the core loop (`on_error`, the trace
-//! hook, `on_unhandled_rejection`, SIGINT bookkeeping, the way back to the Python `Loop`),
+//! hook, the promise rejection listeners, SIGINT bookkeeping, the way back to the Python `Loop`),
 //! reachable from every callback through `Loop::host`.
 
 use std::cell::{Cell, RefCell};
@@ -24,6 +24,7 @@ pub struct Host {
     trace: RefCell<Option<Py<PyAny>>>,
     tracing: Cell<bool>,
     on_unhandled_rejection: RefCell<Option<Py<PyAny>>>,
+    on_rejection_handled: RefCell<Option<Py<PyAny>>>,
     /// A `KeyboardInterrupt` or `SystemExit` raised by a promise handler: it rejected the
     /// handler's promise, and stops `run()` once the job is done.
     fatal: RefCell<Option<PyErr>>,
@@ -63,6 +64,18 @@ impl Host {
 
     pub(crate) fn set_on_unhandled_rejection(&self, hook: Option<Py<PyAny>>) {
         let old = self.on_unhandled_rejection.replace(hook);
+        drop(old);
+    }
+
+    pub(crate) fn on_rejection_handled(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.on_rejection_handled
+            .borrow()
+            .as_ref()
+            .map(|f| f.clone_ref(py))
+    }
+
+    pub(crate) fn set_on_rejection_handled(&self, hook: Option<Py<PyAny>>) {
+        let old = self.on_rejection_handled.replace(hook);
         drop(old);
     }
 
@@ -148,6 +161,9 @@ impl Host {
         if let Ok(hook) = self.on_unhandled_rejection.try_borrow() {
             visit.call(hook.as_ref())?;
         }
+        if let Ok(hook) = self.on_rejection_handled.try_borrow() {
+            visit.call(hook.as_ref())?;
+        }
         Ok(())
     }
 
@@ -156,6 +172,7 @@ impl Host {
         self.set_on_error(None);
         self.set_trace(None);
         self.set_on_unhandled_rejection(None);
+        self.set_on_rejection_handled(None);
     }
 }
 

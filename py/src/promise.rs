@@ -1,5 +1,5 @@
 //! The `Promise` class and the promise methods of `Loop` (`resolve`, `reject`, `promise`, the
-//! combinators, `sleep`, `immediate`, `work`, `on_unhandled_rejection`). The state machine and
+//! combinators, `sleep`, `immediate`, `work`, the rejection listeners). The state machine and
 //! its microtasks are the core's (`phaseloop_core::promise`); this file only translates.
 
 use pyo3::exceptions::PyTypeError;
@@ -184,6 +184,21 @@ impl Promise {
             Some(Settled::Fulfilled(value)) => format!("<Promise fulfilled {}>", shown(&value)),
             Some(Settled::Rejected(reason)) => format!("<Promise rejected {}>", shown(&reason)),
         }
+    }
+
+    /// Promises are equal when they are the same promise (a listener's `promise` argument is
+    /// equal to, though not always the same object as, the `Promise` the program holds).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<Promise>()
+            .is_ok_and(|other| other.get().core == self.core)
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.core.hash(&mut hasher);
+        hasher.finish()
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -428,18 +443,43 @@ impl Loop {
         slf: &Bound<'_, Self>,
         hook: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let lp = slf.get().owned()?;
-        let hook = match hook.filter(|hook| !hook.is_none()) {
-            None => None,
-            Some(hook) => {
-                args::callable(hook, "on_unhandled_rejection")?;
-                Some(hook.clone().unbind())
-            }
-        };
-        lp.host().remember_owner(slf)?;
-        lp.host().set_on_unhandled_rejection(hook);
+        let hook = listener(slf, hook, "on_unhandled_rejection")?;
+        slf.get().owned()?.host().set_on_unhandled_rejection(hook);
         Ok(())
     }
+
+    /// Called as `on_rejection_handled(promise)` when a rejection reported as unhandled gets a
+    /// handler in a later drain (Node's `'rejectionHandled'` event); `None` does nothing.
+    #[getter]
+    fn get_on_rejection_handled(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.owned()?.host().on_rejection_handled(py))
+    }
+
+    #[setter]
+    fn set_on_rejection_handled(
+        slf: &Bound<'_, Self>,
+        hook: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let hook = listener(slf, hook, "on_rejection_handled")?;
+        slf.get().owned()?.host().set_on_rejection_handled(hook);
+        Ok(())
+    }
+}
+
+/// A rejection listener being set: a callable or `None` (`TypeError` naming `name` otherwise).
+/// Listeners get promise wrappers, so the host learns its Python `Loop` here.
+fn listener(
+    slf: &Bound<'_, Loop>,
+    hook: Option<&Bound<'_, PyAny>>,
+    name: &str,
+) -> PyResult<Option<Py<PyAny>>> {
+    let lp = slf.get().owned()?;
+    let Some(hook) = hook.filter(|hook| !hook.is_none()) else {
+        return Ok(None);
+    };
+    args::callable(hook, name)?;
+    lp.host().remember_owner(slf)?;
+    Ok(Some(hook.clone().unbind()))
 }
 
 /// The loop callback that calls a resolving function: `settle(value)`, or with the work

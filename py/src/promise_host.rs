@@ -337,6 +337,19 @@ impl PromiseHost for PyCallback {
         // Uncaught, as in Node: `on_error` if set, else `run()` raises it.
         outcome.or_else(|err| host.uncaught(py, err))
     }
+
+    fn rejection_handled(lp: &Core, promise: &CorePromise<PyCallback>) -> PyResult<()> {
+        // SAFETY: as in `unhandled_rejection`.
+        let py = unsafe { Python::assume_attached() };
+        let host = lp.host();
+        let Some(hook) = host.on_rejection_handled(py) else {
+            return Ok(());
+        };
+        let wrapper = wrap_existing(py, lp, promise)?;
+        hook.call1(py, (wrapper,))
+            .map(drop)
+            .or_else(|err| host.uncaught(py, err))
+    }
 }
 
 /// `UnhandledRejection` for `reason`: its `reason` and `promise` attributes, and the reason as

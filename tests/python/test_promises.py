@@ -1,9 +1,9 @@
 """Promises and coroutines from Python, with JavaScript's tick counts (SEMANTICS.md rules 2.5, 7).
 
 The first tests replay Node programs: each Python function below is the twin of the JS program
-of the same name, in `core/tests/node/` (the Rust tests replay the same programs) or in
-`node_promises/`, and must print what Node printed (the `.expected` file beside it; rerun
-Node with `test_node_still_prints_the_expected_orders`). The rest check the API: values,
+of the same name in `core/tests/node/` (the Rust tests replay the same programs), and must
+print what Node printed (the `.expected` file beside it; `test_node_still_prints_the_expected_
+orders` reruns Node). The rest check the API: values,
 errors, the rejection tracker, contexts, the timeline, threads and the garbage collector.
 """
 
@@ -24,9 +24,8 @@ from typing import Any, Literal
 import phaseloop
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CORE_NODE = ROOT / "core" / "tests" / "node"
-OWN_NODE = Path(__file__).parent / "node_promises"
+# The Node programs the core's Rust tests replay too (core/tests/promises.rs).
+NODE = Path(__file__).resolve().parents[2] / "core" / "tests" / "node"
 Log = Callable[[str], None]
 
 
@@ -297,7 +296,7 @@ def promise_interleave(lp: phaseloop.Loop, log: Log) -> None:
     log("script end")
 
 
-def promise_unhandled_reports(lp: phaseloop.Loop, log: Log) -> None:
+def promise_unhandled(lp: phaseloop.Loop, log: Log) -> None:
     def report(reason: object, promise: phaseloop.Promise[Any]) -> None:
         log(f"unhandledRejection {js(reason)}")
         lp.next_tick(log, f"tick queued by the report of {js(reason)}")
@@ -311,6 +310,9 @@ def promise_unhandled_reports(lp: phaseloop.Loop, log: Log) -> None:
     )
     lp.reject("never handled")
     later = lp.reject("later iteration")
+    lp.on_rejection_handled = lambda p: log(
+        f"rejectionHandled {'later iteration' if p == later else '?'}"
+    )
 
     def throw(_: object) -> None:
         raise Reason("thrown in then")
@@ -328,25 +330,22 @@ def promise_unhandled_reports(lp: phaseloop.Loop, log: Log) -> None:
     log("script end")
 
 
-PROGRAMS: dict[str, tuple[Path, Callable[[phaseloop.Loop, Log], None]]] = {
-    "promise_tick_counts": (CORE_NODE, promise_tick_counts),
-    "promise_then_catch_finally": (CORE_NODE, promise_then_catch_finally),
-    "promise_thenables": (CORE_NODE, promise_thenables),
-    "promise_combinators": (CORE_NODE, promise_combinators),
-    "promise_interleave": (CORE_NODE, promise_interleave),
-    "promise_unhandled_reports": (OWN_NODE, promise_unhandled_reports),
+PROGRAMS: dict[str, Callable[[phaseloop.Loop, Log], None]] = {
+    "promise_tick_counts": promise_tick_counts,
+    "promise_then_catch_finally": promise_then_catch_finally,
+    "promise_thenables": promise_thenables,
+    "promise_combinators": promise_combinators,
+    "promise_interleave": promise_interleave,
+    "promise_unhandled": promise_unhandled,
 }
 
 
 def expected(name: str) -> list[str]:
-    folder, _ = PROGRAMS[name]
-    return (folder / f"{name}.expected").read_text().splitlines()
+    return (NODE / f"{name}.expected").read_text().splitlines()
 
 
-def test_every_python_only_node_program_has_a_python_twin() -> None:
-    assert sorted(p.stem for p in OWN_NODE.glob("*.js")) == sorted(
-        name for name, (folder, _) in PROGRAMS.items() if folder == OWN_NODE
-    )
+def test_every_promise_program_of_node_has_a_python_twin() -> None:
+    assert sorted(p.stem for p in NODE.glob("promise_*.js")) == sorted(PROGRAMS)
 
 
 @pytest.mark.parametrize("clock", ["virtual", "real"])
@@ -356,7 +355,7 @@ def test_phaseloop_prints_what_node_printed(
 ) -> None:
     printed: list[str] = []
     with phaseloop.Loop(clock=clock, threadpool_size=1) as lp:
-        PROGRAMS[name][1](lp, printed.append)
+        PROGRAMS[name](lp, printed.append)
         assert lp.run() is False
     assert printed == expected(name)
 
@@ -364,9 +363,8 @@ def test_phaseloop_prints_what_node_printed(
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_node_still_prints_the_expected_orders(name: str) -> None:
-    folder, _ = PROGRAMS[name]
     done = subprocess.run(
-        ["node", str(folder / f"{name}.js")],
+        ["node", str(NODE / f"{name}.js")],
         capture_output=True,
         text=True,
         check=True,

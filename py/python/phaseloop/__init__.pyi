@@ -312,6 +312,7 @@ class Loop:
         label: str | None = None,
     ) -> Promise[Any]: ...
     on_unhandled_rejection: Callable[[Any, Promise[Any]], object] | None
+    on_rejection_handled: Callable[[Promise[Any]], object] | None
 
     # Running
     def run(self, mode: _RunMode = "default") -> bool: ...

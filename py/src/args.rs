@@ -139,7 +139,29 @@ pub(crate) fn threadpool_size(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option
     }
 }
 
-pub(crate) fn clock(name: &str) -> PyResult<ClockKind> {
+/// A `str` argument; `TypeError` naming `name` otherwise.
+fn text<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyString>> {
+    obj.cast::<PyString>()
+        .cloned()
+        .map_err(|_| PyTypeError::new_err(format!("{name} must be a str, not {}", type_name(obj))))
+}
+
+/// The `label=` of a scheduling method: a `str` or `None`.
+pub(crate) fn label<'py>(
+    obj: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<Bound<'py, PyString>>> {
+    obj.filter(|obj| !obj.is_none())
+        .map(|obj| text(obj, "label"))
+        .transpose()
+}
+
+/// `clock=`: `"real"` (the default) or `"virtual"`.
+pub(crate) fn clock(obj: Option<&Bound<'_, PyAny>>) -> PyResult<ClockKind> {
+    let Some(obj) = obj else {
+        return Ok(ClockKind::Real);
+    };
+    let name = text(obj, "clock")?;
+    let name = name.to_str()?;
     match name {
         "real" => Ok(ClockKind::Real),
         "virtual" => Ok(ClockKind::Virtual),
@@ -149,7 +171,13 @@ pub(crate) fn clock(name: &str) -> PyResult<ClockKind> {
     }
 }
 
-pub(crate) fn drain(name: &str) -> PyResult<DrainMode> {
+/// `drain=`: `"callback"` (the default) or `"phase"`.
+pub(crate) fn drain(obj: Option<&Bound<'_, PyAny>>) -> PyResult<DrainMode> {
+    let Some(obj) = obj else {
+        return Ok(DrainMode::Callback);
+    };
+    let name = text(obj, "drain")?;
+    let name = name.to_str()?;
     match name {
         "callback" => Ok(DrainMode::Callback),
         "phase" => Ok(DrainMode::Phase),
@@ -159,7 +187,13 @@ pub(crate) fn drain(name: &str) -> PyResult<DrainMode> {
     }
 }
 
-pub(crate) fn run_mode(name: &str) -> PyResult<RunMode> {
+/// `run(mode=)`: `"default"` (the default), `"once"` or `"nowait"`.
+pub(crate) fn run_mode(obj: Option<&Bound<'_, PyAny>>) -> PyResult<RunMode> {
+    let Some(obj) = obj else {
+        return Ok(RunMode::Default);
+    };
+    let name = text(obj, "mode")?;
+    let name = name.to_str()?;
     match name {
         "default" => Ok(RunMode::Default),
         "once" => Ok(RunMode::Once),

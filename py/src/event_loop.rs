@@ -64,8 +64,15 @@ fn close_core(lp: &Core) -> PyResult<()> {
 #[pymethods]
 impl Loop {
     #[new]
-    #[pyo3(signature = (*, threadpool_size = None, clock = "real", drain = "callback"))]
-    fn new(threadpool_size: Option<&Bound<'_, PyAny>>, clock: &str, drain: &str) -> PyResult<Self> {
+    #[pyo3(
+        signature = (*, threadpool_size = None, clock = None, drain = None),
+        text_signature = "(*, threadpool_size=None, clock='real', drain='callback')"
+    )]
+    fn new(
+        threadpool_size: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
+        drain: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let options = LoopOptions {
             clock: args::clock(clock)?,
             drain: args::drain(drain)?,
@@ -80,8 +87,8 @@ impl Loop {
     }
 
     /// Runs the loop (`uv_run`); returns whether ref'd work remains.
-    #[pyo3(signature = (mode = "default"))]
-    fn run(&self, py: Python<'_>, mode: &str) -> PyResult<bool> {
+    #[pyo3(signature = (mode = None), text_signature = "($self, mode='default')")]
+    fn run(&self, py: Python<'_>, mode: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
         let lp = self.open()?;
         let mode = args::run_mode(mode)?;
         let _wakeup = signals::route_signals(py, lp, mode)?;

@@ -92,8 +92,10 @@ impl Promise {
         slf: &Bound<'py, Self>,
         on_fulfilled: Option<&Bound<'py, PyAny>>,
         on_rejected: Option<&Bound<'py, PyAny>>,
-        label: Option<&Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Promise>> {
+        let label = args::label(label)?;
+        let label = label.as_ref();
         let py = slf.py();
         let this = slf.get();
         let lp = this.open()?;
@@ -111,9 +113,11 @@ impl Promise {
     fn catch<'py>(
         slf: &Bound<'py, Self>,
         on_rejected: Option<&Bound<'py, PyAny>>,
-        label: Option<&Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Promise>> {
-        Promise::then(slf, None, on_rejected, label)
+        let label = args::label(label)?;
+        let label = label.as_ref();
+        Promise::then(slf, None, on_rejected, label.map(|label| label.as_any()))
     }
 
     /// `promise.finally(callback)`: `callback()` when the promise settles; the new promise then
@@ -122,8 +126,10 @@ impl Promise {
     fn finally_<'py>(
         slf: &Bound<'py, Self>,
         callback: Option<&Bound<'py, PyAny>>,
-        label: Option<&Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Promise>> {
+        let label = args::label(label)?;
+        let label = label.as_ref();
         let py = slf.py();
         let this = slf.get();
         let lp = this.open()?;
@@ -382,8 +388,9 @@ impl Loop {
         slf: &Bound<'py, Self>,
         delay: Option<&Bound<'py, PyAny>>,
         value: Option<&Bound<'py, PyAny>>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Promise>> {
+        let label = args::label(label)?;
         let py = slf.py();
         let delay = args::delay(delay)?;
         let value = value.map_or_else(|| py.None(), |v| v.clone().unbind());
@@ -400,8 +407,9 @@ impl Loop {
     fn immediate<'py>(
         slf: &Bound<'py, Self>,
         value: Option<&Bound<'py, PyAny>>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Promise>> {
+        let label = args::label(label)?;
         let py = slf.py();
         let value = value.map_or_else(|| py.None(), |v| v.clone().unbind());
         let label = label.unwrap_or_else(|| PyString::new(py, "immediate"));
@@ -418,8 +426,9 @@ impl Loop {
         slf: &Bound<'py, Self>,
         work: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Promise>> {
+        let label = args::label(label)?;
         let py = slf.py();
         let job = job_for(work, args)?;
         let label = label.unwrap_or_else(|| PyString::new(py, "work"));

@@ -76,8 +76,9 @@ impl Loop {
         callback: &Bound<'py, PyAny>,
         delay: Option<&Bound<'py, PyAny>>,
         args: &Bound<'py, PyTuple>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Timer>> {
+        let label = args::label(label)?;
         Loop::add_timer(slf, callback, delay, args, label, false)
     }
 
@@ -88,8 +89,9 @@ impl Loop {
         callback: &Bound<'py, PyAny>,
         delay: Option<&Bound<'py, PyAny>>,
         args: &Bound<'py, PyTuple>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Timer>> {
+        let label = args::label(label)?;
         Loop::add_timer(slf, callback, delay, args, label, true)
     }
 
@@ -116,8 +118,9 @@ impl Loop {
         slf: &Bound<'py, Self>,
         callback: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Immediate>> {
+        let label = args::label(label)?;
         let lp = slf.get().open()?;
         let cb = PyCallback::new(callback, Some(args), label, Kind::Immediate)?;
         let id = lp.set_immediate(cb).map_err(core_error)?;
@@ -145,8 +148,9 @@ impl Loop {
         &self,
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
-        label: Option<Bound<'_, PyString>>,
+        label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let label = args::label(label)?;
         let lp = self.open()?;
         let cb = PyCallback::new(callback, Some(args), label, Kind::Tick)?;
         lp.next_tick(cb).map_err(core_error)
@@ -157,8 +161,9 @@ impl Loop {
     fn queue_microtask(
         &self,
         callback: &Bound<'_, PyAny>,
-        label: Option<Bound<'_, PyString>>,
+        label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let label = args::label(label)?;
         let lp = self.open()?;
         let cb = PyCallback::new(callback, None, label, Kind::Microtask)?;
         lp.queue_microtask(cb).map_err(core_error)
@@ -170,8 +175,9 @@ impl Loop {
         &self,
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
-        label: Option<Bound<'_, PyString>>,
+        label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let label = args::label(label)?;
         let lp = self.open()?;
         let cb = PyCallback::new(callback, Some(args), label, Kind::Pending)?;
         lp.queue_pending(cb).map_err(core_error)
@@ -182,8 +188,9 @@ impl Loop {
     fn add_idle<'py>(
         slf: &Bound<'py, Self>,
         callback: &Bound<'py, PyAny>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Handle>> {
+        let label = args::label(label)?;
         Loop::add_handle(slf, HandleKind::Idle, callback, label)
     }
 
@@ -192,8 +199,9 @@ impl Loop {
     fn add_prepare<'py>(
         slf: &Bound<'py, Self>,
         callback: &Bound<'py, PyAny>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Handle>> {
+        let label = args::label(label)?;
         Loop::add_handle(slf, HandleKind::Prepare, callback, label)
     }
 
@@ -202,8 +210,9 @@ impl Loop {
     fn add_check<'py>(
         slf: &Bound<'py, Self>,
         callback: &Bound<'py, PyAny>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Handle>> {
+        let label = args::label(label)?;
         Loop::add_handle(slf, HandleKind::Check, callback, label)
     }
 
@@ -215,8 +224,9 @@ impl Loop {
         callback: &Bound<'py, PyAny>,
         readable: bool,
         writable: bool,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Watcher>> {
+        let label = args::label(label)?;
         let lp = slf.get().open()?;
         let fd = args::fd(fd)?;
         let interest = interest(readable, writable)?;
@@ -233,8 +243,9 @@ impl Loop {
         slf: &Bound<'py, Self>,
         signum: &Bound<'py, PyAny>,
         callback: &Bound<'py, PyAny>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Handle>> {
+        let label = args::label(label)?;
         let lp = slf.get().open()?;
         let signum = i32::try_from(args::count(signum, "signum")?)
             .map_err(|_| PyValueError::new_err("signum is not a signal that can be watched"))?;
@@ -257,8 +268,9 @@ impl Loop {
         &self,
         callback: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
-        label: Option<Bound<'_, PyString>>,
+        label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let label = args::label(label)?;
         let cb = PyCallback::new(callback, Some(args), label, Kind::Threadsafe)?;
         self.remote.call(cb).map_err(|(_, cb)| {
             drop(cb);

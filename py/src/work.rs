@@ -56,8 +56,9 @@ impl Loop {
         work: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
         callback: Option<&Bound<'py, PyAny>>,
-        label: Option<Bound<'py, PyString>>,
+        label: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Work>> {
+        let label = args::label(label)?;
         let py = slf.py();
         let lp = slf.get().open()?;
         let job = job_for(work, args)?;

@@ -357,7 +357,8 @@ typedef struct pl_metrics {
      */
     uint64_t events;
     /**
-     * Events that were already waiting when the poll phase was entered.
+     * Events found by a poll that did not block (already waiting when the loop looked); an
+     * event a blocking poll returns at once counts in `events` only, as in libuv.
      */
     uint64_t events_waiting;
     /**

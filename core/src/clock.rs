@@ -62,6 +62,15 @@ impl Clock {
         ms
     }
 
+    /// Caches `real_ns` (a [`Clock::real_ns`] reading just taken) as the real clock's time, so
+    /// that a caller which needed the real time anyway does not read the clock twice.
+    pub(crate) fn update_to(&self, real_ns: u64) -> u64 {
+        debug_assert!(!self.is_virtual());
+        let ms = (real_ns / NS_PER_MS).max(self.cached_ms.get());
+        self.cached_ms.set(ms);
+        ms
+    }
+
     /// A monotonic time in ns since the loop was created (virtual on the virtual clock).
     pub(crate) fn hrtime_ns(&self) -> u64 {
         match self.kind {

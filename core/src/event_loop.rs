@@ -79,7 +79,7 @@ pub(crate) struct Closing<C> {
 }
 
 /// Something the poll phase found ready, waiting for its callback.
-pub(crate) enum PollItem<C> {
+pub(crate) enum PollItem {
     Watcher {
         id: Id,
         readable: bool,
@@ -90,7 +90,6 @@ pub(crate) enum PollItem<C> {
         signum: i32,
     },
     Work(Completion),
-    Call(C),
 }
 
 /// Where `run` is; kept across calls so that a `run` stopped by a failing callback resumes
@@ -143,12 +142,14 @@ pub(crate) struct State<C: Callback> {
     pub(crate) pending_batch: VecDeque<C>,
     pub(crate) handle_batch: VecDeque<(Id, u64)>,
     pub(crate) close_batch: VecDeque<Closing<C>>,
-    pub(crate) poll_ready: VecDeque<PollItem<C>>,
+    pub(crate) poll_ready: VecDeque<PollItem>,
     /// Cancelled work requests, reported in the next poll phase (as libuv does).
     pub(crate) cancelled: Vec<Completion>,
-    pub(crate) events: Events,
+    /// The poller's event buffer; taken out while a poll fills it.
+    pub(crate) events: Option<Events>,
     pub(crate) completions: Vec<Completion>,
-    pub(crate) calls: Vec<C>,
+    /// Threadsafe calls taken from the inbox, run after the other poll items.
+    pub(crate) calls: VecDeque<C>,
     pub(crate) pool: Pool<C>,
     pub(crate) stats: LoopStats,
     pub(crate) delay: DelayMonitor,
@@ -238,9 +239,9 @@ impl<C: Callback> Loop<C> {
             close_batch: VecDeque::new(),
             poll_ready: VecDeque::new(),
             cancelled: Vec::new(),
-            events: Events::new(),
+            events: Some(Events::new()),
             completions: Vec::new(),
-            calls: Vec::new(),
+            calls: VecDeque::new(),
             pool: Pool::new(pool_size, Arc::clone(&inbox)),
             stats: LoopStats::default(),
             delay: DelayMonitor::new(),
@@ -466,7 +467,6 @@ impl<C: Callback> Loop<C> {
         self.check_open()?;
         self.st()
             .immediates
-            .slab
             .get(id)
             .map(|i| i.refed)
             .ok_or(Error::NotFound)
@@ -474,7 +474,7 @@ impl<C: Callback> Loop<C> {
 
     /// Whether the immediate is still waiting to run.
     pub fn immediate_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().immediates.slab.contains(id)
+        !self.closed.get() && self.st().immediates.contains(id)
     }
 
     /// `process.nextTick`: runs `cb` in the next drain, before any microtask (rule 2).
@@ -891,6 +891,7 @@ impl<C: Callback> Loop<C> {
             || !st.closing.is_empty()
             || !st.close_batch.is_empty()
             || !st.poll_ready.is_empty()
+            || !st.calls.is_empty()
     }
 
     /// The phase running now, `None` outside `run` (and during the main script's drain).
@@ -923,7 +924,7 @@ impl<C: Callback> Loop<C> {
                 detail: format!("{} ms", t.delay),
             });
         }
-        for (id, i) in st.immediates.slab.iter() {
+        for (id, i) in st.immediates.iter() {
             out.push(HandleInfo {
                 kind: "immediate",
                 refed: i.refed,
@@ -970,7 +971,7 @@ impl<C: Callback> Loop<C> {
                 detail: String::new(),
             });
         }
-        let calls = self.inbox.pending_calls();
+        let calls = self.inbox.pending_calls() + st.calls.len();
         if calls > 0 {
             out.push(HandleInfo {
                 kind: "threadsafe",
@@ -1101,7 +1102,7 @@ impl<C: Callback> Loop<C> {
             .iter()
             .filter_map(|(_, t)| t.cb.as_ref())
             .for_each(&mut visit);
-        st.immediates.slab.iter().for_each(|(_, i)| visit(&i.cb));
+        st.immediates.iter().for_each(|(_, i)| visit(&i.cb));
         st.handles
             .slab
             .iter()
@@ -1134,11 +1135,7 @@ impl<C: Callback> Loop<C> {
             .chain(st.close_batch.iter())
             .filter_map(|c| c.cb.as_ref())
             .for_each(&mut visit);
-        for item in &st.poll_ready {
-            if let PollItem::Call(cb) = item {
-                visit(cb);
-            }
-        }
+        st.calls.iter().for_each(&mut visit);
         self.inbox.visit_calls(&mut visit);
     }
 
@@ -1185,7 +1182,8 @@ impl<C: Callback> Loop<C> {
             if let Some((reader, _)) = st.wakeup.take() {
                 let _ = poller.delete(&reader);
             }
-            let ready: Vec<PollItem<C>> = st.poll_ready.drain(..).collect();
+            let ready: Vec<PollItem> = st.poll_ready.drain(..).collect();
+            dropped.extend(st.calls.drain(..));
             // Joining waits for running jobs, which may need the host's lock (a Python job
             // takes the GIL), so it is a blocking wait like a poll.
             let pool = &mut st.pool;

@@ -4,6 +4,8 @@
 //! first (libuv inserts at the head). A phase runs the handles active when it began: one started
 //! during the phase waits for the next iteration, one stopped during it does not run.
 
+use std::collections::VecDeque;
+
 use crate::id::{Id, IdKind, Slab};
 use crate::trace::{Kind, Phase};
 
@@ -147,13 +149,14 @@ impl<C> HandleTable<C> {
         self.slab.remove(id)
     }
 
-    /// The handles a phase of `kind` runs, most recently started first.
-    pub(crate) fn batch(&self, kind: HandleKind) -> Vec<(Id, u64)> {
-        self.started[kind.slot()]
-            .iter()
-            .rev()
-            .map(|&id| (id, self.slab.get(id).map_or(0, |e| e.start_seq)))
-            .collect()
+    /// Fills `batch` with the handles a phase of `kind` runs, most recently started first
+    /// (into the caller's buffer: a phase runs every iteration, and most find no handle).
+    pub(crate) fn batch_into(&self, kind: HandleKind, batch: &mut VecDeque<(Id, u64)>) {
+        batch.clear();
+        // A plain loop: most phases have no handle or one, where `extend`'s set-up dominates.
+        for &id in self.started[kind.slot()].iter().rev() {
+            batch.push_back((id, self.slab.get(id).map_or(0, |e| e.start_seq)));
+        }
     }
 
     /// Takes the callback of a batch entry if the handle is still in the same start.

@@ -35,6 +35,8 @@ const TAG_SHIFT: u32 = GEN_SHIFT + GEN_BITS;
 const KIND_SHIFT: u32 = TAG_SHIFT + TAG_BITS;
 const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+/// Sequence numbers (see [`Id::sequence`]) are below this.
+const SEQ_LIMIT: u64 = 1 << TAG_SHIFT;
 
 impl Id {
     /// The id as a plain integer, for a C `pl_id` or a Python attribute.
@@ -46,6 +48,18 @@ impl Id {
     /// reported as not found when used.
     pub fn from_u64(raw: u64) -> Id {
         Id(raw)
+    }
+
+    /// The id of the `seq`th object of a FIFO that never reuses a number (the immediates): the
+    /// index and generation fields together hold a 48-bit sequence number instead of a slot.
+    pub(crate) fn sequence(kind: IdKind, tag: u16, seq: u64) -> Id {
+        debug_assert!(seq < SEQ_LIMIT, "2^48 objects in one queue");
+        Id(((kind as u64) << KIND_SHIFT) | ((tag as u64 & TAG_MASK) << TAG_SHIFT) | seq)
+    }
+
+    /// The sequence number of an id made by [`Id::sequence`] with this kind and tag.
+    pub(crate) fn sequence_number(self, kind: IdKind, tag: u16) -> Option<u64> {
+        (self.kind_bits() == kind as u8 && self.tag() == tag).then_some(self.0 & (SEQ_LIMIT - 1))
     }
 
     fn pack(kind: IdKind, tag: u16, generation: u16, index: u32) -> Id {
@@ -116,6 +130,7 @@ impl<T> Slab<T> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

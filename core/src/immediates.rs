@@ -3,10 +3,17 @@
 //! The check phase runs the immediates queued before it began; those queued meanwhile wait for
 //! the next iteration (Node swaps its queue out the same way). The batch being run is kept here,
 //! so a callback failure leaves the rest of the batch to run first when `run` resumes.
+//!
+//! Immediates are one `VecDeque` in scheduling order, named by sequence number: the id of an
+//! immediate is its position plus the number of immediates already taken off the front, so
+//! scheduling, clearing and running each cost O(1) and one slot, with no slab and no free list
+//! (a million queued immediates are a million slots of one deque). A cleared immediate leaves
+//! an empty slot behind, skipped when the check phase reaches it; cleared slots at either end
+//! are dropped at once, so a set-and-clear pair leaves nothing.
 
 use std::collections::VecDeque;
 
-use crate::id::{Id, IdKind, Slab};
+use crate::id::{Id, IdKind};
 
 pub(crate) struct ImmediateEntry<C> {
     pub(crate) cb: C,
@@ -14,29 +21,47 @@ pub(crate) struct ImmediateEntry<C> {
 }
 
 pub(crate) struct ImmediateQueue<C> {
-    pub(crate) slab: Slab<ImmediateEntry<C>>,
-    /// Waiting for the next check phase. Cleared ids stay behind and are skipped.
-    queued: VecDeque<Id>,
-    /// The batch of the check phase in progress.
-    running: VecDeque<Id>,
+    /// Immediates not yet run, in scheduling order; `None` once cleared. `slots[i]` is number
+    /// `base + i`.
+    slots: VecDeque<Option<ImmediateEntry<C>>>,
+    /// The sequence number of `slots[0]`.
+    base: u64,
+    /// One past the last number of the check phase's batch; `<= base` when no batch runs.
+    batch_end: u64,
     refed: usize,
+    tag: u16,
 }
 
 impl<C> ImmediateQueue<C> {
     pub(crate) fn new(tag: u16) -> Self {
         ImmediateQueue {
-            slab: Slab::new(IdKind::Immediate, tag),
-            queued: VecDeque::new(),
-            running: VecDeque::new(),
+            slots: VecDeque::new(),
+            // Number 0 is never used, so that no immediate id has all-zero sequence bits.
+            base: 1,
+            batch_end: 1,
             refed: 0,
+            tag,
         }
     }
 
+    fn id(&self, seq: u64) -> Id {
+        Id::sequence(IdKind::Immediate, self.tag, seq)
+    }
+
+    /// The slot of a waiting immediate.
+    fn position(&self, id: Id) -> Option<usize> {
+        let seq = id.sequence_number(IdKind::Immediate, self.tag)?;
+        let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        (index < self.slots.len()).then_some(index)
+    }
+
+    #[inline]
     pub(crate) fn push(&mut self, cb: C) -> Id {
-        let id = self.slab.insert(ImmediateEntry { cb, refed: true });
+        let seq = self.base + self.slots.len() as u64;
+        self.slots
+            .push_back(Some(ImmediateEntry { cb, refed: true }));
         self.refed += 1;
-        self.queued.push_back(id);
-        id
+        self.id(seq)
     }
 
     /// Whether any ref'd immediate waits (rule 5.1: poll must not block; rule 6: alive).
@@ -44,42 +69,73 @@ impl<C> ImmediateQueue<C> {
         self.refed > 0
     }
 
+    /// The waiting immediate `id`, if it is one.
+    pub(crate) fn get(&self, id: Id) -> Option<&ImmediateEntry<C>> {
+        self.slots.get(self.position(id)?)?.as_ref()
+    }
+
+    /// Whether `id` is an immediate still waiting to run.
+    pub(crate) fn contains(&self, id: Id) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Every waiting immediate, in scheduling order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Id, &ImmediateEntry<C>)> + '_ {
+        self.slots
+            .iter()
+            .zip(self.base..)
+            .filter_map(|(slot, seq)| slot.as_ref().map(|entry| (self.id(seq), entry)))
+    }
+
     /// Starts a check phase's batch, unless a failed one is still being resumed.
     pub(crate) fn begin_batch(&mut self) {
-        if self.running.is_empty() {
-            std::mem::swap(&mut self.running, &mut self.queued);
+        if self.batch_end <= self.base {
+            self.batch_end = self.base + self.slots.len() as u64;
         }
     }
 
     /// The next immediate of the batch, removed from the queue.
+    #[inline]
     pub(crate) fn pop_batch(&mut self) -> Option<(Id, C)> {
-        while let Some(id) = self.running.pop_front() {
-            if let Some(entry) = self.slab.remove(id) {
+        while self.base < self.batch_end {
+            let slot = self.slots.pop_front()?;
+            let seq = self.base;
+            self.base += 1;
+            if let Some(entry) = slot {
                 if entry.refed {
                     self.refed -= 1;
                 }
-                return Some((id, entry.cb));
+                return Some((self.id(seq), entry.cb));
             }
         }
         None
     }
 
     pub(crate) fn clear(&mut self, id: Id) -> Option<C> {
-        let entry = self.slab.remove(id)?;
+        let index = self.position(id)?;
+        let entry = self.slots[index].take()?;
         if entry.refed {
             self.refed -= 1;
         }
-        // Cleared ids are skipped lazily; compact when they dominate so memory stays flat.
-        let live = self.slab.len();
-        if self.queued.len() > 2 * live + 64 {
-            let slab = &self.slab;
-            self.queued.retain(|id| slab.contains(*id));
+        // Empty slots at the ends carry nothing: drop them (not below the running batch's
+        // end, which later numbers must stay behind).
+        while self.base + (self.slots.len() as u64) > self.batch_end
+            && matches!(self.slots.back(), Some(None))
+        {
+            self.slots.pop_back();
+        }
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
         }
         Some(entry.cb)
     }
 
     pub(crate) fn set_ref(&mut self, id: Id, refed: bool) -> bool {
-        let Some(entry) = self.slab.get_mut(id) else {
+        let Some(index) = self.position(id) else {
+            return false;
+        };
+        let Some(entry) = self.slots[index].as_mut() else {
             return false;
         };
         if entry.refed != refed {
@@ -94,9 +150,100 @@ impl<C> ImmediateQueue<C> {
     }
 
     pub(crate) fn drain_all(&mut self) -> Vec<C> {
-        self.queued.clear();
-        self.running.clear();
+        self.base += self.slots.len() as u64;
+        self.batch_end = self.base;
         self.refed = 0;
-        self.slab.drain_all().into_iter().map(|e| e.cb).collect()
+        self.slots.drain(..).flatten().map(|e| e.cb).collect()
+    }
+
+    /// How many immediates wait (cleared ones not counted).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_batch(q: &mut ImmediateQueue<&'static str>) -> Vec<&'static str> {
+        q.begin_batch();
+        std::iter::from_fn(|| q.pop_batch().map(|(_, cb)| cb)).collect()
+    }
+
+    #[test]
+    fn a_batch_runs_what_was_queued_before_it_began_in_order() {
+        let mut q = ImmediateQueue::new(1);
+        q.push("a");
+        q.push("b");
+        q.begin_batch();
+        assert_eq!(q.pop_batch().map(|(_, cb)| cb), Some("a"));
+        q.push("queued during the batch");
+        assert_eq!(q.pop_batch().map(|(_, cb)| cb), Some("b"));
+        assert_eq!(q.pop_batch().map(|(_, cb)| cb), None);
+        assert_eq!(run_batch(&mut q), ["queued during the batch"]);
+    }
+
+    #[test]
+    fn ids_name_one_immediate_and_are_never_reused() {
+        let mut q = ImmediateQueue::new(1);
+        let a = q.push("a");
+        let b = q.push("b");
+        assert_ne!(a, b);
+        assert_eq!(q.get(b).map(|e| e.cb), Some("b"));
+        assert_eq!(run_batch(&mut q), ["a", "b"]);
+        let c = q.push("c");
+        assert!(!q.contains(a) && !q.contains(b));
+        assert!(q.contains(c));
+        assert_eq!(q.clear(a), None);
+        let other_loop: ImmediateQueue<&str> = ImmediateQueue::new(2);
+        assert!(!other_loop.contains(c));
+    }
+
+    #[test]
+    fn a_cleared_immediate_is_skipped_and_a_set_clear_pair_leaves_nothing() {
+        let mut q = ImmediateQueue::new(1);
+        let a = q.push("a");
+        let b = q.push("b");
+        q.push("c");
+        assert_eq!(q.clear(b), Some("b"));
+        assert_eq!(q.clear(b), None);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.clear(a), Some("a"));
+        assert_eq!(run_batch(&mut q), ["c"]);
+        for _ in 0..1000 {
+            let id = q.push("x");
+            q.clear(id);
+        }
+        assert_eq!(q.slots.len(), 0);
+        assert!(!q.has_ref());
+    }
+
+    #[test]
+    fn clearing_the_last_of_a_running_batch_keeps_later_ones_for_the_next_batch() {
+        let mut q = ImmediateQueue::new(1);
+        q.push("a");
+        let b = q.push("b");
+        q.begin_batch();
+        assert_eq!(q.pop_batch().map(|(_, cb)| cb), Some("a"));
+        // "a"'s callback clears "b" and queues "c": "c" waits for the next check phase.
+        q.clear(b);
+        q.push("c");
+        assert_eq!(q.pop_batch().map(|(_, cb)| cb), None);
+        assert_eq!(run_batch(&mut q), ["c"]);
+    }
+
+    #[test]
+    fn unref_counts_and_drain_all() {
+        let mut q = ImmediateQueue::new(1);
+        let a = q.push("a");
+        assert!(q.set_ref(a, false));
+        assert!(!q.has_ref());
+        q.push("b");
+        assert!(q.has_ref());
+        assert_eq!(q.drain_all(), ["a", "b"]);
+        assert!(!q.has_ref() && !q.contains(a));
+        assert!(!q.set_ref(a, true));
     }
 }

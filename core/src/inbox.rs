@@ -5,6 +5,7 @@
 //! the loop swaps a whole queue out at once in its poll phase, so a burst of calls costs one
 //! wake-up.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
@@ -20,7 +21,7 @@ pub(crate) struct Completion {
 }
 
 struct Calls<C> {
-    queue: Vec<C>,
+    queue: VecDeque<C>,
     closed: bool,
 }
 
@@ -29,7 +30,10 @@ pub(crate) struct Inbox<C> {
     pub(crate) poller: Poller,
     completions: Mutex<Vec<Completion>>,
     calls: Mutex<Calls<C>>,
-    /// Threadsafe calls queued and not yet run; they keep the loop alive (rule 6.1).
+    /// Threadsafe calls queued and not yet taken by the loop (taken ones wait in the loop's
+    /// own queue); they keep the loop alive (rule 6.1). Counted so that the loop can tell
+    /// without taking the lock; the loop subtracts a whole batch at once, so that senders and
+    /// the loop do not fight over this cache line once per call.
     pending_calls: AtomicUsize,
 }
 
@@ -39,7 +43,7 @@ impl<C> Inbox<C> {
             poller: Poller::new()?,
             completions: Mutex::new(Vec::new()),
             calls: Mutex::new(Calls {
-                queue: Vec::new(),
+                queue: VecDeque::new(),
                 closed: false,
             }),
             pending_calls: AtomicUsize::new(0),
@@ -69,7 +73,7 @@ impl<C> Inbox<C> {
             return Err(cb);
         }
         let was_empty = calls.queue.is_empty();
-        calls.queue.push(cb);
+        calls.queue.push_back(cb);
         self.pending_calls.fetch_add(1, Ordering::Relaxed);
         drop(calls);
         if was_empty {
@@ -82,11 +86,6 @@ impl<C> Inbox<C> {
         self.pending_calls.load(Ordering::Relaxed)
     }
 
-    /// A threadsafe call has run (or been dropped).
-    pub(crate) fn call_done(&self) {
-        self.pending_calls.fetch_sub(1, Ordering::Relaxed);
-    }
-
     /// Moves every completion into `into`, in completion order.
     pub(crate) fn take_completions(&self, into: &mut Vec<Completion>) {
         let mut queue = self.completions.lock();
@@ -97,14 +96,21 @@ impl<C> Inbox<C> {
         }
     }
 
-    /// Moves every threadsafe call into `into`, in call order.
-    pub(crate) fn take_calls(&self, into: &mut Vec<C>) {
+    /// Moves every threadsafe call to the back of `into`, in call order (by swapping the
+    /// queues when `into` is empty, so that a burst of calls is never copied).
+    pub(crate) fn take_calls(&self, into: &mut VecDeque<C>) {
         let mut calls = self.calls.lock();
-        into.append(&mut calls.queue);
+        self.pending_calls
+            .fetch_sub(calls.queue.len(), Ordering::Relaxed);
+        if into.is_empty() {
+            std::mem::swap(into, &mut calls.queue);
+        } else {
+            into.append(&mut calls.queue);
+        }
     }
 
     /// Refuses further calls and returns those still queued (to be dropped by the loop).
-    pub(crate) fn close(&self) -> Vec<C> {
+    pub(crate) fn close(&self) -> VecDeque<C> {
         let mut calls = self.calls.lock();
         calls.closed = true;
         let left = std::mem::take(&mut calls.queue);

@@ -16,7 +16,9 @@ pub struct Metrics {
     pub iterations: u64,
     /// Events the poll phase delivered: fd readiness, completions, threadsafe calls, signals.
     pub events: u64,
-    /// Events that were waiting when poll was entered (already ready, no wait needed).
+    /// Events found by a poll that did not block: they were already waiting when the loop
+    /// looked. As in libuv, where only the zero-timeout poll it makes first counts them; an event
+    /// that a blocking poll returns at once is counted in `events` only.
     pub events_waiting: u64,
     /// Work requests waiting for a pool thread.
     pub pool_queued: usize,

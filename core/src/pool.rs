@@ -68,6 +68,10 @@ impl JobState {
             .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
+
+    fn is_queued(&self) -> bool {
+        self.0.load(Ordering::Acquire) == QUEUED
+    }
 }
 
 struct QueuedJob {
@@ -154,9 +158,15 @@ impl<C: Send + 'static> Pool<C> {
         Ok(())
     }
 
-    /// Jobs waiting for a thread.
+    /// Jobs waiting for a thread. A cancelled job stays in the queue until a thread skips it,
+    /// but it no longer waits (libuv's `uv_cancel` takes it out of the queue).
     pub(crate) fn queued(&self) -> usize {
-        self.shared.queue.lock().jobs.len()
+        let queue = self.shared.queue.lock();
+        queue
+            .jobs
+            .iter()
+            .filter(|job| job.state.is_queued())
+            .count()
     }
 
     /// Jobs running now.

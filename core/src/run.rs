@@ -143,10 +143,23 @@ impl<C: Callback> Loop<C> {
         self.st().microtasks.pop_front()
     }
 
+    #[inline]
+    fn queues_empty(&self) -> bool {
+        let st = self.state.borrow();
+        st.ticks.is_empty() && st.microtasks.is_empty()
+    }
+
     /// Runs every tick, then every microtask, while either queue is non-empty (rule 2.3); then
     /// [`Callback::after_drain`], and drains again if it queued anything (rule 2.5).
     pub(crate) fn drain(&self) -> Result<(), C::Error> {
         loop {
+            // Most callbacks queue neither: one look at both queues, then the hook.
+            if self.queues_empty() {
+                C::after_drain(self)?;
+                if self.queues_empty() {
+                    return Ok(());
+                }
+            }
             while let Some(mut cb) = self.pop_tick() {
                 self.invoke(Kind::Tick, 0, &mut cb, Event::Fire)?;
             }
@@ -258,8 +271,8 @@ impl<C: Callback> Loop<C> {
     fn run_handles(&self, kind: HandleKind) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
             let mut st = self.st();
-            let batch = st.handles.batch(kind);
-            st.handle_batch = batch.into();
+            let st = &mut *st;
+            st.handles.batch_into(kind, &mut st.handle_batch);
         }
         loop {
             let next = {
@@ -340,6 +353,7 @@ impl<C: Callback> Loop<C> {
             || !st.closing.is_empty()
             || !st.cancelled.is_empty()
             || !st.poll_ready.is_empty()
+            || !st.calls.is_empty()
             || !st.ticks.is_empty()
             || !st.microtasks.is_empty();
         if queued {
@@ -382,43 +396,58 @@ impl<C: Callback> Loop<C> {
         let must_poll =
             wait != Some(0) || watching || jobs_in_flight || self.inbox.pending_calls() > 0;
 
-        let mut events = std::mem::take(&mut self.st().events);
-        events.clear();
         let blocking = wait != Some(0);
-        let entered_ns = self.clock.real_ns();
+        // Reading the clock costs tens of ns, as much as a whole iteration's other work: the
+        // time is read before poll only when something uses it (idle time of a blocking poll,
+        // the delay monitor), and after poll once, for the loop's cached time as well.
+        let measure_delay = self.state.borrow().delay.enabled();
+        let entered_ns = (blocking || measure_delay).then(|| self.clock.real_ns());
         {
             let mut st = self.st();
             st.stats.iterations += 1;
-            if let Some(exit) = st.stats.poll_exit_ns {
-                st.delay.record(entered_ns.saturating_sub(exit));
+            if let (Some(entered), Some(exit)) = (entered_ns, st.stats.poll_exit_ns) {
+                st.delay.record(entered.saturating_sub(exit));
             }
         }
+        // The event buffer stays in the state; it is only taken out for a real poll.
+        let mut events = None;
         let polled = if !must_poll {
             Ok(0)
-        } else if blocking {
-            let poller = &self.inbox.poller;
-            let events = &mut events;
-            C::blocking(move || poller.wait(events, wait.map(Duration::from_millis)))
         } else {
-            self.inbox.poller.wait(&mut events, Some(Duration::ZERO))
+            let mut buffer = self.st().events.take().unwrap_or_default();
+            buffer.clear();
+            let polled = if blocking {
+                let poller = &self.inbox.poller;
+                let buffer = &mut buffer;
+                C::blocking(move || poller.wait(buffer, wait.map(Duration::from_millis)))
+            } else {
+                self.inbox.poller.wait(&mut buffer, Some(Duration::ZERO))
+            };
+            events = Some(buffer);
+            polled
         };
-        let exited_ns = self.clock.real_ns();
+        let exited_ns =
+            (!self.clock.is_virtual() || entered_ns.is_some()).then(|| self.clock.real_ns());
         let mut found = 0u64;
         {
             let mut st = self.st();
             let st = &mut *st;
-            if blocking {
-                st.stats.idle_ns += exited_ns.saturating_sub(entered_ns);
+            if let (true, Some(entered), Some(exited)) = (blocking, entered_ns, exited_ns) {
+                st.stats.idle_ns += exited.saturating_sub(entered);
             }
-            st.stats.poll_exit_ns = Some(exited_ns);
-            for event in events.iter() {
+            st.stats.poll_exit_ns = exited_ns;
+            for event in events.iter().flat_map(|events| events.iter()) {
                 match decode_key(event.key) {
                     Some(PollKey::Watcher(index)) => {
                         if let Some(id) = st.watchers.fired_fd(index) {
+                            // Only what the watcher asked for, as libuv reports it: the poller
+                            // flags a hang-up or an error as both readable and writable.
+                            let interest = st.watchers.fds.get(id).map(|w| w.interest);
+                            let interest = interest.unwrap_or_default();
                             st.poll_ready.push_back(PollItem::Watcher {
                                 id,
-                                readable: event.readable,
-                                writable: event.writable,
+                                readable: event.readable && interest.readable,
+                                writable: event.writable && interest.writable,
                             });
                             found += 1;
                         }
@@ -439,20 +468,26 @@ impl<C: Callback> Loop<C> {
                     None => {}
                 }
             }
-            st.events = events;
+            if events.is_some() {
+                st.events = events;
+            }
             // Completed work in completion order, cancellations first (they completed at once).
-            let mut completions = std::mem::take(&mut st.completions);
-            completions.append(&mut st.cancelled);
-            self.inbox.take_completions(&mut completions);
-            found += completions.len() as u64;
-            st.poll_ready
-                .extend(completions.drain(..).map(PollItem::Work));
-            st.completions = completions;
-            let mut calls = std::mem::take(&mut st.calls);
-            self.inbox.take_calls(&mut calls);
-            found += calls.len() as u64;
-            st.poll_ready.extend(calls.drain(..).map(PollItem::Call));
-            st.calls = calls;
+            // Without a job in flight no completion can be waiting, and without a queued call
+            // no call: their locks are not taken then.
+            if jobs_in_flight || !st.cancelled.is_empty() {
+                let mut completions = std::mem::take(&mut st.completions);
+                completions.append(&mut st.cancelled);
+                self.inbox.take_completions(&mut completions);
+                found += completions.len() as u64;
+                st.poll_ready
+                    .extend(completions.drain(..).map(PollItem::Work));
+                st.completions = completions;
+            }
+            if self.inbox.pending_calls() > 0 {
+                let before = st.calls.len();
+                self.inbox.take_calls(&mut st.calls);
+                found += (st.calls.len() - before) as u64;
+            }
             st.stats.events += found;
             if !blocking {
                 st.stats.events_waiting += found;
@@ -464,7 +499,10 @@ impl<C: Callback> Loop<C> {
                 self.clock.jump_to(expiry);
             }
         }
-        self.clock.update();
+        match exited_ns {
+            Some(real_ns) if !self.clock.is_virtual() => self.clock.update_to(real_ns),
+            _ => self.clock.update(),
+        };
         if blocking {
             C::after_wait(self).map_err(RunError::Callback)?;
         }
@@ -518,14 +556,17 @@ impl<C: Callback> Loop<C> {
                         self.drain_after_callback()?;
                     }
                 }
-                PollItem::Call(mut cb) => {
-                    self.inbox.call_done();
-                    self.invoke(Kind::Threadsafe, 0, &mut cb, Event::Fire)
-                        .map_err(RunError::Callback)?;
-                    drop(cb);
-                    self.drain_after_callback()?;
-                }
             }
+        }
+        // Threadsafe calls come last, in call order, straight from the queue they were taken
+        // with.
+        loop {
+            let next = self.st().calls.pop_front();
+            let Some(mut cb) = next else { break };
+            self.invoke(Kind::Threadsafe, 0, &mut cb, Event::Fire)
+                .map_err(RunError::Callback)?;
+            drop(cb);
+            self.drain_after_callback()?;
         }
         self.end_phase()
     }

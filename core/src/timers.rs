@@ -7,10 +7,11 @@
 //! loop's timers in a different order from Node.
 //!
 //! Lists are intrusive doubly linked lists through the timer slab (O(1) append and removal), and
-//! the list queue is a `BTreeSet` (O(log lists)). A cleared or refreshed timer leaves no trace, so
-//! memory stays flat over any number of set/clear pairs.
-
-use std::collections::BTreeSet;
+//! the list queue is a binary min-heap of list slots keyed by `(expiry, list id)`, each list
+//! knowing its place in the heap (O(log lists) to add, re-queue or remove one, and no allocation
+//! once the heap has grown: a set/clear pair that creates and deletes a list costs no malloc).
+//! Each timer knows its list's slot, so removing one needs no lookup by delay. A cleared or
+//! refreshed timer leaves no trace, so memory stays flat over any number of set/clear pairs.
 
 use rustc_hash::FxHashMap;
 
@@ -38,6 +39,8 @@ pub(crate) struct TimerEntry<C> {
     linked: bool,
     prev: Option<u32>,
     next: Option<u32>,
+    /// The slot of the list it is linked in (meaningful while `linked`).
+    list: u32,
 }
 
 impl<C> TimerEntry<C> {
@@ -52,14 +55,28 @@ struct TimerList {
     tail: Option<u32>,
     expiry: u64,
     id: u64,
+    delay: u64,
+    /// Where the list is in `TimerQueue::heap`.
+    heap_pos: usize,
+}
+
+impl TimerList {
+    /// The order of the list queue: by expiry, then by list id (unique, so a total order).
+    fn key(&self) -> (u64, u64) {
+        (self.expiry, self.id)
+    }
 }
 
 /// Every timer of one loop.
 pub(crate) struct TimerQueue<C> {
     pub(crate) slab: Slab<TimerEntry<C>>,
-    lists: FxHashMap<u64, TimerList>,
-    /// `(expiry, list id, delay)` of every list.
-    queue: BTreeSet<(u64, u64, u64)>,
+    /// List slots; a slot in `free_lists` is unused.
+    lists: Vec<TimerList>,
+    free_lists: Vec<u32>,
+    /// The list of each delay.
+    by_delay: FxHashMap<u64, u32>,
+    /// List slots, a min-heap by [`TimerList::key`].
+    heap: Vec<u32>,
     next_list_id: u64,
     refed_armed: usize,
 }
@@ -68,8 +85,10 @@ impl<C> TimerQueue<C> {
     pub(crate) fn new(tag: u16) -> Self {
         TimerQueue {
             slab: Slab::new(IdKind::Timer, tag),
-            lists: FxHashMap::default(),
-            queue: BTreeSet::new(),
+            lists: Vec::new(),
+            free_lists: Vec::new(),
+            by_delay: FxHashMap::default(),
+            heap: Vec::new(),
             next_list_id: 1,
             refed_armed: 0,
         }
@@ -86,6 +105,7 @@ impl<C> TimerQueue<C> {
             linked: false,
             prev: None,
             next: None,
+            list: 0,
         });
         let index = self.slab.index(id).expect("just inserted");
         self.link(index, start);
@@ -105,7 +125,98 @@ impl<C> TimerQueue<C> {
 
     /// The earliest list expiry, for the poll timeout.
     pub(crate) fn next_expiry(&self) -> Option<u64> {
-        self.queue.first().map(|&(expiry, _, _)| expiry)
+        self.heap
+            .first()
+            .map(|&list| self.lists[list as usize].expiry)
+    }
+
+    // ----- the list queue: a binary heap of list slots -------------------------------------
+
+    fn heap_less(&self, a: usize, b: usize) -> bool {
+        let (a, b) = (self.heap[a] as usize, self.heap[b] as usize);
+        self.lists[a].key() < self.lists[b].key()
+    }
+
+    fn heap_swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        self.lists[self.heap[a] as usize].heap_pos = a;
+        self.lists[self.heap[b] as usize].heap_pos = b;
+    }
+
+    fn sift_up(&mut self, mut pos: usize) {
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            if !self.heap_less(pos, parent) {
+                break;
+            }
+            self.heap_swap(pos, parent);
+            pos = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut pos: usize) {
+        loop {
+            let (left, right) = (2 * pos + 1, 2 * pos + 2);
+            let mut least = pos;
+            if left < self.heap.len() && self.heap_less(left, least) {
+                least = left;
+            }
+            if right < self.heap.len() && self.heap_less(right, least) {
+                least = right;
+            }
+            if least == pos {
+                break;
+            }
+            self.heap_swap(pos, least);
+            pos = least;
+        }
+    }
+
+    /// Queues a new list, due at `expiry`, with the next list id; returns its slot.
+    fn new_list(&mut self, delay: u64, expiry: u64, first: u32) -> u32 {
+        let id = self.next_list_id;
+        self.next_list_id += 1;
+        let list = TimerList {
+            head: Some(first),
+            tail: Some(first),
+            expiry,
+            id,
+            delay,
+            heap_pos: self.heap.len(),
+        };
+        let slot = match self.free_lists.pop() {
+            Some(slot) => {
+                self.lists[slot as usize] = list;
+                slot
+            }
+            None => {
+                self.lists.push(list);
+                u32::try_from(self.lists.len() - 1).expect("fewer than 2^32 timer lists")
+            }
+        };
+        self.by_delay.insert(delay, slot);
+        self.heap.push(slot);
+        self.sift_up(self.heap.len() - 1);
+        slot
+    }
+
+    /// Takes an emptied list out of the queue (Node deletes it; a later timer with its delay
+    /// starts a new list).
+    fn delete_list(&mut self, slot: u32) {
+        let list = &self.lists[slot as usize];
+        let (pos, delay) = (list.heap_pos, list.delay);
+        let last = self.heap.len() - 1;
+        if pos != last {
+            self.heap_swap(pos, last);
+        }
+        self.heap.pop();
+        if pos < self.heap.len() {
+            // The list moved into `pos` may belong above or below it.
+            self.sift_up(pos);
+            self.sift_down(pos);
+        }
+        self.by_delay.remove(&delay);
+        self.free_lists.push(slot);
     }
 
     fn link(&mut self, index: u32, start: u64) {
@@ -118,26 +229,13 @@ impl<C> TimerQueue<C> {
         if entry.refed {
             self.refed_armed += 1;
         }
-        let tail = match self.lists.get_mut(&delay) {
-            Some(list) => list.tail.replace(index),
-            None => {
-                let id = self.next_list_id;
-                self.next_list_id += 1;
-                let expiry = start + delay;
-                self.lists.insert(
-                    delay,
-                    TimerList {
-                        head: Some(index),
-                        tail: Some(index),
-                        expiry,
-                        id,
-                    },
-                );
-                self.queue.insert((expiry, id, delay));
-                None
-            }
+        let (slot, tail) = match self.by_delay.get(&delay) {
+            Some(&slot) => (slot, self.lists[slot as usize].tail.replace(index)),
+            None => (self.new_list(delay, start + delay, index), None),
         };
-        self.slab.at_mut(index).prev = tail;
+        let entry = self.slab.at_mut(index);
+        entry.prev = tail;
+        entry.list = slot;
         if let Some(tail) = tail {
             self.slab.at_mut(tail).next = Some(index);
         }
@@ -147,33 +245,20 @@ impl<C> TimerQueue<C> {
         let entry = self.slab.at_mut(index);
         debug_assert!(entry.linked);
         entry.linked = false;
-        let (prev, next, delay) = (entry.prev.take(), entry.next.take(), entry.delay);
+        let (prev, next, slot) = (entry.prev.take(), entry.next.take(), entry.list);
         if entry.refed {
             self.refed_armed -= 1;
         }
         match prev {
             Some(prev) => self.slab.at_mut(prev).next = next,
-            None => {
-                self.lists
-                    .get_mut(&delay)
-                    .expect("linked timer has a list")
-                    .head = next
-            }
+            None => self.lists[slot as usize].head = next,
         }
         match next {
             Some(next) => self.slab.at_mut(next).prev = prev,
-            None => {
-                self.lists
-                    .get_mut(&delay)
-                    .expect("linked timer has a list")
-                    .tail = prev
-            }
+            None => self.lists[slot as usize].tail = prev,
         }
-        let list = &self.lists[&delay];
-        if list.head.is_none() {
-            // Node deletes an emptied list; a later timer with this delay starts a new one.
-            self.queue.remove(&(list.expiry, list.id, delay));
-            self.lists.remove(&delay);
+        if self.lists[slot as usize].head.is_none() {
+            self.delete_list(slot);
         }
     }
 
@@ -181,24 +266,23 @@ impl<C> TimerQueue<C> {
     /// slot index. Its entry stays in the slab (with its callback) until [`Self::finish`].
     pub(crate) fn pop_due(&mut self, now: u64) -> Option<u32> {
         loop {
-            let &(expiry, list_id, delay) = self.queue.first()?;
-            if expiry > now {
+            let &slot = self.heap.first()?;
+            let list = &self.lists[slot as usize];
+            if list.expiry > now {
                 return None;
             }
-            let head = self.lists[&delay]
-                .head
-                .expect("a queued list is never empty");
+            let delay = list.delay;
+            let head = list.head.expect("a queued list is never empty");
             let start = self.slab.at_mut(head).start;
             if start + delay > now {
                 // Not yet due: re-queue the list behind everything due now, with a fresh id.
-                let new_expiry = (start + delay).max(now + 1);
                 let new_id = self.next_list_id;
                 self.next_list_id += 1;
-                self.queue.remove(&(expiry, list_id, delay));
-                self.queue.insert((new_expiry, new_id, delay));
-                let list = self.lists.get_mut(&delay).expect("queued list exists");
-                list.expiry = new_expiry;
+                let list = &mut self.lists[slot as usize];
+                list.expiry = (start + delay).max(now + 1);
                 list.id = new_id;
+                // Its key only grew, and it was at the top.
+                self.sift_down(0);
                 continue;
             }
             self.unlink(head);
@@ -273,7 +357,9 @@ impl<C> TimerQueue<C> {
     /// Removes every timer; returns their callbacks.
     pub(crate) fn drain_all(&mut self) -> Vec<C> {
         self.lists.clear();
-        self.queue.clear();
+        self.free_lists.clear();
+        self.by_delay.clear();
+        self.heap.clear();
         self.refed_armed = 0;
         self.slab
             .drain_all()
@@ -342,6 +428,115 @@ mod tests {
         assert_eq!(due_order(&mut q, 6), ["b"]);
     }
 
+    /// Rule 4.4 written the plainest way: lists in a `Vec`, the next one found by a linear
+    /// search for the least `(expiry, list id)`.
+    struct PlainModel {
+        lists: Vec<PlainList>,
+        next_id: u64,
+    }
+
+    /// `(delay, timers as (name, start), expiry, list id)`.
+    struct PlainList(u64, std::collections::VecDeque<(u32, u64)>, u64, u64);
+
+    impl PlainModel {
+        fn schedule(&mut self, name: u32, delay: u64, start: u64) {
+            if let Some(list) = self.lists.iter_mut().find(|l| l.0 == delay) {
+                list.1.push_back((name, start));
+                return;
+            }
+            self.next_id += 1;
+            let list = PlainList(delay, [(name, start)].into(), start + delay, self.next_id);
+            self.lists.push(list);
+        }
+
+        fn clear(&mut self, name: u32) {
+            for list in &mut self.lists {
+                list.1.retain(|&(n, _)| n != name);
+            }
+            self.lists.retain(|l| !l.1.is_empty());
+        }
+
+        fn pop_due(&mut self, now: u64) -> Option<u32> {
+            loop {
+                let (at, _) = self
+                    .lists
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, l)| (l.2, l.3))?;
+                let list = &mut self.lists[at];
+                if list.2 > now {
+                    return None;
+                }
+                let (name, start) = list.1[0];
+                if start + list.0 > now {
+                    self.next_id += 1;
+                    list.2 = (start + list.0).max(now + 1);
+                    list.3 = self.next_id;
+                    continue;
+                }
+                list.1.pop_front();
+                if list.1.is_empty() {
+                    self.lists.remove(at);
+                }
+                return Some(name);
+            }
+        }
+    }
+
+    #[test]
+    fn rule_4_4_the_list_heap_runs_timers_in_the_plain_model_order() {
+        // A small deterministic generator: schedules, clears and timers phases at random.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        let mut q: TimerQueue<u32> = TimerQueue::new(1);
+        let mut model = PlainModel {
+            lists: Vec::new(),
+            next_id: 0,
+        };
+        let mut ids = Vec::new();
+        let mut now = 0;
+        for name in 0..5_000u32 {
+            match next(10) {
+                0..=5 => {
+                    let delay = 1 + next(40);
+                    let start = now + next(3);
+                    ids.push((name, q.schedule(name, delay, false, start)));
+                    model.schedule(name, delay, start);
+                }
+                6 => {
+                    if !ids.is_empty() {
+                        let (victim, id) = ids.swap_remove(next(ids.len() as u64) as usize);
+                        q.clear(id);
+                        model.clear(victim);
+                    }
+                }
+                _ => {
+                    now += next(25);
+                    let mut ran = Vec::new();
+                    while let Some(index) = q.pop_due(now) {
+                        let id = q.slab.id_at(index);
+                        let cb = q.slab.at_mut(index).cb.take().unwrap();
+                        q.finish(id, cb, None);
+                        ran.push(cb);
+                    }
+                    let mut expected = Vec::new();
+                    while let Some(name) = model.pop_due(now) {
+                        expected.push(name);
+                    }
+                    assert_eq!(ran, expected, "timers phase at {now}");
+                    ids.retain(|(name, _)| !ran.contains(name));
+                    let model_next = model.lists.iter().map(|l| (l.2, l.3)).min();
+                    assert_eq!(q.next_expiry(), model_next.map(|(expiry, _)| expiry));
+                }
+            }
+        }
+    }
+
     #[test]
     fn cleared_timers_leave_no_trace() {
         let mut q = TimerQueue::new(1);
@@ -351,8 +546,9 @@ mod tests {
             q.clear(id);
         }
         assert_eq!(q.len(), 1);
-        assert_eq!(q.lists.len(), 1);
-        assert_eq!(q.queue.len(), 1);
+        assert_eq!(q.by_delay.len(), 1);
+        assert_eq!(q.heap.len(), 1);
+        assert!(q.lists.len() <= 2, "list slots are reused");
         assert!(q.slab.contains(keep));
     }
 }

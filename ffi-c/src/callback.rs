@@ -247,7 +247,16 @@ impl Callback for CCallback {
     type Label = usize;
     type Host = LoopHost;
 
+    #[inline]
     fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), Infallible> {
+        // The common case first, without the general dispatch below: a plain one-shot callback
+        // (an immediate, tick, microtask, pending or remote call).
+        if let (Target::Plain(f), Shots::Once) = (self.target, self.shots) {
+            self.drop = None;
+            // SAFETY: as in the general case below.
+            unsafe { f(lp.host().raw_loop(), self.data) };
+            return Ok(());
+        }
         if let Target::ReleaseOnly = self.target {
             // A work request without a completion callback: completing releases its data.
             self.release();

@@ -16,7 +16,8 @@ pub struct pl_metrics {
     pub iterations: u64,
     /// Events the poll phase delivered: fd readiness, work completions, remote calls, signals.
     pub events: u64,
-    /// Events that were already waiting when the poll phase was entered.
+    /// Events found by a poll that did not block (already waiting when the loop looked); an
+    /// event a blocking poll returns at once counts in `events` only, as in libuv.
     pub events_waiting: u64,
     /// Work requests waiting for a pool thread.
     pub pool_queued: u64,

@@ -354,6 +354,7 @@ impl<C: Callback> Loop<C> {
             || !st.cancelled.is_empty()
             || !st.poll_ready.is_empty()
             || !st.calls.is_empty()
+            || self.inbox.pending_calls() > 0
             || !st.ticks.is_empty()
             || !st.microtasks.is_empty();
         if queued {
@@ -381,6 +382,7 @@ impl<C: Callback> Loop<C> {
         // arrived, jumps to the timer. It does wait for jobs in flight, with the clock standing
         // still (rule 5.4).
         let mut jump_to = None;
+        let mut entered_ns = None;
         let wait = match timeout {
             Some(ms) if ms > 0 && self.clock.is_virtual() => {
                 if jobs_in_flight {
@@ -389,6 +391,17 @@ impl<C: Callback> Loop<C> {
                     jump_to = self.state.borrow().timers.next_expiry();
                     Some(0)
                 }
+            }
+            // The cached time dates from this iteration's last clock reading, so a slow
+            // callback since then would make poll wait for a timer longer than it should. Node
+            // runs libuv with idle-time metrics on, whose poll first looks without blocking,
+            // refreshes the time and waits only what is left: so does this one (a 30 ms timer
+            // after a callback that took 20 of them waits 10 ms, as in Node).
+            Some(ms) if ms > 0 => {
+                let now_ns = self.clock.real_ns();
+                self.clock.update_to(now_ns);
+                entered_ns = Some(now_ns);
+                self.poll_timeout()
             }
             other => other,
         };
@@ -401,7 +414,8 @@ impl<C: Callback> Loop<C> {
         // time is read before poll only when something uses it (idle time of a blocking poll,
         // the delay monitor), and after poll once, for the loop's cached time as well.
         let measure_delay = self.state.borrow().delay.enabled();
-        let entered_ns = (blocking || measure_delay).then(|| self.clock.real_ns());
+        let entered_ns =
+            entered_ns.or_else(|| (blocking || measure_delay).then(|| self.clock.real_ns()));
         {
             let mut st = self.st();
             st.stats.iterations += 1;

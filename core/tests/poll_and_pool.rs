@@ -847,6 +847,21 @@ fn rule_5_1_backend_timeout_is_zero_with_anything_queued_and_none_for_io_only() 
     assert!(!lp.run(RunMode::Default).unwrap());
     assert!(!lp.work_pending(work));
     assert_eq!(lp.backend_timeout(), Some(0));
+
+    // A threadsafe call queued by another thread is a queue that is not empty.
+    let watcher = lp
+        .watch_fd(reader.as_raw_fd(), READABLE, Task::new(|_, _| Ok(())))
+        .unwrap();
+    assert_eq!(lp.backend_timeout(), None);
+    let remote = lp.remote().unwrap();
+    thread::spawn(move || remote.call(Task::new(|_, _| Ok(()))).map_err(drop))
+        .join()
+        .unwrap()
+        .unwrap();
+    assert_eq!(lp.backend_timeout(), Some(0), "a threadsafe call queued");
+    lp.run(RunMode::NoWait).unwrap();
+    assert_eq!(lp.backend_timeout(), None, "the call ran");
+    lp.close_watcher(watcher, None).unwrap();
 }
 
 #[test]
@@ -880,6 +895,43 @@ fn rule_5_3_a_loop_blocked_on_a_200_ms_timer_uses_almost_no_cpu() {
     assert!(
         polls <= 3,
         "{polls} poll phases for one timer: the loop woke up in steps"
+    );
+}
+
+#[test]
+fn rule_5_1_a_slow_callback_does_not_make_poll_wait_too_long_for_the_next_timer() {
+    // Node (libuv with idle-time metrics) refreshes the time before it waits: after a 10 ms
+    // timer that blocks for 40 ms, a 50 ms timer is due at once. Waiting from the stale time
+    // of the timers phase would run it about 40 ms late.
+    let lp = pool_loop(ClockKind::Real, 1);
+    let slow_done = Arc::new(Mutex::new(None));
+    let due_ran = Arc::new(Mutex::new(None));
+    let s = slow_done.clone();
+    lp.set_timeout(
+        10.0,
+        Task::new(move |_, _| {
+            thread::sleep(Duration::from_millis(40));
+            *s.lock().unwrap() = Some(Instant::now());
+            Ok(())
+        }),
+    )
+    .unwrap();
+    let d = due_ran.clone();
+    lp.set_timeout(
+        50.0,
+        Task::new(move |_, _| {
+            *d.lock().unwrap() = Some(Instant::now());
+            Ok(())
+        }),
+    )
+    .unwrap();
+    assert!(!lp.run(RunMode::Default).unwrap());
+    let slow_done = slow_done.lock().unwrap().unwrap();
+    let due_ran = due_ran.lock().unwrap().unwrap();
+    let late = due_ran.saturating_duration_since(slow_done);
+    assert!(
+        late < Duration::from_millis(25),
+        "the 50 ms timer ran {late:?} after the slow callback ended"
     );
 }
 

@@ -35,6 +35,15 @@ pub trait Callback: Sized + Send + 'static {
         wait()
     }
 
+    /// Runs `batch` on a pool thread: the jobs that thread found queued, one after another with
+    /// no wait between them (it returns before the thread waits for more). A host whose jobs
+    /// need a lock (the Python binding's GIL) can keep it from one job to the next instead of
+    /// taking it once per job; it must not hold it when `batch` returns. The default just runs
+    /// it.
+    fn pool_batch(batch: impl FnOnce()) {
+        batch()
+    }
+
     /// Called after every blocking poll returns: a chance to notice an interrupt (Python's
     /// Ctrl-C) and stop `run` with an error. The default does nothing.
     fn after_wait(lp: &Loop<Self>) -> Result<(), Self::Error> {

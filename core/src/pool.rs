@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::callback::Callback;
 use crate::id::Id;
 use crate::inbox::{Completion, Inbox};
 
@@ -98,7 +99,7 @@ pub(crate) struct Pool<C> {
     size: usize,
 }
 
-impl<C: Send + 'static> Pool<C> {
+impl<C: Callback> Pool<C> {
     pub(crate) fn new(size: usize, inbox: Arc<Inbox<C>>) -> Self {
         Pool {
             shared: Arc::new(PoolShared {
@@ -190,35 +191,53 @@ impl<C: Send + 'static> Pool<C> {
     }
 }
 
-fn worker<C>(shared: &PoolShared<C>) {
-    loop {
-        let queued = {
-            let mut queue = shared.queue.lock();
-            loop {
-                if queue.shutdown {
-                    return;
-                }
-                if let Some(job) = queue.jobs.pop_front() {
-                    break job;
-                }
-                shared.available.wait(&mut queue);
+fn worker<C: Callback>(shared: &PoolShared<C>) {
+    while let Some(first) = next_job(shared, true) {
+        // The jobs queued now run as one batch, so a host can keep its lock across them.
+        C::pool_batch(|| {
+            let mut next = Some(first);
+            while let Some(queued) = next {
+                run_job(shared, queued);
+                next = next_job(shared, false);
             }
-        };
-        if !queued.state.start() {
-            continue; // cancelled while queued; the loop already reported it
-        }
-        shared.running.fetch_add(1, Ordering::Relaxed);
-        let outcome = match catch_unwind(AssertUnwindSafe(queued.job)) {
-            Ok(Ok(value)) => WorkOutcome::Done(value),
-            Ok(Err(err)) => WorkOutcome::Failed(err),
-            Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
-        };
-        shared.running.fetch_sub(1, Ordering::Relaxed);
-        shared.inbox.complete(Completion {
-            id: queued.id,
-            outcome,
         });
     }
+}
+
+/// The next job from the queue; waits for one if `wait`, else `None` when the queue is empty.
+/// `None` as well once the pool shuts down.
+fn next_job<C>(shared: &PoolShared<C>, wait: bool) -> Option<QueuedJob> {
+    let mut queue = shared.queue.lock();
+    loop {
+        if queue.shutdown {
+            return None;
+        }
+        if let Some(job) = queue.jobs.pop_front() {
+            return Some(job);
+        }
+        if !wait {
+            return None;
+        }
+        shared.available.wait(&mut queue);
+    }
+}
+
+/// Runs one job, unless it was cancelled while queued, and hands its outcome to the loop.
+fn run_job<C>(shared: &PoolShared<C>, queued: QueuedJob) {
+    if !queued.state.start() {
+        return; // cancelled while queued; the loop already reported it
+    }
+    shared.running.fetch_add(1, Ordering::Relaxed);
+    let outcome = match catch_unwind(AssertUnwindSafe(queued.job)) {
+        Ok(Ok(value)) => WorkOutcome::Done(value),
+        Ok(Err(err)) => WorkOutcome::Failed(err),
+        Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+    };
+    shared.running.fetch_sub(1, Ordering::Relaxed);
+    shared.inbox.complete(Completion {
+        id: queued.id,
+        outcome,
+    });
 }
 
 /// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).

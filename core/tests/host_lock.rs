@@ -1,5 +1,6 @@
 //! A host whose callbacks need a lock (Python's GIL) that the loop thread holds: the loop must
-//! release it, through `Callback::blocking`, wherever it waits for other threads.
+//! release it, through `Callback::blocking`, wherever it waits for other threads; and its pool
+//! threads may keep it from job to job within a batch (`Callback::pool_batch`).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,4 +131,77 @@ fn a_byte_on_the_signal_wakeup_fd_wakes_a_blocking_run_and_after_wait_can_stop_i
     );
     // The loop is still usable: the timer is still armed.
     assert!(lp.alive());
+}
+
+/// A host that counts the pool's batches and the jobs that ran inside one.
+struct Batched;
+
+static BATCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    static IN_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Callback for Batched {
+    type Error = ();
+    type Label = ();
+    type Host = ();
+
+    fn call(&mut self, _: &Loop<Self>, _: Event) -> Result<(), ()> {
+        Ok(())
+    }
+
+    fn label(&self) -> Option<()> {
+        None
+    }
+
+    fn pool_batch(batch: impl FnOnce()) {
+        BATCHES.fetch_add(1, Ordering::SeqCst);
+        IN_BATCH.with(|inside| inside.set(true));
+        batch();
+        IN_BATCH.with(|inside| inside.set(false));
+    }
+}
+
+#[test]
+fn jobs_queued_while_a_pool_thread_works_run_in_its_batch() {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::mpsc;
+
+    use phaseloop_core::RunMode;
+
+    static IN_A_BATCH: AtomicUsize = AtomicUsize::new(0);
+    let lp = Loop::<Batched>::new(LoopOptions {
+        threadpool_size: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let (started, job_started) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let counted = || {
+        if IN_BATCH.with(|inside| inside.get()) {
+            IN_A_BATCH.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let first: Job = Box::new(move || {
+        counted();
+        started.send(()).unwrap();
+        released.recv().unwrap();
+        Ok(Box::new(()) as JobOutput)
+    });
+    lp.queue_work(first, Some(Batched)).unwrap();
+    job_started.recv().unwrap();
+    // Queued while the only pool thread is busy: it takes them one after another, without
+    // waiting, so they run in the batch the first job opened.
+    for _ in 0..99 {
+        let job: Job = Box::new(move || {
+            counted();
+            Ok(Box::new(()) as JobOutput)
+        });
+        lp.queue_work(job, Some(Batched)).unwrap();
+    }
+    release.send(()).unwrap();
+    assert!(!lp.run(RunMode::Default).unwrap());
+    assert_eq!(IN_A_BATCH.load(Ordering::SeqCst), 100);
+    assert_eq!(BATCHES.load(Ordering::SeqCst), 1);
 }

@@ -18,6 +18,7 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop, PromiseJob};
 
 use crate::args;
+use crate::gil_session;
 use crate::host::Host;
 use crate::promise_host;
 use crate::work;
@@ -257,6 +258,10 @@ impl Callback for PyCallback {
 
     fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
         Python::attach(|py| py.detach(wait))
+    }
+
+    fn pool_batch(batch: impl FnOnce()) {
+        gil_session::batch(batch)
     }
 
     fn after_wait(lp: &CoreLoop<Self>) -> PyResult<()> {

@@ -12,6 +12,7 @@ use phaseloop_core::Job;
 
 use crate::args;
 use crate::errors::core_error;
+use crate::gil_session;
 use crate::work;
 
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -101,7 +102,7 @@ impl NativeJob {
             )));
         }
         let arg = |i: usize| args.get_item(i);
-        Ok(match self.kind {
+        let job = match self.kind {
             JobKind::Sleep => jobs::sleep(args::millis(&arg(0)?, "ms")?),
             JobKind::ReadFile => jobs::read_file(path(&arg(0)?)?),
             JobKind::WriteFile => jobs::write_file(path(&arg(0)?)?, args::bytes(&arg(1)?, "data")?),
@@ -141,7 +142,13 @@ impl NativeJob {
                 jobs::deflate(args::bytes(&arg(0)?, "data")?, level).map_err(core_error)?
             }
             JobKind::Inflate => jobs::inflate(args::bytes(&arg(0)?, "data")?),
-        })
+        };
+        // A pool thread may hold the GIL from an earlier Python job of its batch: a native job
+        // gives it back first, so it never runs with it.
+        Ok(Box::new(move || {
+            gil_session::release();
+            job()
+        }))
     }
 }
 

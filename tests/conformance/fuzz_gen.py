@@ -3,8 +3,10 @@
     python3 fuzz_gen.py --seed S --count N --out DIR
 
 writes DIR/fuzz-S-0000.json ... : nested timeouts, intervals with `times`, immediates, ticks,
-microtasks, then chains, rejections, adoptions, async functions with every kind of await, io
-and clears. Node prints the same log for each of them on every run, because the generator
+microtasks, then chains, rejections, adoptions, async functions with every kind of await, io,
+clears, and the extension ops of README.md (then/catch/finally chains; combinators of inputs
+that settle within a drain). `--c-ops` writes a separate series with only the ops the C
+runner has (fuzz-c-S-0000.json ...). Node prints the same log for each of them on every run, because the generator
 respects FORMAT.md's fairness margins by construction:
 
 It generates while it simulates. A model of Node's loop (timers, poll, check; every callback
@@ -56,7 +58,26 @@ INTERVAL_DELAYS = (20, 50, 50, 100)
 SLEEP_DELAYS = (0, 1, 50, 100, 150)
 
 # Key order in written files; FORMAT.md's example puts `body` last.
-KEY_ORDER = ("op", "msg", "delay", "times", "what", "as", "target", "body", "chain")
+KEY_ORDER = (
+    "op",
+    "kind",
+    "on",
+    "msg",
+    "value",
+    "after",
+    "delay",
+    "times",
+    "what",
+    "as",
+    "target",
+    "from",
+    "throws",
+    "returns",
+    "inputs",
+    "body",
+    "chain",
+    "links",
+)
 
 
 @dataclass
@@ -157,8 +178,10 @@ def slack(*hops: int) -> int:
 class ProgramGenerator:
     """Writes one random fair program while running it on the model."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, promises: bool = True) -> None:
         self.rng = rng
+        # Without promises, a program uses only the ops the C runner has (ops.C_OPS).
+        self.promises = promises
         self.model = Model()
         self.budget = rng.randint(6, 40)  # ops still to generate
         self.labels = 0
@@ -301,7 +324,11 @@ class ProgramGenerator:
             (self.make_adopt, 1),
             (self.make_async_return_promise, 1),
             (self.make_async, 3),
+            (self.make_chain, 2),
+            (self.make_combinator, 2),
         ]
+        if not self.promises:
+            makers = makers[:3]
         if nesting >= MAX_NESTING:
             makers = makers[:1]
         if not inert:
@@ -342,6 +369,62 @@ class ProgramGenerator:
             "chain": [self.logged_body("p", ctx, nesting, inert) for _ in range(links)],
         }
 
+    def make_chain(self, ctx: Context, nesting: int, inert: bool) -> dict:
+        """then / catch / finally links on a settled promise. Only a link that runs gets
+        a real body (one that is skipped must schedule nothing the model would count on),
+        and a chain that would end rejected gets a last catch."""
+        start_rejected = self.rng.random() < 0.5
+        rejected = start_rejected
+        links: list[dict] = []
+        for _ in range(self.rng.randint(1, 3)):
+            on = self.rng.choice(("then", "catch", "finally"))
+            runs = on == "finally" or (on == "then") != rejected
+            if not runs:
+                links.append(
+                    {"on": on, "body": [{"op": "log", "msg": self.label("sk")}]}
+                )
+                continue
+            link = {"on": on, "body": self.logged_body("ch", ctx, nesting, inert)}
+            ending = self.rng.choice(
+                ("plain", "plain", "throws", "promise", "thenable", "rejected")
+            )
+            if ending == "throws":
+                link["throws"] = True
+            elif ending != "plain":
+                link["returns"] = ending  # a promise or thenable is adopted: more ticks
+            if ending in ("throws", "rejected"):
+                rejected = True
+            elif on != "finally":
+                rejected = False
+            links.append(link)
+        if rejected:
+            links.append(
+                {"on": "catch", "body": self.logged_body("ch", ctx, nesting, inert)}
+            )
+        return {
+            "op": "chain",
+            "from": "rejected" if start_rejected else "resolved",
+            "links": links,
+        }
+
+    def make_combinator(self, ctx: Context, nesting: int, inert: bool) -> dict:
+        """all / all_settled / race / any of inputs that settle within the drain (no
+        timers: the model knows nothing of them), so its body runs once, in this drain."""
+        kind = self.rng.choice(("all", "all_settled", "race", "any"))
+        inputs = []
+        # An empty race never settles: its body would never run.
+        for _ in range(self.rng.randint(1 if kind == "race" else 0, 3)):
+            input_kind = self.rng.choice(
+                ("value", "resolved", "resolved", "rejected", "thenable")
+            )
+            spec: dict = {"kind": input_kind, "value": self.label("v")}
+            if input_kind in ("resolved", "rejected") and self.rng.random() < 0.5:
+                spec["after"] = self.rng.randint(1, 3)
+            inputs.append(spec)
+        body: list[dict] = []
+        self.fill(body, ctx, nesting + 1, inert)
+        return {"op": kind, "msg": self.label("c"), "inputs": inputs, "body": body}
+
     def make_reject_catch(self, ctx: Context, nesting: int, inert: bool) -> dict:
         return {
             "op": "reject_catch",
@@ -371,12 +454,20 @@ class ProgramGenerator:
         and the rest is generated when the model resumes the function."""
         for _ in range(self.rng.randint(1, 3)):
             what = self.rng.choice(
-                ("value", "promise", "thenable", "sleep", "immediate", "ops")
+                (
+                    "value",
+                    "promise",
+                    "thenable",
+                    "rejected",
+                    "sleep",
+                    "immediate",
+                    "ops",
+                )
             )
             if what == "ops":
                 self.fill(body, ctx, nesting + 1, inert)
                 continue
-            if what in ("value", "promise", "thenable"):
+            if what in ("value", "promise", "thenable", "rejected"):
                 body.append({"op": "await", "what": what})
                 body.append({"op": "log", "msg": self.label("aw")})
                 continue
@@ -524,11 +615,15 @@ def ordered(value):
     return value
 
 
-def generate_scenario(seed: int, index: int) -> dict:
-    rng = random.Random(f"{seed}:{index}")
-    program = ProgramGenerator(rng).generate()
+def generate_scenario(seed: int, index: int, promises: bool = True) -> dict:
+    """Program `index` of `seed`; without `promises`, one of a separate series that uses
+    only the ops the C runner has."""
+    rng = random.Random(f"{seed}:{index}" if promises else f"{seed}:c:{index}")
+    program = ProgramGenerator(rng, promises).generate()
     return {
-        "name": f"fuzz-{seed}-{index:04d}",
+        "name": f"fuzz-{seed}-{index:04d}"
+        if promises
+        else f"fuzz-c-{seed}-{index:04d}",
         "threadpool_size": rng.choice((1, 1, 1, 2, 4)),
         "program": ordered(program),
     }
@@ -594,10 +689,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--c-ops",
+        action="store_true",
+        help="only the ops the C runner has (no promises): files fuzz-c-S-NNNN.json",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for index in range(args.count):
-        scenario = generate_scenario(args.seed, index)
+        scenario = generate_scenario(args.seed, index, promises=not args.c_ops)
         (args.out / f"{scenario['name']}.json").write_text(format_scenario(scenario))
     print(f"fuzz_gen: wrote {args.count} scenarios to {args.out}")
     return 0

@@ -37,8 +37,36 @@ const OP_FIELDS = {
   async_return_promise: [['body'], []],
   io: [['body'], []],
   clear: [['target'], []],
+  // The extension ops of README.md: promise combinators and then/catch/finally chains.
+  all: [['msg', 'inputs', 'body'], []],
+  all_settled: [['msg', 'inputs', 'body'], []],
+  race: [['msg', 'inputs', 'body'], []],
+  any: [['msg', 'inputs', 'body'], []],
+  chain: [['from', 'links'], []],
+  // ... and ref / unref / refresh of a handle named by `as`.
+  ref: [['target'], []],
+  unref: [['target'], []],
+  refresh: [['target'], []],
+  // ... and a callback (or the main script) that keeps the thread busy for `ms`.
+  block: [['ms'], []],
 };
-const AWAIT_KINDS = ['value', 'promise', 'thenable', 'sleep', 'immediate'];
+const AWAIT_KINDS = ['value', 'promise', 'thenable', 'sleep', 'immediate', 'rejected'];
+/** A combinator's name in JavaScript. */
+const COMBINATORS = { all: 'all', all_settled: 'allSettled', race: 'race', any: 'any' };
+/** The input kinds of a combinator: the fields each needs beside `kind` and `value`. */
+const INPUT_FIELDS = {
+  value: [[], []],
+  resolved: [[], ['after']],
+  rejected: [[], ['after']],
+  thenable: [[], []],
+  sleep: [['delay'], []],
+  sleep_reject: [['delay'], []],
+  immediate: [[], []],
+  never: [[], []],
+};
+const LINK_KINDS = ['then', 'catch', 'finally'];
+/** What a chain link's handler may return (a resolved promise, a thenable, a rejected promise). */
+const RETURN_KINDS = ['promise', 'thenable', 'rejected'];
 const SCENARIO_KEYS = ['name', 'threadpool_size', 'program', 'expect'];
 
 /** Throws an Error naming `where` unless `body` is a list of well-formed ops. */
@@ -69,9 +97,73 @@ function validateBody(body, where, insideAsync) {
         throw new Error(`${here}: then needs a non-empty chain`);
       }
       op.chain.forEach((link, i) => validateBody(link, `${here}.chain[${i}]`, false));
+    } else if (op.op === 'chain') {
+      validateChain(op, here);
+    } else if (op.op in COMBINATORS) {
+      validateInputs(op.inputs, here);
+      validateBody(op.body, `${here}.body`, false);
     } else if ('body' in op) {
       validateBody(op.body, `${here}.body`, op.op === 'async');
     }
+  });
+}
+
+/** Throws unless `item` has the `required` keys and no others beyond `optional` and `extra`. */
+function checkFields(item, [required, optional], kind, where, extra) {
+  for (const key of required) {
+    if (!(key in item)) throw new Error(`${where}: ${kind} needs "${key}"`);
+  }
+  for (const key of Object.keys(item)) {
+    if (!extra.includes(key) && !required.includes(key) && !optional.includes(key)) {
+      throw new Error(`${where}: ${kind} has no field "${key}"`);
+    }
+  }
+}
+
+/**
+ * Whether a chain's last promise is fulfilled (else Node would report it unhandled): a `then`
+ * link runs on fulfilment and passes a rejection on, `catch` the reverse, `finally` runs
+ * either way and passes the state on; a link that runs and `throws` rejects.
+ */
+function chainEndsHandled(op) {
+  let rejected = op.from === 'rejected';
+  for (const link of op.links) {
+    const runs = link.on === 'finally' || (link.on === 'then') !== rejected;
+    if (runs && (link.throws || link.returns === 'rejected')) rejected = true;
+    else if (runs && link.on !== 'finally') rejected = false;
+  }
+  return !rejected;
+}
+
+function validateChain(op, where) {
+  if (op.from !== 'resolved' && op.from !== 'rejected') {
+    throw new Error(`${where}: chain "from" is "resolved" or "rejected"`);
+  }
+  if (!Array.isArray(op.links) || op.links.length === 0) {
+    throw new Error(`${where}: chain needs a non-empty links list`);
+  }
+  op.links.forEach((link, i) => {
+    const here = `${where}.links[${i}]`;
+    if (link === null || typeof link !== 'object') throw new Error(`${here}: a link is an object`);
+    checkFields(link, [['on', 'body'], ['throws', 'returns']], 'link', here, []);
+    if (!LINK_KINDS.includes(link.on)) throw new Error(`${here}: a link is on then, catch or finally`);
+    if ('returns' in link && !RETURN_KINDS.includes(link.returns)) {
+      throw new Error(`${here}: a link returns ${RETURN_KINDS.join(', ')}`);
+    }
+    if ('returns' in link && link.throws) throw new Error(`${here}: a link throws or returns, not both`);
+    validateBody(link.body, `${here}.body`, false);
+  });
+  if (!chainEndsHandled(op)) throw new Error(`${where}: the chain ends rejected (unhandled)`);
+}
+
+function validateInputs(inputs, where) {
+  if (!Array.isArray(inputs)) throw new Error(`${where}: inputs must be a list`);
+  inputs.forEach((item, i) => {
+    const here = `${where}.inputs[${i}]`;
+    const fields = INPUT_FIELDS[item && item.kind];
+    if (!fields) throw new Error(`${here}: unknown input kind ${JSON.stringify(item && item.kind)}`);
+    checkFields(item, fields, item.kind, here, ['kind', 'value']);
+    if (typeof item.value !== 'string') throw new Error(`${here}: an input needs a string "value"`);
   });
 }
 
@@ -84,6 +176,20 @@ function loadScenario(file) {
   if (typeof scenario.name !== 'string') throw new Error(`${file}: "name" must be a string`);
   validateBody(scenario.program, `${file}: program`, false);
   return scenario;
+}
+
+/** A combinator's value or reason as text: labels as they are, lists in brackets. */
+function render(value) {
+  if (typeof value === 'string') return value;
+  if (value instanceof AggregateError) return `AggregateError[${value.errors.map(render).join(',')}]`;
+  if (Array.isArray(value)) return `[${value.map(render).join(',')}]`;
+  if (value !== null && typeof value === 'object' && value.status === 'fulfilled') {
+    return `fulfilled ${render(value.value)}`;
+  }
+  if (value !== null && typeof value === 'object' && value.status === 'rejected') {
+    return `rejected ${render(value.reason)}`;
+  }
+  throw new Error(`cannot render ${String(value)}`);
 }
 
 /**
@@ -108,8 +214,33 @@ function startProgram(program) {
       case 'thenable': return { then(resolve) { resolve(); } };
       case 'sleep': return timersPromises.setTimeout(op.delay);
       case 'immediate': return timersPromises.setImmediate();
+      case 'rejected': return Promise.reject(new Error('rejected'));
     }
     throw new Error(`cannot await ${op.what}`);
+  };
+  // One input of a combinator (README.md, "Extension ops"); reasons are the label itself.
+  const input = (spec) => {
+    const value = spec.value;
+    switch (spec.kind) {
+      case 'value': return value;
+      case 'resolved':
+      case 'rejected': {
+        const after = spec.after === undefined ? 0 : spec.after;
+        if (after === 0) return spec.kind === 'resolved' ? Promise.resolve(value) : Promise.reject(value);
+        let promise = Promise.resolve();
+        for (let i = 0; i < after - 1; i++) promise = promise.then(() => {});
+        return promise.then(() => {
+          if (spec.kind === 'rejected') throw value;
+          return value;
+        });
+      }
+      case 'thenable': return { then(resolve) { resolve(value); } };
+      case 'sleep': return timersPromises.setTimeout(spec.delay, value);
+      case 'sleep_reject': return new Promise((_, reject) => setTimeout(() => reject(value), spec.delay));
+      case 'immediate': return timersPromises.setImmediate(value);
+      case 'never': return new Promise(() => {});
+    }
+    throw new Error(`unknown input kind ${spec.kind}`);
   };
 
   function runOp(op) {
@@ -155,8 +286,17 @@ function startProgram(program) {
         // microtask counts are JavaScript's own.
         (async () => {
           for (const inner of op.body) {
-            if (inner.op === 'await') await awaited(inner);
-            else runOp(inner);
+            if (inner.op !== 'await') {
+              runOp(inner);
+            } else if (inner.what === 'rejected') {
+              try {
+                await awaited(inner);
+              } catch (error) {
+                // awaiting a rejection throws here; the function goes on
+              }
+            } else {
+              await awaited(inner);
+            }
           }
         })();
         break;
@@ -172,6 +312,49 @@ function startProgram(program) {
         if (named === undefined) throw new Error(`clear: no handle named ${op.target}`);
         if (named.kind === 'immediate') clearImmediate(named.handle);
         else clearTimeout(named.handle); // clears an interval too
+        break;
+      }
+      case 'block': {
+        // Busy, as a slow callback is: the loop's clock goes on, nothing else runs.
+        const end = performance.now() + op.ms;
+        while (performance.now() < end);
+        break;
+      }
+      case 'ref':
+      case 'unref':
+      case 'refresh': {
+        const named = handles.get(op.target);
+        if (named === undefined) throw new Error(`${op.op}: no handle named ${op.target}`);
+        if (op.op === 'refresh' && named.kind !== 'timer') throw new Error('refresh: not a timer');
+        named.handle[op.op]();
+        break;
+      }
+      case 'chain': {
+        let promise = op.from === 'resolved' ? Promise.resolve() : Promise.reject(new Error('rejected'));
+        for (const link of op.links) {
+          const handler = () => {
+            runBody(link.body);
+            if (link.throws) throw new Error('thrown');
+            if (link.returns === 'promise') return Promise.resolve();
+            if (link.returns === 'thenable') return { then(resolve) { resolve(); } };
+            if (link.returns === 'rejected') return Promise.reject(new Error('returned'));
+            return undefined;
+          };
+          if (link.on === 'then') promise = promise.then(handler);
+          else if (link.on === 'catch') promise = promise.catch(handler);
+          else promise = promise.finally(handler);
+        }
+        break;
+      }
+      case 'all':
+      case 'all_settled':
+      case 'race':
+      case 'any': {
+        const settled = (status) => (value) => {
+          log.push(`${op.msg}: ${status} ${render(value)}`);
+          runBody(op.body);
+        };
+        Promise[COMBINATORS[op.op]](op.inputs.map(input)).then(settled('fulfilled'), settled('rejected'));
         break;
       }
       default:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from c_program import program_source, translatable
-from scenarios import Result, judge, load, scenario_files
+from scenarios import Result, judge_all, load, scenario_files
 from shards import run_sharded
 
 HERE = Path(__file__).resolve().parent
@@ -232,15 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             for file in sorted(results):
                 print(json.dumps(results[file]))
             continue
-        failures = []
-        for file in sorted(results):
-            try:
-                expected = json.loads(file.read_text(encoding="utf-8")).get("expect")
-            except (ValueError, OSError):
-                expected = None
-            report = judge(expected, results[file], "C", file.name)
-            if report is not None:
-                failures.append(report)
+        failures = judge_all(sorted(results), results, "C")
         for report in failures:
             print(f"[clock {clock}] {report}")
         failed_any = failed_any or bool(failures)

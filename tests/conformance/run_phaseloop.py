@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from ops import COMBINATORS, Body, Op
-from scenarios import Result, judge, load, scenario_files
+from scenarios import Result, judge_all, load, scenario_files
 from shards import run_sharded
 
 HERE = Path(__file__).resolve().parent
@@ -423,15 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             for file in files:
                 print(json.dumps(results[file]))
             continue
-        failures = []
-        for file in files:
-            try:
-                expected = json.loads(file.read_text(encoding="utf-8")).get("expect")
-            except (ValueError, OSError):
-                expected = None
-            report = judge(expected, results[file], "phaseloop", file.name)
-            if report is not None:
-                failures.append(report)
+        failures = judge_all(files, results, "phaseloop")
         for report in failures:
             print(f"[clock {clock}] {report}")
         failed_any = failed_any or bool(failures)

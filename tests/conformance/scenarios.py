@@ -82,3 +82,17 @@ def judge(
         f"    expect:    {json.dumps(expected)}\n"
         f"    {who + ':':<11}{json.dumps(got)}"
     )
+
+
+def judge_all(files: list[Path], results: dict[Path, Result], who: str) -> list[str]:
+    """The reports of every file in `files` whose result is not its expected log."""
+    failures = []
+    for file in files:
+        try:
+            expected = json.loads(file.read_text(encoding="utf-8")).get("expect")
+        except (ValueError, OSError):
+            expected = None
+        report = judge(expected, results[file], who, file.name)
+        if report is not None:
+            failures.append(report)
+    return failures

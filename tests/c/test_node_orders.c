@@ -1,9 +1,10 @@
-/* Orders Node prints: each scenario here is the C twin of tests/c/node/NAME.js, and its log must
- * equal tests/c/node/NAME.expected, which is that program's output under node (run.sh checks
- * that too). Scenarios that do not depend on timing run on the real clock as well as the
- * virtual one.
+/* Orders Node prints: each scenario here is the C twin of a Node program NAME.js, and its log
+ * must equal NAME.expected, that program's output under node. The programs the Rust core's
+ * tests replay too are in core/tests/node (rule_*); the ones only C replays are in
+ * tests/c/node; run.sh reruns node on both. Scenarios that do not depend on timing run on the
+ * real clock as well as the virtual one.
  *
- * Usage: test_node_orders DIR      (DIR holds the .expected files)
+ * Usage: test_node_orders DIR...   (the folders holding the .expected files, searched in order)
  *        test_node_orders --list   (the scenario names, one a line) */
 #include "check.h"
 
@@ -238,32 +239,35 @@ typedef struct scenario {
 
 static const scenario scenarios[] = {
     {"main_script_first", main_script_first, NULL, 1},
-    {"drain_after_each_immediate", drain_after_each_immediate, NULL, 1},
-    {"drain_after_each_timer", drain_after_each_timer, NULL, 1},
-    {"ticks_before_microtasks", ticks_before_microtasks, NULL, 1},
-    {"immediate_from_immediate_waits", immediate_from_immediate_waits, NULL, 1},
-    {"timer_from_timer_waits", timer_from_timer_waits, NULL, 1},
+    {"rule_2_2_drain_after_each_immediate", drain_after_each_immediate, NULL, 1},
+    {"rule_2_2_drain_after_each_timer", drain_after_each_timer, NULL, 1},
+    {"rule_2_3_ticks_before_microtasks", ticks_before_microtasks, NULL, 1},
+    {"rule_3_immediates_queued_in_check_wait", immediate_from_immediate_waits, NULL, 1},
+    {"rule_4_3_timer_set_in_timer_waits", timer_from_timer_waits, NULL, 1},
     {"lists_by_expiry", lists_by_expiry, NULL, 0},
-    {"interval_cleared_in_callback", interval_cleared_in_callback, NULL, 0},
+    {"rule_4_5_interval_cleared_in_callback", interval_cleared_in_callback, NULL, 0},
     {"interval_and_timeout_interleave", interval_and_timeout_interleave, NULL, 0},
-    {"clear_due_timer", clear_due_timer, NULL, 0},
-    {"refresh_moves_timer", refresh_moves_timer, NULL, 0},
-    {"immediate_before_timeout_in_io", immediate_before_timeout_in_io, NULL, 1},
-    {"unref_does_not_keep_alive", unref_does_not_keep_alive, NULL, 0},
+    {"rule_4_6_clear_due_timer", clear_due_timer, NULL, 0},
+    {"rule_4_7_refresh_moves_timer", refresh_moves_timer, NULL, 0},
+    {"rule_4_9_immediate_before_timeout_in_io", immediate_before_timeout_in_io, NULL, 1},
+    {"rule_6_2_unref_does_not_keep_alive", unref_does_not_keep_alive, NULL, 0},
     {"next_tick_before_immediate", next_tick_before_immediate, NULL, 1},
     {"close_after_check", close_after_check, close_after_check_cleanup, 1},
 };
 
 #define SCENARIOS ((int)(sizeof scenarios / sizeof scenarios[0]))
 
-/* Reads DIR/NAME.expected into a space-separated string. */
-static void read_expected(const char *dir, const char *name, char *out, size_t cap) {
+/* Reads NAME.expected, from the first of `dirs` that has it, into a space-separated string. */
+static void read_expected(char **dirs, int ndirs, const char *name, char *out, size_t cap) {
     char path[1024], line[LOG_ENTRY + 2];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s.expected", dir, name);
-    f = fopen(path, "r");
+    FILE *f = NULL;
+    int d;
+    for (d = 0; d < ndirs && !f; d++) {
+        snprintf(path, sizeof path, "%s/%s.expected", dirs[d], name);
+        f = fopen(path, "r");
+    }
     if (!f) {
-        fprintf(stderr, "no expected output %s\n", path);
+        fprintf(stderr, "no expected output %s.expected in the given folders\n", name);
         exit(1);
     }
     out[0] = '\0';
@@ -299,8 +303,8 @@ static int run_scenario(const scenario *s, pl_clock clock, const char *expected)
 int main(int argc, char **argv) {
     int i, failed = 0;
     char expected[LOG_MAX * (LOG_ENTRY + 1)];
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR | --list\n", argv[0]);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s DIR... | --list\n", argv[0]);
         return 2;
     }
     if (strcmp(argv[1], "--list") == 0) {
@@ -308,7 +312,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (i = 0; i < SCENARIOS; i++) {
-        read_expected(argv[1], scenarios[i].name, expected, sizeof expected);
+        read_expected(argv + 1, argc - 1, scenarios[i].name, expected, sizeof expected);
         failed += run_scenario(&scenarios[i], PL_CLOCK_VIRTUAL, expected);
         if (scenarios[i].timing_free) failed += run_scenario(&scenarios[i], PL_CLOCK_REAL, expected);
     }

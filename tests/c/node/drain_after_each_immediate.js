@@ -1,8 +1,0 @@
-// Rule 2.2: ticks and microtasks drain after every immediate, not after the check phase.
-const log = (m) => console.log(m);
-setImmediate(() => {
-  log('immediate1');
-  queueMicrotask(() => log('micro1'));
-  process.nextTick(() => log('tick1'));
-});
-setImmediate(() => log('immediate2'));

@@ -202,6 +202,8 @@ pub struct Loop<C: Callback> {
     /// A trace hook is installed (it is taken out of `hook` while it runs).
     hook_set: Cell<bool>,
     pub(crate) hook: RefCell<Option<TraceHook>>,
+    /// The process that created the loop (a child of `fork()` has another).
+    pid: u32,
     /// The rejection tracker of a promise host (`promise::rejections`), made on first use. Type
     /// erased because `Loop` does not require `C: PromiseHost`.
     pub(crate) promise_tracker: RefCell<Option<Box<dyn Any + Send>>>,
@@ -269,6 +271,7 @@ impl<C: Callback> Loop<C> {
             recording: Cell::new(false),
             hook_set: Cell::new(false),
             hook: RefCell::new(None),
+            pid: std::process::id(),
             promise_tracker: RefCell::new(None),
         })
     }
@@ -1143,7 +1146,9 @@ impl<C: Callback> Loop<C> {
 
     /// Closes the loop: everything still queued is dropped without running, work not yet
     /// started is cancelled (its callback is dropped, not called), running jobs finish, the
-    /// pool is joined, and remotes answer [`Error::Closed`]. A second call does nothing.
+    /// pool is joined, and remotes answer [`Error::Closed`]. A second call does nothing. In a
+    /// child of `fork()` it only releases the callbacks: the child must not touch the epoll
+    /// instance it shares with the parent, nor wait for pool threads it does not have.
     /// [`Error::InCallback`] from inside a callback.
     pub fn close(&self) -> Result<(), Error> {
         if self.closed.get() {
@@ -1153,7 +1158,14 @@ impl<C: Callback> Loop<C> {
             return Err(Error::InCallback);
         }
         self.closed.set(true);
-        let calls = self.inbox.close();
+        // A child of fork() shares the parent's epoll instance and has none of its pool
+        // threads: it must neither deregister anything nor join anything (docs/threads.md).
+        let forked = std::process::id() != self.pid;
+        let calls = if forked {
+            self.inbox.close_forked()
+        } else {
+            self.inbox.close()
+        };
         let poller = &self.inbox.poller;
         let (dropped, jobs, ready) = {
             let mut st = self.st();
@@ -1162,7 +1174,11 @@ impl<C: Callback> Loop<C> {
             dropped.extend(st.timers.drain_all());
             dropped.extend(st.immediates.drain_all());
             dropped.extend(st.handles.drain_all());
-            dropped.extend(st.watchers.drain_all(poller));
+            dropped.extend(if forked {
+                st.watchers.forget_all()
+            } else {
+                st.watchers.drain_all(poller)
+            });
             dropped.extend(st.works.drain_all().into_iter().filter_map(|w| {
                 w.state.cancel();
                 w.after
@@ -1180,14 +1196,20 @@ impl<C: Callback> Loop<C> {
             st.handle_batch.clear();
             st.cancelled.clear();
             if let Some((reader, _)) = st.wakeup.take() {
-                let _ = poller.delete(&reader);
+                if !forked {
+                    let _ = poller.delete(&reader);
+                }
             }
             let ready: Vec<PollItem> = st.poll_ready.drain(..).collect();
             dropped.extend(st.calls.drain(..));
-            // Joining waits for running jobs, which may need the host's lock (a Python job
-            // takes the GIL), so it is a blocking wait like a poll.
-            let pool = &mut st.pool;
-            let jobs = C::blocking(move || pool.shutdown());
+            let jobs = if forked {
+                st.pool.abandon()
+            } else {
+                // Joining waits for running jobs, which may need the host's lock (a Python
+                // job takes the GIL), so it is a blocking wait like a poll.
+                let pool = &mut st.pool;
+                C::blocking(move || pool.shutdown())
+            };
             (dropped, jobs, ready)
         };
         // Dropped outside the borrow: a host destructor may call back into the (closed) loop.
@@ -1197,9 +1219,11 @@ impl<C: Callback> Loop<C> {
         drop(calls);
         let promise_tracker = self.promise_tracker.borrow_mut().take();
         drop(promise_tracker);
-        let mut late = Vec::new();
-        self.inbox.take_completions(&mut late);
-        drop(late);
+        if !forked {
+            let mut late = Vec::new();
+            self.inbox.take_completions(&mut late);
+            drop(late);
+        }
         Ok(())
     }
 

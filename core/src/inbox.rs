@@ -118,6 +118,17 @@ impl<C> Inbox<C> {
         left
     }
 
+    /// [`Inbox::close`] in a child of `fork()`: a thread of the parent may have held the lock
+    /// when the process forked, so it is only tried (the calls are then left behind).
+    pub(crate) fn close_forked(&self) -> VecDeque<C> {
+        let Some(mut calls) = self.calls.try_lock() else {
+            return VecDeque::new();
+        };
+        calls.closed = true;
+        self.pending_calls.store(0, Ordering::Relaxed);
+        std::mem::take(&mut calls.queue)
+    }
+
     /// Visits the queued threadsafe calls (skipped if a sender holds the lock right now).
     pub(crate) fn visit_calls(&self, visit: &mut impl FnMut(&C)) {
         if let Some(calls) = self.calls.try_lock() {

@@ -370,6 +370,27 @@ impl<C> Watchers<C> {
     }
 
     /// Removes every watcher; returns their callbacks.
+    /// In a child of `fork()`: removes every watcher without touching the poller, whose epoll
+    /// instance the child shares with its parent (removing a registration here would remove
+    /// the parent's). The child's own signal handlers are unregistered.
+    pub(crate) fn forget_all(&mut self) -> Vec<C> {
+        self.registered = 0;
+        self.refed_active = 0;
+        let mut out: Vec<C> = self
+            .fds
+            .drain_all()
+            .into_iter()
+            .filter_map(|w| w.cb)
+            .collect();
+        for mut entry in self.signals.drain_all() {
+            if let Some(sig_id) = entry.sig_id.take() {
+                signal_hook::low_level::unregister(sig_id);
+            }
+            out.extend(entry.cb);
+        }
+        out
+    }
+
     pub(crate) fn drain_all(&mut self, poller: &Poller) -> Vec<C> {
         let fd_ids: Vec<Id> = self.fds.iter().map(|(id, _)| id).collect();
         let signal_ids: Vec<Id> = self.signals.iter().map(|(id, _)| id).collect();

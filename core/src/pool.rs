@@ -6,7 +6,7 @@
 //!
 //! After `fork()` the child has none of the parent's pool threads (only the forking thread is
 //! copied), so a loop created before a fork must not be used in the child: create a new loop
-//! there. The parent is unaffected.
+//! there. Closing it in the child is safe ([`Pool::abandon`]); the parent is unaffected.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -173,6 +173,20 @@ impl<C: Callback> Pool<C> {
     /// Jobs running now.
     pub(crate) fn running(&self) -> usize {
         self.shared.running.load(Ordering::Relaxed)
+    }
+
+    /// In a child of `fork()`, which has none of the pool's threads: forgets them (joining
+    /// would wait forever) and returns the jobs still queued, unless a thread of the parent held
+    /// the queue's lock when the process forked (the jobs are then left where they are).
+    pub(crate) fn abandon(&mut self) -> Vec<Job> {
+        std::mem::forget(std::mem::take(&mut self.threads));
+        match self.shared.queue.try_lock() {
+            Some(mut queue) => {
+                queue.shutdown = true;
+                queue.jobs.drain(..).map(|queued| queued.job).collect()
+            }
+            None => Vec::new(),
+        }
     }
 
     /// Stops the pool: jobs not started are returned (to be dropped by the caller), running

@@ -1,7 +1,9 @@
-"""The GIL while the loop waits, and call_threadsafe from many threads."""
+"""The GIL while the loop waits and on pool threads, call_threadsafe from many threads, fork()."""
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 
@@ -121,3 +123,38 @@ def test_a_native_job_after_python_jobs_of_one_batch_runs_without_the_gil() -> N
     assert elapsed >= 0.15, "the sleep started when it was queued, 20 ms before run()"
     # With the GIL kept through the native sleep, the counter would stand still for 200 ms.
     assert during > 100_000, during
+
+
+def test_closing_a_loop_in_a_forked_child_leaves_the_parents_loop_working() -> None:
+    with phaseloop.Loop(threadpool_size=2) as lp:
+        lp.queue_work(phaseloop.jobs.sleep, 0)  # the pool's threads exist now
+        lp.run()
+        a, b = socket.socketpair()
+        got: list[bytes] = []
+
+        def on_readable(readable: bool, writable: bool) -> None:
+            got.append(b.recv(64))
+            lp.stop()
+
+        watcher = lp.watch_fd(b.fileno(), on_readable)
+        pid = os.fork()
+        if pid == 0:  # the child: close the inherited loop, leave at once
+            try:
+                lp.close()
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 10
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            assert time.monotonic() < deadline, "the child's close() hung"
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(done[1]) == 0
+        # The child shares the parent's epoll instance: had its close() deregistered the
+        # watcher, this would never arrive.
+        give_up = lp.set_timeout(lambda: lp.stop(), 5000)
+        a.send(b"after fork")
+        lp.run()
+        assert got == [b"after fork"]
+        lp.clear_timeout(give_up)
+        watcher.close()
+        a.close()
+        b.close()

@@ -8,6 +8,7 @@ import threading
 import time
 
 import phaseloop
+import pytest
 
 
 def count_while(run: callable[[], object]) -> tuple[int, int, float]:  # type: ignore[valid-type]
@@ -125,6 +126,11 @@ def test_a_native_job_after_python_jobs_of_one_batch_runs_without_the_gil() -> N
     assert during > 100_000, during
 
 
+# The pool's threads are the point: forking with them running is what is tested (the child only
+# closes the loop and leaves with os._exit).
+@pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded:DeprecationWarning"
+)
 def test_closing_a_loop_in_a_forked_child_leaves_the_parents_loop_working() -> None:
     with phaseloop.Loop(threadpool_size=2) as lp:
         lp.queue_work(phaseloop.jobs.sleep, 0)  # the pool's threads exist now

@@ -460,6 +460,10 @@ pub unsafe extern "C" fn pl_loop_new(opts: *const pl_options) -> *mut pl_loop {
 /// NULL does nothing and returns 0. PL_EBUSY, and nothing is freed, when called from inside
 /// one of the loop's own callbacks or drop functions; PL_EWRONGTHREAD from another thread. On a
 /// loop poisoned by a panic (PL_EPANIC) it frees what it safely can and returns PL_EPANIC.
+///
+/// In a child of fork() (a loop must not be used there: make a new one) it only runs the drop
+/// functions: it leaves the epoll instance the child shares with the parent alone, and waits
+/// for no pool thread, since the child has none.
 #[no_mangle]
 pub unsafe extern "C" fn pl_loop_free(lp: *mut pl_loop) -> c_int {
     if lp.is_null() {

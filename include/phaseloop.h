@@ -573,6 +573,31 @@ typedef struct pl_delay_stats {
  */
 #define PL_KIND_MICROTASK 14
 
+/**
+ * A server's connection callback.
+ */
+#define PL_KIND_CONNECTION 15
+
+/**
+ * A stream's connect callback.
+ */
+#define PL_KIND_CONNECT 16
+
+/**
+ * A stream's read callback.
+ */
+#define PL_KIND_READ 17
+
+/**
+ * A write's callback.
+ */
+#define PL_KIND_WRITE 18
+
+/**
+ * A shutdown's callback.
+ */
+#define PL_KIND_SHUTDOWN 19
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1188,7 +1213,7 @@ void pl_remote_free(struct pl_remote *remote);
 /**
  * The name of a kind as the docs spell it: "timeout", "interval", "pending", "idle",
  * "prepare", "io", "work", "threadsafe", "signal", "immediate", "check", "close", "tick",
- * "microtask"; NULL for an unknown value. Static; any thread.
+ * "microtask", "connection", "connect", "read", "write", "shutdown"; NULL for an unknown value. Static; any thread.
  */
 const char *pl_kind_name(pl_kind kind);
 

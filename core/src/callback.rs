@@ -23,7 +23,7 @@ pub trait Callback: Sized + Send + 'static {
 
     /// Runs the callback. Repeating callbacks (intervals, idle/prepare/check handles, watchers,
     /// signals) are called once per occurrence.
-    fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), Self::Error>;
+    fn call(&mut self, lp: &Loop<Self>, event: Event<'_>) -> Result<(), Self::Error>;
 
     /// The label recorded for this callback in the timeline.
     fn label(&self) -> Option<Self::Label>;
@@ -61,7 +61,7 @@ pub trait Callback: Sized + Send + 'static {
 
 /// Why a callback is being called.
 #[derive(Debug)]
-pub enum Event {
+pub enum Event<'a> {
     /// A timer, immediate, tick, microtask, pending, idle/prepare/check, threadsafe or close
     /// callback simply runs.
     Fire,
@@ -79,12 +79,25 @@ pub enum Event {
     Work(WorkOutcome),
     /// A watched signal arrived.
     Signal(i32),
+    /// A server accepted a connection: the new stream's id (it does not read until
+    /// [`Loop::read_start`]), or why accepting failed (`EMFILE`: the waiting connections were
+    /// shed).
+    Connection(std::io::Result<crate::Id>),
+    /// A connect finished (or failed, or was cancelled by a close: `ECANCELED`).
+    Connect(std::io::Result<()>),
+    /// A stream read: data, its end, or an error.
+    Read(crate::net::ReadEvent<'a>),
+    /// A write finished: every byte written, or why not (`ECANCELED` when the stream closed
+    /// first).
+    Written(std::io::Result<()>),
+    /// A shutdown finished: the write side is shut.
+    Shutdown(std::io::Result<()>),
 }
 
 /// The error type of [`Task`] callbacks.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-type TaskFn = dyn FnMut(&Loop<Task>, Event) -> Result<(), BoxError> + Send;
+type TaskFn = dyn FnMut(&Loop<Task>, Event<'_>) -> Result<(), BoxError> + Send;
 
 /// A boxed Rust closure as a loop callback, with an optional static label.
 ///
@@ -105,7 +118,9 @@ pub struct Task {
 
 impl Task {
     /// Wraps a closure.
-    pub fn new(f: impl FnMut(&Loop<Task>, Event) -> Result<(), BoxError> + Send + 'static) -> Task {
+    pub fn new(
+        f: impl FnMut(&Loop<Task>, Event<'_>) -> Result<(), BoxError> + Send + 'static,
+    ) -> Task {
         Task {
             run: Box::new(f),
             label: None,
@@ -115,7 +130,7 @@ impl Task {
     /// Wraps a closure with a label for the timeline.
     pub fn labeled(
         label: &'static str,
-        f: impl FnMut(&Loop<Task>, Event) -> Result<(), BoxError> + Send + 'static,
+        f: impl FnMut(&Loop<Task>, Event<'_>) -> Result<(), BoxError> + Send + 'static,
     ) -> Task {
         Task {
             run: Box::new(f),
@@ -129,7 +144,7 @@ impl Callback for Task {
     type Label = &'static str;
     type Host = ();
 
-    fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), BoxError> {
+    fn call(&mut self, lp: &Loop<Self>, event: Event<'_>) -> Result<(), BoxError> {
         (self.run)(lp, event)
     }
 

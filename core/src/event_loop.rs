@@ -24,6 +24,8 @@ use crate::id::{next_loop_tag, Id, IdKind, Slab};
 use crate::immediates::ImmediateQueue;
 use crate::inbox::{Completion, Inbox};
 use crate::metrics::{DelayMonitor, DelayStats, LoopStats, Metrics, Utilization};
+use crate::net::stream::Deferred;
+use crate::net::Streams;
 use crate::options::{DrainMode, LoopOptions};
 use crate::poll::{Interest, Watchers, WAKEUP_KEY};
 use crate::pool::{Job, JobState, Pool, WorkOutcome};
@@ -69,6 +71,8 @@ pub struct HandleInfo {
 pub(crate) struct WorkEntry<C> {
     pub(crate) after: Option<C>,
     pub(crate) state: Arc<JobState>,
+    /// The stream whose host name this job resolves (the loop's own job, no host callback).
+    pub(crate) connect: Option<Id>,
 }
 
 /// A handle waiting for the close phase.
@@ -76,6 +80,44 @@ pub(crate) struct Closing<C> {
     pub(crate) id: Id,
     pub(crate) kind: &'static str,
     pub(crate) cb: Option<C>,
+    /// A stream's requests that never finished (`ECANCELED`) or finished without their
+    /// callback having run: called in the close phase before `cb`, as libuv's
+    /// `uv__stream_destroy` calls them.
+    pub(crate) cancelled: Vec<Deferred<C>>,
+}
+
+impl<C> Closing<C> {
+    pub(crate) fn new(id: Id, kind: &'static str, cb: Option<C>) -> Self {
+        Closing {
+            id,
+            kind,
+            cb,
+            cancelled: Vec::new(),
+        }
+    }
+}
+
+/// Something the pending phase runs: a `queue_pending` callback, or a stream callback that
+/// libuv defers there (a write finished inside the call, a connect that failed at once).
+pub(crate) enum Pending<C> {
+    Call(C),
+    Stream(Deferred<C>),
+}
+
+impl<C> Pending<C> {
+    fn callback(&self) -> &C {
+        match self {
+            Pending::Call(cb) => cb,
+            Pending::Stream(deferred) => &deferred.cb,
+        }
+    }
+
+    fn into_callback(self) -> C {
+        match self {
+            Pending::Call(cb) => cb,
+            Pending::Stream(deferred) => deferred.cb,
+        }
+    }
 }
 
 /// Something the poll phase found ready, waiting for its callback.
@@ -90,6 +132,11 @@ pub(crate) enum PollItem {
         signum: i32,
     },
     Work(Completion),
+    Stream {
+        id: Id,
+        readable: bool,
+        writable: bool,
+    },
 }
 
 /// Where `run` is; kept across calls so that a `run` stopped by a failing callback resumes
@@ -135,11 +182,12 @@ pub(crate) struct State<C: Callback> {
     pub(crate) works: Slab<WorkEntry<C>>,
     pub(crate) ticks: VecDeque<C>,
     pub(crate) microtasks: VecDeque<C>,
-    pub(crate) pending: VecDeque<C>,
+    pub(crate) pending: VecDeque<Pending<C>>,
+    pub(crate) streams: Streams<C>,
     pub(crate) closing: VecDeque<Closing<C>>,
     // The batch of the phase in progress, kept here so a failure can resume it.
     pub(crate) timers_now: u64,
-    pub(crate) pending_batch: VecDeque<C>,
+    pub(crate) pending_batch: VecDeque<Pending<C>>,
     pub(crate) handle_batch: VecDeque<(Id, u64)>,
     pub(crate) close_batch: VecDeque<Closing<C>>,
     pub(crate) poll_ready: VecDeque<PollItem>,
@@ -207,6 +255,8 @@ pub struct Loop<C: Callback> {
     /// The rejection tracker of a promise host (`promise::rejections`), made on first use. Type
     /// erased because `Loop` does not require `C: PromiseHost`.
     pub(crate) promise_tracker: RefCell<Option<Box<dyn Any + Send>>>,
+    /// The 64 KiB buffer streams read into; taken out while a read callback borrows it.
+    pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
 }
 
 impl<C: Callback> Loop<C>
@@ -234,6 +284,7 @@ impl<C: Callback> Loop<C> {
             ticks: VecDeque::new(),
             microtasks: VecDeque::new(),
             pending: VecDeque::new(),
+            streams: Streams::new(tag),
             closing: VecDeque::new(),
             timers_now: 0,
             pending_batch: VecDeque::new(),
@@ -273,6 +324,7 @@ impl<C: Callback> Loop<C> {
             hook: RefCell::new(None),
             pid: std::process::id(),
             promise_tracker: RefCell::new(None),
+            read_buffer: Cell::new(None),
         })
     }
 
@@ -293,7 +345,7 @@ impl<C: Callback> Loop<C> {
         }
     }
 
-    fn open_or_refuse(&self, cb: C) -> Result<C, Refused<C>> {
+    pub(crate) fn open_or_refuse(&self, cb: C) -> Result<C, Refused<C>> {
         match self.check_open() {
             Ok(()) => Ok(cb),
             Err(error) => Err(Refused {
@@ -402,38 +454,6 @@ impl<C: Callback> Loop<C> {
         !self.closed.get() && self.st().timers.slab.get(id).is_some_and(|t| t.linked())
     }
 
-    /// Clears a timer and runs `close_cb` in the next close phase.
-    pub fn close_timer(&self, id: Id, close_cb: Option<C>) -> Result<(), Refused<Option<C>>> {
-        if let Err(error) = self.check_open() {
-            return Err(Refused {
-                error,
-                callback: close_cb,
-            });
-        }
-        let kind = match self.st().timers.slab.get(id) {
-            Some(t) if t.repeat => "interval",
-            Some(_) => "timeout",
-            None => {
-                return Err(Refused {
-                    error: Error::NotFound,
-                    callback: close_cb,
-                })
-            }
-        };
-        let cb = {
-            let mut st = self.st();
-            let cb = st.timers.clear(id);
-            st.closing.push_back(Closing {
-                id,
-                kind,
-                cb: close_cb,
-            });
-            cb
-        };
-        drop(cb);
-        Ok(())
-    }
-
     // ----- immediates, ticks, microtasks, pending ----------------------------------------
 
     /// `setImmediate`: runs `cb` in the check phase (the next one if this is called from it).
@@ -497,7 +517,7 @@ impl<C: Callback> Loop<C> {
     /// Queues `cb` for the next pending phase to begin (libuv's deferred I/O callbacks).
     pub fn queue_pending(&self, cb: C) -> Result<(), Error> {
         self.check_open()?;
-        self.st().pending.push_back(cb);
+        self.st().pending.push_back(Pending::Call(cb));
         Ok(())
     }
 
@@ -531,68 +551,6 @@ impl<C: Callback> Loop<C> {
             .stop(id)
             .then_some(())
             .ok_or(Error::NotFound)
-    }
-
-    /// `ref()` / `unref()` of a handle.
-    pub fn set_handle_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        self.st()
-            .handles
-            .set_ref(id, refed)
-            .then_some(())
-            .ok_or(Error::NotFound)
-    }
-
-    /// Whether the handle is started.
-    pub fn handle_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().handles.slab.get(id).is_some_and(|h| h.active)
-    }
-
-    /// Whether the handle is ref'd.
-    pub fn handle_has_ref(&self, id: Id) -> Result<bool, Error> {
-        self.check_open()?;
-        self.st()
-            .handles
-            .slab
-            .get(id)
-            .map(|h| h.refed)
-            .ok_or(Error::NotFound)
-    }
-
-    /// Stops and closes a handle; `close_cb` runs in the next close phase. The id is finished
-    /// at once.
-    pub fn close_handle(&self, id: Id, close_cb: Option<C>) -> Result<(), Refused<Option<C>>> {
-        if let Err(error) = self.check_open() {
-            return Err(Refused {
-                error,
-                callback: close_cb,
-            });
-        }
-        let removed = {
-            let mut st = self.st();
-            let removed = st.handles.remove(id);
-            if let Some(entry) = &removed {
-                let kind = entry.kind.trace_kind().name();
-                st.closing.push_back(Closing {
-                    id,
-                    kind,
-                    cb: close_cb,
-                });
-                Ok(removed)
-            } else {
-                Err(close_cb)
-            }
-        };
-        match removed {
-            Ok(entry) => {
-                drop(entry);
-                Ok(())
-            }
-            Err(callback) => Err(Refused {
-                error: Error::NotFound,
-                callback,
-            }),
-        }
     }
 
     // ----- fd and signal watchers ----------------------------------------------------------
@@ -637,41 +595,6 @@ impl<C: Callback> Loop<C> {
         !self.closed.get() && self.st().watchers.fds.get(id).is_some_and(|w| w.active)
     }
 
-    /// Stops and closes an fd watcher; `close_cb` runs in the next close phase.
-    pub fn close_watcher(&self, id: Id, close_cb: Option<C>) -> Result<(), Refused<Option<C>>> {
-        if let Err(error) = self.check_open() {
-            return Err(Refused {
-                error,
-                callback: close_cb,
-            });
-        }
-        let poller = &self.inbox.poller;
-        let removed = {
-            let mut st = self.st();
-            let removed = st.watchers.remove_fd(poller, id);
-            if removed.is_some() {
-                st.closing.push_back(Closing {
-                    id,
-                    kind: "watcher",
-                    cb: close_cb,
-                });
-                Ok(removed)
-            } else {
-                Err(close_cb)
-            }
-        };
-        match removed {
-            Ok(entry) => {
-                drop(entry);
-                Ok(())
-            }
-            Err(callback) => Err(Refused {
-                error: Error::NotFound,
-                callback,
-            }),
-        }
-    }
-
     /// `uv_signal_t`: calls `cb` with [`Event::Signal`] in the poll phase each time the process
     /// receives `signum`. Several watchers and several loops may watch one signal.
     pub fn on_signal(&self, signum: i32, cb: C) -> Result<Id, Refused<C>> {
@@ -710,41 +633,6 @@ impl<C: Callback> Loop<C> {
     /// Whether the signal watcher is started.
     pub fn signal_active(&self, id: Id) -> bool {
         !self.closed.get() && self.st().watchers.signals.get(id).is_some_and(|s| s.active)
-    }
-
-    /// Stops and closes a signal watcher; `close_cb` runs in the next close phase.
-    pub fn close_signal(&self, id: Id, close_cb: Option<C>) -> Result<(), Refused<Option<C>>> {
-        if let Err(error) = self.check_open() {
-            return Err(Refused {
-                error,
-                callback: close_cb,
-            });
-        }
-        let poller = &self.inbox.poller;
-        let removed = {
-            let mut st = self.st();
-            let removed = st.watchers.remove_signal(poller, id);
-            if removed.is_some() {
-                st.closing.push_back(Closing {
-                    id,
-                    kind: "signal",
-                    cb: close_cb,
-                });
-                Ok(removed)
-            } else {
-                Err(close_cb)
-            }
-        };
-        match removed {
-            Ok(entry) => {
-                drop(entry);
-                Ok(())
-            }
-            Err(callback) => Err(Refused {
-                error: Error::NotFound,
-                callback,
-            }),
-        }
     }
 
     /// An fd that the host's signal machinery may write to (Python's `signal.set_wakeup_fd`):
@@ -791,6 +679,7 @@ impl<C: Callback> Loop<C> {
             let id = st.works.insert(WorkEntry {
                 after: None,
                 state: Arc::clone(&job_state),
+                connect: None,
             });
             match st.pool.submit(id, job, job_state) {
                 Ok(()) => {
@@ -887,6 +776,7 @@ impl<C: Callback> Loop<C> {
             || st.immediates.has_ref()
             || st.handles.has_ref()
             || st.watchers.has_ref()
+            || st.streams.has_ref()
             || !st.works.is_empty()
             || self.inbox.pending_calls() > 0
             || !st.pending.is_empty()
@@ -966,7 +856,20 @@ impl<C: Callback> Loop<C> {
                 detail: format!("signal {}", s.signum),
             });
         }
-        for (id, _) in st.works.iter() {
+        for (id, s) in st.streams.slab.iter().filter(|(_, s)| s.active()) {
+            let role = if s.listening { "server" } else { "stream" };
+            let detail = match &s.fd {
+                Some(fd) => format!("{} {role} fd {}", s.kind.name(), fd.as_raw_fd()),
+                None => format!("{} {role} resolving", s.kind.name()),
+            };
+            out.push(HandleInfo {
+                kind: role,
+                refed: s.refed,
+                id: Some(id),
+                detail,
+            });
+        }
+        for (id, _) in st.works.iter().filter(|(_, w)| w.connect.is_none()) {
             out.push(HandleInfo {
                 kind: "work",
                 refed: true,
@@ -1125,6 +1028,11 @@ impl<C: Callback> Loop<C> {
             .iter()
             .filter_map(|(_, w)| w.after.as_ref())
             .for_each(&mut visit);
+        st.streams
+            .slab
+            .iter()
+            .flat_map(|(_, s)| s.callbacks())
+            .for_each(&mut visit);
         st.ticks
             .iter()
             .chain(st.microtasks.iter())
@@ -1132,12 +1040,12 @@ impl<C: Callback> Loop<C> {
         st.pending
             .iter()
             .chain(st.pending_batch.iter())
+            .map(Pending::callback)
             .for_each(&mut visit);
-        st.closing
-            .iter()
-            .chain(st.close_batch.iter())
-            .filter_map(|c| c.cb.as_ref())
-            .for_each(&mut visit);
+        for closing in st.closing.iter().chain(st.close_batch.iter()) {
+            closing.cb.iter().for_each(&mut visit);
+            closing.cancelled.iter().for_each(|d| visit(&d.cb));
+        }
         st.calls.iter().for_each(&mut visit);
         self.inbox.visit_calls(&mut visit);
     }
@@ -1185,14 +1093,28 @@ impl<C: Callback> Loop<C> {
             }));
             dropped.extend(st.ticks.drain(..));
             dropped.extend(st.microtasks.drain(..));
-            dropped.extend(st.pending.drain(..));
-            dropped.extend(st.pending_batch.drain(..));
+            dropped.extend(st.pending.drain(..).map(Pending::into_callback));
+            dropped.extend(st.pending_batch.drain(..).map(Pending::into_callback));
             let closing: Vec<Closing<C>> = st
                 .closing
                 .drain(..)
                 .chain(st.close_batch.drain(..))
                 .collect();
-            dropped.extend(closing.into_iter().filter_map(|c| c.cb));
+            for c in closing {
+                dropped.extend(c.cb);
+                dropped.extend(c.cancelled.into_iter().map(|d| d.cb));
+            }
+            let streams = if forked {
+                st.streams.forget_all()
+            } else {
+                st.streams.drain_all(poller)
+            };
+            for mut stream in streams {
+                if let Some(path) = stream.bound_path.take() {
+                    let _ = std::fs::remove_file(path);
+                }
+                dropped.extend(stream.take_callbacks());
+            }
             st.handle_batch.clear();
             st.cancelled.clear();
             if let Some((reader, _)) = st.wakeup.take() {
@@ -1236,7 +1158,7 @@ impl<C: Callback> Loop<C> {
         kind: Kind,
         id: u64,
         cb: &mut C,
-        event: Event,
+        event: Event<'_>,
     ) -> Result<(), C::Error> {
         if self.tracing.get() {
             return self.invoke_traced(kind, id, cb, event);
@@ -1246,7 +1168,13 @@ impl<C: Callback> Loop<C> {
     }
 
     #[cold]
-    fn invoke_traced(&self, kind: Kind, id: u64, cb: &mut C, event: Event) -> Result<(), C::Error> {
+    fn invoke_traced(
+        &self,
+        kind: Kind,
+        id: u64,
+        cb: &mut C,
+        event: Event<'_>,
+    ) -> Result<(), C::Error> {
         let label = if self.recording.get() {
             cb.label()
         } else {

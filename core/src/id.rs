@@ -24,6 +24,7 @@ pub(crate) enum IdKind {
     Watcher = 4,
     Signal = 5,
     Work = 6,
+    Stream = 7,
 }
 
 // Layout, low to high: index (32 bits), generation (16), loop tag (12), kind (4).
@@ -83,6 +84,20 @@ impl Id {
 
     fn kind_bits(self) -> u8 {
         (self.0 >> KIND_SHIFT) as u8
+    }
+
+    /// What kind of object the id names, from the id alone (it may still be stale).
+    pub(crate) fn kind(self) -> Option<IdKind> {
+        Some(match self.kind_bits() {
+            1 => IdKind::Timer,
+            2 => IdKind::Immediate,
+            3 => IdKind::Handle,
+            4 => IdKind::Watcher,
+            5 => IdKind::Signal,
+            6 => IdKind::Work,
+            7 => IdKind::Stream,
+            _ => return None,
+        })
     }
 }
 

@@ -33,11 +33,14 @@ const SIGNAL_KEY: usize = 2 << 40;
 const KEY_MASK: usize = (1 << 40) - 1;
 /// The key of the loop's own wake-up socket (see [`crate::Loop::signal_wakeup_fd`]).
 pub(crate) const WAKEUP_KEY: usize = 3 << 40;
+/// Keys of streams and servers (`net/stream.rs`): the slab index.
+pub(crate) const STREAM_KEY: usize = 4 << 40;
 
 /// What a poller event is about.
 pub(crate) enum PollKey {
     Watcher(u32),
     Signal(u32),
+    Stream(u32),
     Wakeup,
 }
 
@@ -47,6 +50,7 @@ pub(crate) fn decode_key(key: usize) -> Option<PollKey> {
         WATCHER_KEY => Some(PollKey::Watcher(index)),
         SIGNAL_KEY => Some(PollKey::Signal(index)),
         WAKEUP_KEY => Some(PollKey::Wakeup),
+        STREAM_KEY => Some(PollKey::Stream(index)),
         _ => None,
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};
-use crate::event_loop::{Loop, PollItem, Step};
+use crate::event_loop::{Loop, Pending, PollItem, Step};
 use crate::handles::HandleKind;
 use crate::id::Id;
 use crate::options::{DrainMode, RunMode};
@@ -181,7 +181,7 @@ impl<C: Callback> Loop<C> {
 
     /// The drain after one macrotask (callback drain mode only).
     #[inline]
-    fn drain_after_callback(&self) -> Result<(), RunError<C::Error>> {
+    pub(crate) fn drain_after_callback(&self) -> Result<(), RunError<C::Error>> {
         if self.drain_mode == DrainMode::Callback {
             self.drain().map_err(RunError::Callback)
         } else {
@@ -257,10 +257,17 @@ impl<C: Callback> Loop<C> {
         }
         loop {
             let next = self.st().pending_batch.pop_front();
-            let Some(mut cb) = next else { break };
-            self.invoke(Kind::Pending, 0, &mut cb, Event::Fire)
-                .map_err(RunError::Callback)?;
-            drop(cb);
+            match next {
+                None => break,
+                Some(Pending::Call(mut cb)) => {
+                    self.invoke(Kind::Pending, 0, &mut cb, Event::Fire)
+                        .map_err(RunError::Callback)?;
+                    drop(cb);
+                }
+                Some(Pending::Stream(deferred)) => {
+                    deferred.invoke(self).map_err(RunError::Callback)?;
+                }
+            }
             self.drain_after_callback()?;
         }
         self.end_phase()
@@ -328,7 +335,16 @@ impl<C: Callback> Loop<C> {
         }
         loop {
             let next = self.st().close_batch.pop_front();
-            let Some(closing) = next else { break };
+            let Some(mut closing) = next else { break };
+            // A stream's unfinished requests first (`ECANCELED`), one callback at a time: a
+            // failing one leaves the rest, and the close callback, for the resumed run.
+            if !closing.cancelled.is_empty() {
+                let deferred = closing.cancelled.remove(0);
+                self.st().close_batch.push_front(closing);
+                deferred.invoke(self).map_err(RunError::Callback)?;
+                self.drain_after_callback()?;
+                continue;
+            }
             if let Some(mut cb) = closing.cb {
                 self.invoke(Kind::Close, closing.id.as_u64(), &mut cb, Event::Fire)
                     .map_err(RunError::Callback)?;
@@ -376,7 +392,10 @@ impl<C: Callback> Loop<C> {
         // the next blocking poll (level-triggered), so zero-timeout polls may skip it.
         let (jobs_in_flight, watching) = {
             let st = self.state.borrow();
-            (!st.works.is_empty(), st.watchers.registered > 0)
+            (
+                !st.works.is_empty(),
+                st.watchers.registered > 0 || st.streams.armed > 0,
+            )
         };
         // The virtual clock never waits for a timer: it polls without blocking and, if nothing
         // arrived, jumps to the timer. It does wait for jobs in flight, with the clock standing
@@ -474,6 +493,16 @@ impl<C: Callback> Loop<C> {
                             found += count as u64;
                         }
                     }
+                    Some(PollKey::Stream(index)) => {
+                        if let Some(id) = st.streams.fired(index) {
+                            st.poll_ready.push_back(PollItem::Stream {
+                                id,
+                                readable: event.readable,
+                                writable: event.writable,
+                            });
+                            found += 1;
+                        }
+                    }
                     Some(PollKey::Wakeup) => {
                         if let Some((reader, _)) = &st.wakeup {
                             drain_socket(reader);
@@ -556,9 +585,16 @@ impl<C: Callback> Loop<C> {
                         self.drain_after_callback()?;
                     }
                 }
+                PollItem::Stream {
+                    id,
+                    readable,
+                    writable,
+                } => self.dispatch_stream(id, readable, writable)?,
                 PollItem::Work(completion) => {
                     let entry = self.st().works.remove(completion.id);
-                    if let Some(mut cb) = entry.and_then(|e| e.after) {
+                    if let Some(stream) = entry.as_ref().and_then(|e| e.connect) {
+                        self.finish_resolve(stream, completion.outcome)?;
+                    } else if let Some(mut cb) = entry.and_then(|e| e.after) {
                         self.invoke(
                             Kind::Work,
                             completion.id.as_u64(),

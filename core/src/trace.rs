@@ -73,6 +73,16 @@ pub enum Kind {
     Tick,
     /// A microtask.
     Microtask,
+    /// A server's connection callback (an accepted stream, or an accept error).
+    Connection,
+    /// A stream's connect callback.
+    Connect,
+    /// A stream's read callback (data, end or error).
+    Read,
+    /// A write's callback.
+    Write,
+    /// A shutdown's callback.
+    Shutdown,
 }
 
 impl Kind {
@@ -93,6 +103,11 @@ impl Kind {
             Kind::Close => "close",
             Kind::Tick => "tick",
             Kind::Microtask => "microtask",
+            Kind::Connection => "connection",
+            Kind::Connect => "connect",
+            Kind::Read => "read",
+            Kind::Write => "write",
+            Kind::Shutdown => "shutdown",
         }
     }
 }

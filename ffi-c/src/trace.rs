@@ -41,6 +41,16 @@ pub const PL_KIND_CLOSE: pl_kind = 12;
 pub const PL_KIND_TICK: pl_kind = 13;
 /// A microtask.
 pub const PL_KIND_MICROTASK: pl_kind = 14;
+/// A server's connection callback.
+pub const PL_KIND_CONNECTION: pl_kind = 15;
+/// A stream's connect callback.
+pub const PL_KIND_CONNECT: pl_kind = 16;
+/// A stream's read callback.
+pub const PL_KIND_READ: pl_kind = 17;
+/// A write's callback.
+pub const PL_KIND_WRITE: pl_kind = 18;
+/// A shutdown's callback.
+pub const PL_KIND_SHUTDOWN: pl_kind = 19;
 
 fn kind_code(kind: Kind) -> pl_kind {
     match kind {
@@ -58,12 +68,17 @@ fn kind_code(kind: Kind) -> pl_kind {
         Kind::Close => PL_KIND_CLOSE,
         Kind::Tick => PL_KIND_TICK,
         Kind::Microtask => PL_KIND_MICROTASK,
+        Kind::Connection => PL_KIND_CONNECTION,
+        Kind::Connect => PL_KIND_CONNECT,
+        Kind::Read => PL_KIND_READ,
+        Kind::Write => PL_KIND_WRITE,
+        Kind::Shutdown => PL_KIND_SHUTDOWN,
     }
 }
 
 /// The name of a kind as the docs spell it: "timeout", "interval", "pending", "idle",
 /// "prepare", "io", "work", "threadsafe", "signal", "immediate", "check", "close", "tick",
-/// "microtask"; NULL for an unknown value. Static; any thread.
+/// "microtask", "connection", "connect", "read", "write", "shutdown"; NULL for an unknown value. Static; any thread.
 #[no_mangle]
 pub extern "C" fn pl_kind_name(kind: pl_kind) -> *const c_char {
     boundary(ptr::null(), || {
@@ -82,6 +97,11 @@ pub extern "C" fn pl_kind_name(kind: pl_kind) -> *const c_char {
             PL_KIND_CLOSE => cstr!("close"),
             PL_KIND_TICK => cstr!("tick"),
             PL_KIND_MICROTASK => cstr!("microtask"),
+            PL_KIND_CONNECTION => cstr!("connection"),
+            PL_KIND_CONNECT => cstr!("connect"),
+            PL_KIND_READ => cstr!("read"),
+            PL_KIND_WRITE => cstr!("write"),
+            PL_KIND_SHUTDOWN => cstr!("shutdown"),
             _ => return ptr::null(),
         };
         name.as_ptr()

@@ -20,6 +20,7 @@ use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop, PromiseJob};
 use crate::args;
 use crate::gil_session;
 use crate::host::Host;
+use crate::net_events;
 use crate::promise_host;
 use crate::work;
 
@@ -192,7 +193,7 @@ impl PyCallback {
         }
     }
 
-    fn run(&mut self, py: Python<'_>, lp: &CoreLoop<PyCallback>, event: Event) -> PyResult<()> {
+    fn run(&mut self, py: Python<'_>, lp: &CoreLoop<PyCallback>, event: Event<'_>) -> PyResult<()> {
         let host = lp.host();
         if host.is_tracing() {
             host.trace(py, lp, self.kind, &self.traced_object(py))?;
@@ -222,6 +223,7 @@ impl PyCallback {
                 self.call_with(py, &[signum.as_ptr()])
             }
             Event::Work(outcome) => work::deliver(py, self, outcome),
+            net => net_events::deliver(py, self, net),
         }
     }
 }

@@ -22,6 +22,7 @@ mod handles;
 mod host;
 mod jobs;
 mod monitor;
+mod net_events;
 mod owner;
 mod promise;
 mod promise_host;

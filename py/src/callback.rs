@@ -257,7 +257,7 @@ impl Callback for PyCallback {
     }
 
     fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
-        Python::attach(|py| py.detach(wait))
+        crate::exit::blocking(wait)
     }
 
     fn pool_batch(batch: impl FnOnce()) {

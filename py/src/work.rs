@@ -23,7 +23,13 @@ fn python_job(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Jo
     let args = (!args.is_empty()).then(|| args.clone().unbind());
     let context = copy_context(work.py())?;
     Ok(Box::new(move || {
-        gil_session::hold();
+        if !gil_session::hold() {
+            // The interpreter is exiting: what the job holds cannot be released without it.
+            std::mem::forget((func, args, context));
+            return Err(Box::new(PyRuntimeError::new_err(
+                "the interpreter is exiting: the job did not start",
+            )) as JobError);
+        }
         Python::attach(move |py| {
             let result = call_in_context(py, &context, &func, args.as_ref(), &[])
                 .map(|value| Box::new(value.unbind()) as JobOutput)

@@ -216,7 +216,7 @@ impl PyCallback {
                 };
                 self.call_with(py, &[flag(readable), flag(writable)])
             }
-            Event::IoError(err) => Err(PyErr::from(err)),
+            Event::IoError(err) => Err(crate::errors::io_error(err)),
             Event::Signal(signum) => {
                 let signum = signum.into_pyobject(py)?;
                 self.call_with(py, &[signum.as_ptr()])

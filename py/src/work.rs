@@ -9,7 +9,7 @@ use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, Kind, WorkOut
 
 use crate::args;
 use crate::callback::{call_in_context, copy_context, Body, PyCallback};
-use crate::errors::{core_error, io_error, Cancelled};
+use crate::errors::{core_error, io_error, io_error_at, Cancelled, FileError};
 use crate::event_loop::Loop;
 use crate::gil_session;
 use crate::handles::Work;
@@ -115,6 +115,10 @@ pub(crate) fn failure(error: JobError) -> PyErr {
     };
     let error = match error.downcast::<std::io::Error>() {
         Ok(err) => return io_error(*err),
+        Err(error) => error,
+    };
+    let error = match error.downcast::<FileError>() {
+        Ok(err) => return io_error_at(err.err, &err.path),
         Err(error) => error,
     };
     match error.downcast::<CoreError>() {

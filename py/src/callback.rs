@@ -217,7 +217,7 @@ impl PyCallback {
                 };
                 self.call_with(py, &[flag(readable), flag(writable)])
             }
-            Event::IoError(err) => Err(PyErr::from(err)),
+            Event::IoError(err) => Err(crate::errors::io_error(err)),
             Event::Signal(signum) => {
                 let signum = signum.into_pyobject(py)?;
                 self.call_with(py, &[signum.as_ptr()])
@@ -259,7 +259,7 @@ impl Callback for PyCallback {
     }
 
     fn blocking<R: Send>(wait: impl FnOnce() -> R + Send) -> R {
-        Python::attach(|py| py.detach(wait))
+        crate::exit::blocking(wait)
     }
 
     fn pool_batch(batch: impl FnOnce()) {

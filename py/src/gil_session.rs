@@ -4,10 +4,15 @@
 //! so native jobs never run with the GIL; and the batch gives it back when it ends, before the
 //! thread waits for more work. Python code of a job still lets other threads in at CPython's
 //! switch interval, as any thread holding the GIL does.
+//!
+//! Once the interpreter exits (see `exit`), a pool thread no longer takes the GIL: [`hold`]
+//! says no, and the Python job does not run.
 
 use std::cell::Cell;
 
 use pyo3::ffi;
+
+use crate::exit;
 
 #[derive(Copy, Clone)]
 enum Session {
@@ -39,15 +44,30 @@ pub(crate) fn batch(run: impl FnOnce()) {
     run();
 }
 
-/// Before a Python job: inside a batch, takes the GIL unless this thread holds it already.
-pub(crate) fn hold() {
-    SESSION.with(|session| {
-        if let Session::Open = session.get() {
-            // SAFETY: the interpreter is initialised (a loop exists); this thread holds no
-            // GIL state of its own here (`Open`), and the state is released exactly once, by
+/// Before a Python job: takes the GIL unless this thread holds it already (inside a batch,
+/// it keeps it for the next job). False once the interpreter is exiting: the job must not
+/// touch Python then (the GIL this thread held is given back first).
+#[must_use]
+pub(crate) fn hold() -> bool {
+    SESSION.with(|session| match session.get() {
+        Session::Holding(_) if exit::exiting() => {
+            release();
+            false
+        }
+        Session::Holding(_) => true,
+        // Outside a batch (not on a pool thread) the job takes the GIL for itself.
+        Session::Off => !exit::exiting(),
+        Session::Open => {
+            if !exit::enter() {
+                return false;
+            }
+            // SAFETY: the interpreter is initialised (a loop exists) and not exiting (`enter`;
+            // the exit hook waits for this thread until `release`); this thread holds no GIL
+            // state of its own here (`Open`), and the state is released exactly once, by
             // `release`.
             let state = unsafe { ffi::PyGILState_Ensure() };
             session.set(Session::Holding(state));
+            true
         }
     })
 }
@@ -60,6 +80,7 @@ pub(crate) fn release() {
             // PyO3 guard of this thread outlives the job that took it.
             unsafe { ffi::PyGILState_Release(state) };
             session.set(Session::Open);
+            exit::leave();
         }
     })
 }

@@ -8,10 +8,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use phaseloop_core::jobs::{self, Digest};
-use phaseloop_core::Job;
+use phaseloop_core::{Job, JobError};
 
 use crate::args;
-use crate::errors::core_error;
+use crate::errors::{core_error, FileError};
 use crate::gil_session;
 use crate::work;
 
@@ -79,6 +79,16 @@ fn path(obj: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     })
 }
 
+/// A file job whose I/O error says which file (the exception's `filename`).
+fn about_file(job: Job, path: PathBuf) -> Job {
+    Box::new(move || {
+        job().map_err(|error| match error.downcast::<std::io::Error>() {
+            Ok(err) => Box::new(FileError { err: *err, path }) as JobError,
+            Err(error) => error,
+        })
+    })
+}
+
 impl NativeJob {
     /// The job with these arguments; `TypeError` / `ValueError` naming a bad one.
     pub(crate) fn build(&self, args: &Bound<'_, PyTuple>) -> PyResult<Job> {
@@ -104,8 +114,15 @@ impl NativeJob {
         let arg = |i: usize| args.get_item(i);
         let job = match self.kind {
             JobKind::Sleep => jobs::sleep(args::millis(&arg(0)?, "ms")?),
-            JobKind::ReadFile => jobs::read_file(path(&arg(0)?)?),
-            JobKind::WriteFile => jobs::write_file(path(&arg(0)?)?, args::bytes(&arg(1)?, "data")?),
+            JobKind::ReadFile => {
+                let path = path(&arg(0)?)?;
+                about_file(jobs::read_file(path.clone()), path)
+            }
+            JobKind::WriteFile => {
+                let path = path(&arg(0)?)?;
+                let data = args::bytes(&arg(1)?, "data")?;
+                about_file(jobs::write_file(path.clone(), data), path)
+            }
             JobKind::Sha256 => jobs::sha256(args::bytes(&arg(0)?, "data")?),
             JobKind::Pbkdf2 => {
                 let iterations = u32::try_from(args::count(&arg(2)?, "iterations")?)

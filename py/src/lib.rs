@@ -17,6 +17,7 @@ mod callback;
 mod coroutine;
 mod errors;
 mod event_loop;
+mod exit;
 mod gil_session;
 mod handles;
 mod host;
@@ -59,5 +60,5 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("Rejection", py.get_type::<errors::Rejection>())?;
     errors::declare_attributes(py)?;
-    Ok(())
+    exit::register(py)
 }

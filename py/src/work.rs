@@ -9,7 +9,7 @@ use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, Kind, WorkOut
 
 use crate::args;
 use crate::callback::{call_in_context, copy_context, Body, PyCallback};
-use crate::errors::{core_error, io_error, Cancelled};
+use crate::errors::{core_error, io_error, io_error_at, Cancelled, FileError};
 use crate::event_loop::Loop;
 use crate::gil_session;
 use crate::handles::Work;
@@ -23,7 +23,13 @@ fn python_job(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Jo
     let args = (!args.is_empty()).then(|| args.clone().unbind());
     let context = copy_context(work.py())?;
     Ok(Box::new(move || {
-        gil_session::hold();
+        if !gil_session::hold() {
+            // The interpreter is exiting: what the job holds cannot be released without it.
+            std::mem::forget((func, args, context));
+            return Err(Box::new(PyRuntimeError::new_err(
+                "the interpreter is exiting: the job did not start",
+            )) as JobError);
+        }
         Python::attach(move |py| {
             let result = call_in_context(py, &context, &func, args.as_ref(), &[])
                 .map(|value| Box::new(value.unbind()) as JobOutput)
@@ -109,6 +115,10 @@ pub(crate) fn failure(error: JobError) -> PyErr {
     };
     let error = match error.downcast::<std::io::Error>() {
         Ok(err) => return io_error(*err),
+        Err(error) => error,
+    };
+    let error = match error.downcast::<FileError>() {
+        Ok(err) => return io_error_at(err.err, &err.path),
         Err(error) => error,
     };
     match error.downcast::<CoreError>() {

@@ -397,6 +397,16 @@ TEST(os_errors_are_negated_errno) {
     CHECK(pl_strerror(-EPERM) == pl_strerror(-EPERM)); /* cached, stable */
     close(fd);
     unlink(path);
+    /* A closed fd: EBADF, as Python's OSError.errno says for the same call. */
+    {
+        int fds[2];
+        CHECK(pipe(fds) == 0);
+        close(fds[0]);
+        close(fds[1]);
+        CHECK_STATUS(pl_watch_fd(lp, fds[0], PL_READABLE, noop_io, &c, count_drop, &id), -EBADF);
+        CHECK_EQ(c.drops, 0);
+        CHECK_STR(pl_strerror(-EBADF), "Bad file descriptor");
+    }
     CHECK_OK(pl_loop_free(lp));
 }
 

@@ -30,6 +30,7 @@ mod promise_host;
 mod resolvers;
 mod scheduling;
 mod signals;
+mod streams;
 mod work;
 
 use pyo3::prelude::*;

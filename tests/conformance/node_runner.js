@@ -49,6 +49,15 @@ const OP_FIELDS = {
   refresh: [['target'], []],
   // ... and a callback (or the main script) that keeps the thread busy for `ms`.
   block: [['ms'], []],
+  // ... and network I/O on loopback (README.md, "Network ops"): `body` runs in one event.
+  net_connection: [['body'], []],
+  net_connect: [['body'], []],
+  net_write: [['body'], []],
+  net_data: [['body'], []],
+  net_end: [['body'], []],
+  net_close: [['body'], []],
+  net_refused: [['body'], []],
+  net_server_close: [['body'], []],
 };
 const AWAIT_KINDS = ['value', 'promise', 'thenable', 'sleep', 'immediate', 'rejected'];
 /** A combinator's name in JavaScript. */
@@ -190,6 +199,55 @@ function render(value) {
     return `rejected ${render(value.reason)}`;
   }
   throw new Error(`cannot render ${String(value)}`);
+}
+
+/** A port nothing listens on (a refused connect): the TCP port service 1 never runs here. */
+const REFUSED_PORT = 1;
+
+/**
+ * A network op (README.md, "Network ops"): a loopback server and a client whose one event
+ * runs `body`. The client starts in the server's `listen` callback, where Node first knows
+ * the port; everything else closes quietly once the event has run.
+ */
+function runNet(kind, body) {
+  const net = require('net');
+  const quiet = () => {};
+  if (kind === 'net_refused') {
+    net.connect(REFUSED_PORT, '127.0.0.1').on('error', body);
+    return;
+  }
+  const server = net.createServer((socket) => {
+    socket.on('error', quiet);
+    if (kind === 'net_connection') body();
+    if (kind === 'net_end') socket.end('bye');
+    else socket.on('data', (data) => socket.write(data));
+    server.close(kind === 'net_server_close' ? body : undefined);
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const client = net.connect(server.address().port, '127.0.0.1');
+    client.on('error', quiet);
+    client.on('connect', () => {
+      if (kind === 'net_connect') body();
+      if (kind === 'net_close') {
+        client.on('close', body);
+        client.destroy();
+      } else if (kind === 'net_write') {
+        client.write('ping', body);
+      } else if (kind === 'net_data') {
+        client.on('data', () => {
+          body();
+          client.destroy();
+        });
+        client.write('ping');
+      } else if (kind === 'net_end') {
+        client.on('end', body);
+        client.resume();
+      } else {
+        client.destroy();
+      }
+    });
+    if (kind === 'net_write') client.on('data', () => client.destroy());
+  });
 }
 
 /**
@@ -357,6 +415,16 @@ function startProgram(program) {
         Promise[COMBINATORS[op.op]](op.inputs.map(input)).then(settled('fulfilled'), settled('rejected'));
         break;
       }
+      case 'net_connection':
+      case 'net_connect':
+      case 'net_write':
+      case 'net_data':
+      case 'net_end':
+      case 'net_close':
+      case 'net_refused':
+      case 'net_server_close':
+        runNet(op.op, () => runBody(op.body));
+        break;
       default:
         throw new Error(`unknown op ${op.op}`);
     }

@@ -43,7 +43,17 @@ OP_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "race": (("msg", "inputs", "body"), ()),
     "any": (("msg", "inputs", "body"), ()),
     "chain": (("from", "links"), ()),
+    # Network ops on loopback (README.md, "Network ops"): `body` runs in one event.
+    "net_connection": (("body",), ()),
+    "net_connect": (("body",), ()),
+    "net_write": (("body",), ()),
+    "net_data": (("body",), ()),
+    "net_end": (("body",), ()),
+    "net_close": (("body",), ()),
+    "net_refused": (("body",), ()),
+    "net_server_close": (("body",), ()),
 }
+NET_OPS = frozenset(name for name in OP_FIELDS if name.startswith("net_"))
 AWAIT_KINDS = ("value", "promise", "thenable", "sleep", "immediate", "rejected")
 COMBINATORS = ("all", "all_settled", "race", "any")
 # Input kinds of a combinator: the fields each takes beyond "kind" and "value".

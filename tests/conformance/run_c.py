@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         failed_any = failed_any or bool(failures)
         summaries.append(
             f"run_c (clock {clock}): {len(results) - len(failures)} passed, "
-            f"{len(failures)} failed, {len(skipped)} skipped (promise ops or C_UNSUPPORTED)"
+            f"{len(failures)} failed, {len(skipped)} skipped (promise or network ops, or C_UNSUPPORTED)"
         )
     for line in summaries:
         print(line)

@@ -25,12 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from ops import COMBINATORS, Body, Op
+from ops import COMBINATORS, NET_OPS, Body, Op
 from scenarios import Result, judge_all, load, scenario_files
 from shards import run_sharded
 
 HERE = Path(__file__).resolve().parent
 CLOCKS = ("real", "virtual")
+# A port nothing listens on, for a refused connect (node_runner.js has the same).
+REFUSED_PORT = 1
 # Deliberately wrong mappings, for the self-check that the suite notices a misordering loop
 # (selftest.py): "tick-as-microtask" queues a tick as a microtask.
 MUTANTS = ("tick-as-microtask",)
@@ -151,8 +153,67 @@ class Interpreter:
             self.run_chain(op)
         elif name in COMBINATORS:
             self.run_combinator(op)
+        elif name in NET_OPS:
+            self.run_net(name, op["body"])
         else:
             raise ValueError(f"unknown op {name!r}")
+
+    def run_net(self, kind: str, body: Body) -> None:
+        """A network op, as node_runner.js's runNet: a loopback server and a client whose one
+        event runs `body`; the client starts where Node's `listen` callback runs (a tick)."""
+        loop = self.loop
+        run = self.callback(body)
+
+        def quiet(*_args: object) -> None:
+            pass
+
+        if kind == "net_refused":
+            loop.connect(REFUSED_PORT, "127.0.0.1").on("error", run)
+            return
+
+        def on_connection(socket: Any) -> None:
+            socket.on("error", quiet)
+            if kind == "net_connection":
+                run()
+            if kind == "net_end":
+                socket.end("bye")
+            else:
+                socket.on("data", socket.write)
+            server.close(run if kind == "net_server_close" else None)
+
+        server = loop.listen(on_connection, 0, "127.0.0.1")
+
+        def start_client() -> None:
+            client = loop.connect(server.address[1], "127.0.0.1")
+            client.on("error", quiet)
+
+            def on_connect() -> None:
+                if kind == "net_connect":
+                    run()
+                if kind == "net_close":
+                    client.on("close", run)
+                    client.destroy()
+                elif kind == "net_write":
+                    client.write("ping", run)
+                elif kind == "net_data":
+
+                    def on_data(_data: bytes) -> None:
+                        run()
+                        client.destroy()
+
+                    client.on("data", on_data)
+                    client.write("ping")
+                elif kind == "net_end":
+                    client.on("end", run)
+                    client.resume()
+                else:
+                    client.destroy()
+
+            client.on("connect", on_connect)
+            if kind == "net_write":
+                client.on("data", lambda _data: client.destroy())
+
+        loop.next_tick(start_client)
 
     def start_interval(self, op: Op) -> Any:
         """An interval that clears itself after its `times`-th run."""

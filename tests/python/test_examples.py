@@ -68,3 +68,18 @@ def test_timeline_svg_writes_a_picture(tmp_path: Path) -> None:
     assert f"wrote {tmp_path / 'mine.svg'}" in out
     root = ET.parse(tmp_path / "mine.svg").getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_echo_server_serves_three_clients_in_libuvs_phases(tmp_path: Path) -> None:
+    lines = run_example("echo_server.py", cwd=tmp_path).splitlines()
+    assert sum(line.startswith("[poll] connection from") for line in lines) == 3
+    for n in range(3):
+        assert f"[poll] client {n} got b'hello {n}'" in lines
+        assert f"[close] client {n} closed" in lines
+    assert lines[-1] == "server closed"
+
+
+def test_http_server_answers_fast_before_slow(tmp_path: Path) -> None:
+    out = run_example("http_server.py", cwd=tmp_path)
+    assert "[poll] client: /fast -> 'fast'" in out
+    assert out.splitlines()[-1] == "answered in order: /fast /slow"

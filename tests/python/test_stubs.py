@@ -16,6 +16,7 @@ import phaseloop.cli
 import phaseloop.demo
 import phaseloop.experiment
 import phaseloop.jobs
+import phaseloop.net
 import phaseloop.svg
 import phaseloop.timeline
 import pytest
@@ -155,6 +156,7 @@ PURE_PYTHON = [
     phaseloop.cli,
     phaseloop.demo,
     phaseloop.experiment,
+    phaseloop.net,
     phaseloop.svg,
     phaseloop.timeline,
 ]

@@ -35,6 +35,7 @@ from ._phaseloop import (
     Work,
     __version__,
 )
+from .net import Server, Stream
 
 __all__ = [
     "AggregateError",
@@ -48,6 +49,8 @@ __all__ = [
     "NativeJob",
     "Promise",
     "Rejection",
+    "Server",
+    "Stream",
     "Timer",
     "TraceEvent",
     "UnhandledRejection",

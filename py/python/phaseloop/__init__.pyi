@@ -1,5 +1,6 @@
 """Type stubs for phaseloop: the Node.js event loop as a Python library."""
 
+import os
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from types import TracebackType
 from typing import Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, overload
@@ -9,6 +10,8 @@ from typing import Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, overlo
 from typing_extensions import Self, TypeAlias  # noqa: UP035
 
 from . import jobs as jobs
+from .net import Server as Server
+from .net import Stream as Stream
 
 __version__: str
 
@@ -30,6 +33,11 @@ _KindName: TypeAlias = Literal[
     "close",
     "tick",
     "microtask",
+    "connection",
+    "connect",
+    "read",
+    "write",
+    "shutdown",
 ]
 _RunMode: TypeAlias = Literal["default", "once", "nowait"]
 
@@ -258,6 +266,53 @@ class Loop:
         writable: bool = False,
         label: str | None = None,
     ) -> Watcher: ...
+    # Network I/O (phaseloop.net): Node's net, on the loop's own poller.
+    def listen(
+        self,
+        on_connection: Callable[[Stream], object],
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        backlog: int = 511,
+        reuse_port: bool = False,
+        ipv6_only: bool = False,
+        allow_half_open: bool = False,
+        label: str | None = None,
+    ) -> Server:
+        """A TCP server; ``on_connection(stream)`` in the poll phase. Bind errors raise."""
+    def listen_unix(
+        self,
+        on_connection: Callable[[Stream], object],
+        path: str | bytes | os.PathLike[str],
+        *,
+        backlog: int = 511,
+        allow_half_open: bool = False,
+        label: str | None = None,
+    ) -> Server:
+        """A Unix-domain socket server on ``path`` (which must not exist)."""
+    def connect(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        on_connect: Callable[[], object] | None = None,
+        allow_half_open: bool = False,
+        label: str | None = None,
+    ) -> Stream:
+        """A TCP client stream; a failed connect reaches ``"error"``, never a raise."""
+    def connect_unix(
+        self,
+        path: str | bytes | os.PathLike[str],
+        *,
+        on_connect: Callable[[], object] | None = None,
+        allow_half_open: bool = False,
+        label: str | None = None,
+    ) -> Stream:
+        """A Unix-domain socket client stream."""
+    def open_stream(
+        self, fd: int, *, allow_half_open: bool = False, label: str | None = None
+    ) -> Stream:
+        """A stream over an fd you hand over (a pipe end, ``socket.detach()``)."""
     def on_signal(
         self,
         signum: int,
@@ -377,6 +432,8 @@ __all__ = [
     "NativeJob",
     "Promise",
     "Rejection",
+    "Server",
+    "Stream",
     "Timer",
     "TraceEvent",
     "UnhandledRejection",

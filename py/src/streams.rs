@@ -1,0 +1,419 @@
+//! The core's streams and servers as `Loop` methods: the low-level calls under
+//! `phaseloop.net` (the Node-shaped `Server` and `Stream` classes) and `phaseloop.asyncio`'s
+//! transports, plus the public entry points (`listen`, `connect`, ...) that build those classes.
+//!
+//! Streams are named by the core's ids as Python ints. Every callback given here is called
+//! as `net_events.rs` says: `(error, value)` for connections and reads, `(error,)` for
+//! connects, writes and shutdowns. A write the kernel takes whole inside `_write` has its
+//! callback queued on the tick queue, called with no arguments (Node's `socket.write`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+
+use phaseloop_core::{Id, Kind, ListenOptions, NetAddr, SyncWrite, WriteBufs};
+
+use crate::args;
+use crate::callback::PyCallback;
+use crate::errors::core_error;
+use crate::event_loop::Loop;
+
+/// `phaseloop.net`, imported once.
+static NET: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+fn net(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    NET.get_or_try_init(py, || py.import("phaseloop.net").map(Bound::unbind))
+        .map(|m| m.bind(py))
+}
+
+/// The bytes of a `bytes` object, lent to the write queue without a copy: the object is kept
+/// alive (and `bytes` never change) until the write completes and this is dropped.
+struct LentBytes {
+    _owner: Py<PyBytes>,
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the pointer is into an immutable `bytes` kept alive by `_owner`; reading it needs no
+// interpreter lock. The core drops write requests on the loop's thread, attached.
+unsafe impl Send for LentBytes {}
+
+impl WriteBufs for LentBytes {
+    fn count(&self) -> usize {
+        1
+    }
+    fn get(&self, _index: usize) -> &[u8] {
+        // SAFETY: see the type's comment; ptr/len are the object's own buffer.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// `data` as write buffers: `bytes` lent as they are; `bytearray`, `memoryview` and other
+/// buffers copied (they may change before the write completes); `str` encoded as UTF-8.
+fn write_bufs(data: &Bound<'_, PyAny>) -> PyResult<(Box<dyn WriteBufs>, usize)> {
+    if let Ok(bytes) = data.cast::<PyBytes>() {
+        let slice = bytes.as_bytes();
+        let (ptr, len) = (slice.as_ptr(), slice.len());
+        let lent = LentBytes {
+            _owner: bytes.clone().unbind(),
+            ptr,
+            len,
+        };
+        return Ok((Box::new(lent), len));
+    }
+    if let Ok(text) = data.cast::<PyString>() {
+        let owned = text.to_str()?.as_bytes().to_vec();
+        let len = owned.len();
+        return Ok((Box::new(owned), len));
+    }
+    let owned = args::bytes(data, "data")?;
+    let len = owned.len();
+    Ok((Box::new(owned), len))
+}
+
+/// Calls `phaseloop.net.<name>(loop, *args, **kwargs)`: the Node-shaped classes are Python.
+fn forward<'py>(
+    lp: &Bound<'py, Loop>,
+    name: &str,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = lp.py();
+    let mut all = vec![lp.clone().into_any()];
+    all.extend(args.iter());
+    net(py)?.getattr(name)?.call(PyTuple::new(py, all)?, kwargs)
+}
+
+fn id(raw: u64) -> Id {
+    Id::from_u64(raw)
+}
+
+fn callback(
+    func: &Bound<'_, PyAny>,
+    label: Option<&Bound<'_, PyAny>>,
+    kind: Kind,
+) -> PyResult<PyCallback> {
+    PyCallback::new(func, None, args::label(label)?, kind)
+}
+
+fn optional_callback(
+    func: Option<&Bound<'_, PyAny>>,
+    label: Option<&Bound<'_, PyAny>>,
+    kind: Kind,
+) -> PyResult<Option<PyCallback>> {
+    match func.filter(|f| !f.is_none()) {
+        Some(func) => callback(func, label, kind).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// An address as Python's socket module gives it: `(host, port)` (IPv6 with `flowinfo` and
+/// `scope_id`, as `getsockname()` does) or a path (`""` for an unnamed socket).
+fn address(py: Python<'_>, addr: NetAddr) -> PyResult<Py<PyAny>> {
+    Ok(match addr {
+        NetAddr::Inet(SocketAddr::V4(v4)) => (v4.ip().to_string(), v4.port())
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+        NetAddr::Inet(SocketAddr::V6(v6)) => {
+            (v6.ip().to_string(), v6.port(), v6.flowinfo(), v6.scope_id())
+                .into_pyobject(py)?
+                .into_any()
+                .unbind()
+        }
+        NetAddr::Unix(path) => path.into_pyobject(py)?.into_any().unbind(),
+    })
+}
+
+/// `host` and `port` as a socket address to bind: an IP literal (`""` and `"0.0.0.0"`:
+/// every IPv4 interface; `"::"`: every interface).
+fn bind_address(host: &str, port: u16) -> PyResult<SocketAddr> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| {
+            PyValueError::new_err(format!(
+                "host must be an IP address to listen on, not {host:?} (resolve names with lookup())"
+            ))
+        })?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[pymethods]
+impl Loop {
+    /// `net.createServer(on_connection).listen(port, host)`: a `Server`; `on_connection(stream)`
+    /// runs in the poll phase for each accepted connection. Bind errors raise `OSError` at once.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, on_connection, port=0, host='127.0.0.1', *, backlog=511, reuse_port=False, ipv6_only=False, allow_half_open=False, label=None)")]
+    fn listen<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        forward(slf, "_listen", args, kwargs)
+    }
+
+    /// A Unix-domain socket server on `path` (`uv_pipe_bind`): a `Server`.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, on_connection, path, *, backlog=511, allow_half_open=False, label=None)")]
+    fn listen_unix<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        forward(slf, "_listen_unix", args, kwargs)
+    }
+
+    /// `net.connect(port, host)`: a `Stream`, connecting; a failed connect reaches `"error"`.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, port, host='127.0.0.1', *, on_connect=None, allow_half_open=False, label=None)")]
+    fn connect<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        forward(slf, "_connect", args, kwargs)
+    }
+
+    /// `net.connect(path)`: a `Stream` over a Unix-domain socket, connecting.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, path, *, on_connect=None, allow_half_open=False, label=None)")]
+    fn connect_unix<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        forward(slf, "_connect_unix", args, kwargs)
+    }
+
+    /// `uv_pipe_open`: a `Stream` over an fd you own (a pipe, a socket); the stream owns it.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, fd, *, allow_half_open=False, label=None)")]
+    fn open_stream<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        forward(slf, "_open_stream", args, kwargs)
+    }
+
+    // ----- the low-level calls of phaseloop.net -------------------------------------------------
+
+    #[pyo3(signature = (host, port, backlog, reuse_port, ipv6_only, on_connection, label = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _tcp_listen(
+        &self,
+        host: &str,
+        port: u16,
+        backlog: i32,
+        reuse_port: bool,
+        ipv6_only: bool,
+        on_connection: &Bound<'_, PyAny>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let lp = self.open()?;
+        let addr = bind_address(host, port)?;
+        let cb = callback(on_connection, label, Kind::Connection)?;
+        let options = ListenOptions {
+            backlog,
+            reuse_port,
+            ipv6_only,
+        };
+        lp.tcp_listen(addr, options, cb)
+            .map(Id::as_u64)
+            .map_err(|refused| core_error(refused.error))
+    }
+
+    #[pyo3(signature = (path, backlog, on_connection, label = None))]
+    fn _pipe_listen(
+        &self,
+        path: PathBuf,
+        backlog: i32,
+        on_connection: &Bound<'_, PyAny>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let lp = self.open()?;
+        let cb = callback(on_connection, label, Kind::Connection)?;
+        lp.pipe_listen(&path, backlog, cb)
+            .map(Id::as_u64)
+            .map_err(|refused| core_error(refused.error))
+    }
+
+    #[pyo3(signature = (host, port, on_connect, label = None))]
+    fn _tcp_connect(
+        &self,
+        host: &str,
+        port: u16,
+        on_connect: &Bound<'_, PyAny>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let lp = self.open()?;
+        let cb = callback(on_connect, label, Kind::Connect)?;
+        lp.tcp_connect(host, port, cb)
+            .map(Id::as_u64)
+            .map_err(|refused| core_error(refused.error))
+    }
+
+    #[pyo3(signature = (path, on_connect, label = None))]
+    fn _pipe_connect(
+        &self,
+        path: PathBuf,
+        on_connect: &Bound<'_, PyAny>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let lp = self.open()?;
+        let cb = callback(on_connect, label, Kind::Connect)?;
+        lp.pipe_connect(&path, cb)
+            .map(Id::as_u64)
+            .map_err(|refused| core_error(refused.error))
+    }
+
+    fn _pipe_open(&self, fd: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let lp = self.open()?;
+        let fd = args::fd(fd)?;
+        lp.pipe_open(fd).map(Id::as_u64).map_err(core_error)
+    }
+
+    #[pyo3(signature = (stream, on_read, label = None))]
+    fn _read_start(
+        &self,
+        stream: u64,
+        on_read: &Bound<'_, PyAny>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let lp = self.open()?;
+        let cb = callback(on_read, label, Kind::Read)?;
+        lp.read_start(id(stream), cb)
+            .map_err(|refused| core_error(refused.error))
+    }
+
+    fn _read_stop(&self, stream: u64) -> PyResult<()> {
+        self.open()?.read_stop(id(stream)).map_err(core_error)
+    }
+
+    /// Queues `data`; `True` when the kernel took all of it inside the call (its callback is
+    /// then on the tick queue).
+    #[pyo3(signature = (stream, data, on_written = None, label = None))]
+    fn _write(
+        &self,
+        stream: u64,
+        data: &Bound<'_, PyAny>,
+        on_written: Option<&Bound<'_, PyAny>>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let lp = self.open()?;
+        let (bufs, _) = write_bufs(data)?;
+        let cb = optional_callback(on_written, label, Kind::Write)?;
+        let had_cb = cb.is_some();
+        let before = lp.write_queue_size(id(stream)).map_err(core_error)?;
+        match lp.write(id(stream), bufs, cb, SyncWrite::Tick) {
+            Ok(Some(mut back)) => {
+                back.kind = Kind::Tick;
+                lp.next_tick(back).map_err(core_error)?;
+                Ok(true)
+            }
+            Ok(None) => {
+                // No callback to hand back: whole when nothing was left queued.
+                let after = lp.write_queue_size(id(stream)).map_err(core_error)?;
+                Ok(!had_cb && before == 0 && after == 0)
+            }
+            Err(refused) => Err(core_error(refused.error)),
+        }
+    }
+
+    fn _try_write(&self, stream: u64, data: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let lp = self.open()?;
+        let (bufs, _) = write_bufs(data)?;
+        let slices: Vec<&[u8]> = (0..bufs.count()).map(|i| bufs.get(i)).collect();
+        lp.try_write(id(stream), &slices).map_err(core_error)
+    }
+
+    #[pyo3(signature = (stream, on_shutdown = None, label = None))]
+    fn _shutdown(
+        &self,
+        stream: u64,
+        on_shutdown: Option<&Bound<'_, PyAny>>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let lp = self.open()?;
+        let cb = optional_callback(on_shutdown, label, Kind::Shutdown)?;
+        lp.shutdown(id(stream), cb)
+            .map_err(|refused| core_error(refused.error))
+    }
+
+    /// Closes a stream or server; `on_close()` in the close phase. `False` if it was closed.
+    #[pyo3(signature = (stream, on_close = None, label = None))]
+    fn _close_stream(
+        &self,
+        stream: u64,
+        on_close: Option<&Bound<'_, PyAny>>,
+        label: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let Ok(lp) = self.open() else {
+            // A closed loop closed its streams already.
+            return Ok(false);
+        };
+        let cb = optional_callback(on_close, label, Kind::Close)?;
+        Ok(lp.close_handle(id(stream), cb).is_ok())
+    }
+
+    fn _write_queue_size(&self, stream: u64) -> PyResult<usize> {
+        self.open()?
+            .write_queue_size(id(stream))
+            .map_err(core_error)
+    }
+
+    fn _stream_bytes(&self, stream: u64) -> PyResult<(u64, u64)> {
+        self.open()?.stream_bytes(id(stream)).map_err(core_error)
+    }
+
+    fn _set_nodelay(&self, stream: u64, enable: bool) -> PyResult<()> {
+        self.open()?
+            .set_nodelay(id(stream), enable)
+            .map_err(core_error)
+    }
+
+    fn _set_keepalive(&self, stream: u64, enable: bool, delay_s: u32) -> PyResult<()> {
+        self.open()?
+            .set_keepalive(id(stream), enable, delay_s)
+            .map_err(core_error)
+    }
+
+    /// The local (`peer=False`) or remote address of a stream or server.
+    fn _address(&self, py: Python<'_>, stream: u64, peer: bool) -> PyResult<Py<PyAny>> {
+        let lp = self.open()?;
+        let addr = if peer {
+            lp.peer_address(id(stream))
+        } else {
+            lp.local_address(id(stream))
+        };
+        address(py, addr.map_err(core_error)?)
+    }
+
+    fn _set_stream_ref(&self, stream: u64, refed: bool) -> PyResult<()> {
+        match self.open() {
+            Ok(lp) => lp.set_ref(id(stream), refed).map_err(core_error),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn _stream_has_ref(&self, stream: u64) -> PyResult<bool> {
+        Ok(self
+            .open()
+            .ok()
+            .and_then(|lp| lp.has_ref(id(stream)).ok())
+            .unwrap_or(false))
+    }
+
+    fn _stream_is_active(&self, stream: u64) -> PyResult<bool> {
+        Ok(self.open().is_ok_and(|lp| lp.is_active(id(stream))))
+    }
+
+    fn _stream_kind(&self, stream: u64) -> PyResult<&'static str> {
+        self.open()?
+            .stream_kind(id(stream))
+            .map(|k| k.name())
+            .map_err(core_error)
+    }
+}

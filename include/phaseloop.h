@@ -598,6 +598,11 @@ typedef struct pl_delay_stats {
  */
 #define PL_KIND_SHUTDOWN 19
 
+/**
+ * A UDP socket's receive or send callback.
+ */
+#define PL_KIND_UDP 20
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

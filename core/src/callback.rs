@@ -92,6 +92,9 @@ pub enum Event<'a> {
     Written(std::io::Result<()>),
     /// A shutdown finished: the write side is shut.
     Shutdown(std::io::Result<()>),
+    /// A UDP socket received a datagram, or receiving failed (a connected socket whose peer
+    /// has no listener: `ECONNREFUSED`).
+    Datagram(std::io::Result<crate::net::Datagram<'a>>),
 }
 
 /// The error type of [`Task`] callbacks.

@@ -857,7 +857,13 @@ impl<C: Callback> Loop<C> {
             });
         }
         for (id, s) in st.streams.slab.iter().filter(|(_, s)| s.active()) {
-            let role = if s.listening { "server" } else { "stream" };
+            let role = if s.listening {
+                "server"
+            } else if s.udp.is_some() {
+                "udp"
+            } else {
+                "stream"
+            };
             let detail = match &s.fd {
                 Some(fd) => format!("{} {role} fd {}", s.kind.name(), fd.as_raw_fd()),
                 None => format!("{} {role} resolving", s.kind.name()),

@@ -83,6 +83,8 @@ pub enum Kind {
     Write,
     /// A shutdown's callback.
     Shutdown,
+    /// A UDP datagram received or a UDP send finished.
+    Udp,
 }
 
 impl Kind {
@@ -108,6 +110,7 @@ impl Kind {
             Kind::Read => "read",
             Kind::Write => "write",
             Kind::Shutdown => "shutdown",
+            Kind::Udp => "udp",
         }
     }
 }

@@ -51,6 +51,8 @@ pub const PL_KIND_READ: pl_kind = 17;
 pub const PL_KIND_WRITE: pl_kind = 18;
 /// A shutdown's callback.
 pub const PL_KIND_SHUTDOWN: pl_kind = 19;
+/// A UDP socket's receive or send callback.
+pub const PL_KIND_UDP: pl_kind = 20;
 
 fn kind_code(kind: Kind) -> pl_kind {
     match kind {
@@ -73,6 +75,7 @@ fn kind_code(kind: Kind) -> pl_kind {
         Kind::Read => PL_KIND_READ,
         Kind::Write => PL_KIND_WRITE,
         Kind::Shutdown => PL_KIND_SHUTDOWN,
+        Kind::Udp => PL_KIND_UDP,
     }
 }
 
@@ -102,6 +105,7 @@ pub extern "C" fn pl_kind_name(kind: pl_kind) -> *const c_char {
             PL_KIND_READ => cstr!("read"),
             PL_KIND_WRITE => cstr!("write"),
             PL_KIND_SHUTDOWN => cstr!("shutdown"),
+            PL_KIND_UDP => cstr!("udp"),
             _ => return ptr::null(),
         };
         name.as_ptr()

@@ -6,13 +6,14 @@
 //! | --- | --- |
 //! | a connection | `(None, stream_id)` or `(OSError, None)` |
 //! | a read | `(None, bytes)`, `(None, None)` at the end, `(OSError, None)` |
+//! | a datagram | `(None, (bytes, (host, port)))` or `(OSError, None)` |
 //! | a connect, write or shutdown | `(None,)` or `(OSError,)` |
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use phaseloop_core::{Event, ReadEvent};
+use phaseloop_core::{Event, NetAddr, ReadEvent};
 
 use crate::callback::PyCallback;
 use crate::errors::io_error;
@@ -36,6 +37,15 @@ pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, event: Event<'_>) -> PyRe
         ],
         Event::Read(ReadEvent::Eof) => [none.clone_ref(py), none.clone_ref(py)],
         Event::Read(ReadEvent::Error(err)) => [error_object(py, err), none.clone_ref(py)],
+        Event::Datagram(Ok(datagram)) => {
+            let data = PyBytes::new(py, datagram.data);
+            let from = crate::streams::address(py, NetAddr::Inet(datagram.from))?;
+            [
+                none.clone_ref(py),
+                (data, from).into_pyobject(py)?.into_any().unbind(),
+            ]
+        }
+        Event::Datagram(Err(err)) => [error_object(py, err), none.clone_ref(py)],
         Event::Connect(result) | Event::Written(result) | Event::Shutdown(result) => {
             let error = match result {
                 Ok(()) => none.clone_ref(py),

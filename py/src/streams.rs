@@ -113,7 +113,7 @@ fn optional_callback(
 
 /// An address as Python's socket module gives it: `(host, port)` (IPv6 with `flowinfo` and
 /// `scope_id`, as `getsockname()` does) or a path (`""` for an unnamed socket).
-fn address(py: Python<'_>, addr: NetAddr) -> PyResult<Py<PyAny>> {
+pub(crate) fn address(py: Python<'_>, addr: NetAddr) -> PyResult<Py<PyAny>> {
     Ok(match addr {
         NetAddr::Inet(SocketAddr::V4(v4)) => (v4.ip().to_string(), v4.port())
             .into_pyobject(py)?

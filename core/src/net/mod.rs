@@ -9,15 +9,17 @@
 //! pending phase (or through the tick queue, for hosts that follow Node's `net` there); close
 //! callbacks, and the cancellation of whatever was still queued, in the close phase.
 //!
-//! Files: `stream.rs` (the per-stream state and its readiness handling), `write_queue.rs`
+//! Files: `udp.rs` (UDP sockets, in the same table), `stream.rs` (the per-stream state and its readiness handling), `write_queue.rs`
 //! (queued buffer lists flushed with `writev`), `tcp.rs`, `unix.rs` (how each kind is opened),
 //! `resolve.rs` (host names resolved on the pool before a connect), `accept.rs` (accepting,
 //! with the reserve fd that sheds connections when the process runs out of fds).
 
 mod accept;
+pub mod dns;
 mod resolve;
 pub(crate) mod stream;
 mod tcp;
+mod udp;
 mod unix;
 mod write_queue;
 
@@ -26,6 +28,7 @@ use std::path::PathBuf;
 
 pub(crate) use stream::Streams;
 pub use tcp::ListenOptions;
+pub use udp::Datagram;
 pub use write_queue::WriteBufs;
 
 /// What kind of file descriptor a stream or server wraps.
@@ -38,6 +41,8 @@ pub enum StreamKind {
     /// Any fd opened with [`crate::Loop::pipe_open`] that is not a socket: a pipe, a tty
     /// (a socket opened that way is `Tcp` or `Unix` by its address family).
     Pipe,
+    /// A UDP socket ([`crate::Loop::udp_open`]).
+    Udp,
 }
 
 impl StreamKind {
@@ -47,6 +52,7 @@ impl StreamKind {
             StreamKind::Tcp => "tcp",
             StreamKind::Unix => "unix",
             StreamKind::Pipe => "pipe",
+            StreamKind::Udp => "udp",
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};
 use crate::event_loop::{Loop, Pending, Refused};
 use crate::id::{Id, IdKind, Slab};
+use crate::net::udp::UdpState;
 use crate::net::write_queue::{Finished, WriteQueue};
 use crate::net::READ_BUFFER_SIZE;
 use crate::net::{ReadEvent, StreamKind, SyncWrite, WriteBufs, READS_PER_EVENT};
@@ -37,6 +38,8 @@ pub(crate) enum DeferredResult {
     Connect(io::Result<()>),
     Written(io::Result<()>),
     Shutdown(io::Result<()>),
+    /// A UDP send.
+    Sent(io::Result<()>),
 }
 
 /// A stream callback deferred to the pending phase, as libuv's `uv__io_feed` defers it.
@@ -56,6 +59,9 @@ impl<C: Callback> Deferred<C> {
             }
             DeferredResult::Written(result) => {
                 lp.invoke(Kind::Write, id, &mut self.cb, Event::Written(result))
+            }
+            DeferredResult::Sent(result) => {
+                lp.invoke(Kind::Udp, id, &mut self.cb, Event::Written(result))
             }
             DeferredResult::Shutdown(result) => {
                 lp.invoke(Kind::Shutdown, id, &mut self.cb, Event::Shutdown(result))
@@ -88,6 +94,8 @@ pub(crate) struct StreamEntry<C> {
     pub(crate) bound_path: Option<PathBuf>,
     pub(crate) bytes_read: u64,
     pub(crate) bytes_written: u64,
+    /// A UDP socket's own state (`None` for every other kind).
+    pub(crate) udp: Option<Box<UdpState<C>>>,
 }
 
 impl<C> StreamEntry<C> {
@@ -109,6 +117,7 @@ impl<C> StreamEntry<C> {
             bound_path: None,
             bytes_read: 0,
             bytes_written: 0,
+            udp: None,
         }
     }
 
@@ -120,6 +129,10 @@ impl<C> StreamEntry<C> {
             || self.connect.is_some()
             || !self.writes.is_empty()
             || self.shutdown.is_some()
+            || self
+                .udp
+                .as_ref()
+                .is_some_and(|u| u.receiving || u.sending())
     }
 
     fn wanted(&self) -> Interest {
@@ -130,9 +143,16 @@ impl<C> StreamEntry<C> {
                 ..
             })
         );
+        let (udp_reading, udp_writing) = self
+            .udp
+            .as_ref()
+            .map_or((false, false), |u| (u.receiving, u.sending()));
         Interest {
-            readable: self.listening || (self.reading && !in_progress),
-            writable: in_progress || !self.writes.is_empty() || self.shutdown.is_some(),
+            readable: self.listening || (self.reading && !in_progress) || udp_reading,
+            writable: in_progress
+                || !self.writes.is_empty()
+                || self.shutdown.is_some()
+                || udp_writing,
         }
     }
 
@@ -155,6 +175,11 @@ impl<C> StreamEntry<C> {
         out.extend(self.connect.take().and_then(|c| c.cb));
         out.extend(self.shutdown.take().flatten());
         out.extend(self.writes.take_all().into_iter().flatten());
+        if let Some(udp) = self.udp.as_mut() {
+            let (sends, recv) = udp.take_callbacks();
+            out.extend(sends);
+            out.extend(recv);
+        }
         out
     }
 
@@ -166,6 +191,7 @@ impl<C> StreamEntry<C> {
             .chain(self.connect.iter().filter_map(|c| c.cb.as_ref()))
             .chain(self.shutdown.iter().filter_map(|s| s.as_ref()))
             .chain(self.writes.callbacks())
+            .chain(self.udp.iter().flat_map(|u| u.callbacks()))
     }
 }
 
@@ -353,6 +379,13 @@ impl<C: Callback> Loop<C> {
                     drop(st);
                     return refuse(Error::InvalidArgument("a server does not read"), cb);
                 }
+                Some(entry) if entry.udp.is_some() => {
+                    drop(st);
+                    return refuse(
+                        Error::InvalidArgument("a UDP socket receives with udp_recv_start"),
+                        cb,
+                    );
+                }
                 Some(entry) if entry.fd.is_none() && entry.connect.is_none() => {
                     drop(st);
                     return refuse(Error::Io(io::Error::from_raw_os_error(libc::ENOTCONN)), cb);
@@ -409,6 +442,12 @@ impl<C: Callback> Loop<C> {
         };
         if entry.listening {
             return refuse(Error::InvalidArgument("a server cannot be written to"), cb);
+        }
+        if entry.udp.is_some() {
+            return refuse(
+                Error::InvalidArgument("a UDP socket sends with udp_send"),
+                cb,
+            );
         }
         if entry.shut || entry.shutdown.is_some() {
             return refuse(Error::Io(io::Error::from_raw_os_error(libc::EPIPE)), cb);
@@ -542,6 +581,10 @@ impl<C: Callback> Loop<C> {
             let Some(entry) = st.streams.slab.get(id) else {
                 return Ok(());
             };
+            if entry.udp.is_some() {
+                drop(st);
+                return self.udp_ready(id, readable, writable);
+            }
             (
                 entry.listening,
                 matches!(
@@ -755,6 +798,17 @@ impl<C: Callback> Loop<C> {
                                 stream: id,
                                 cb,
                                 result: DeferredResult::Connect(Err(cancelled())),
+                            });
+                        }
+                    }
+                    if let Some(udp) = entry.udp.as_mut() {
+                        // The receive callback is dropped; queued sends are cancelled.
+                        let (sends, _recv) = udp.take_callbacks();
+                        for cb in sends {
+                            before.push(Deferred {
+                                stream: id,
+                                cb,
+                                result: DeferredResult::Sent(Err(cancelled())),
                             });
                         }
                     }

@@ -142,6 +142,12 @@ impl Task {
     }
 }
 
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("label", &self.label).finish()
+    }
+}
+
 impl Callback for Task {
     type Error = BoxError;
     type Label = &'static str;

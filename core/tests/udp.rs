@@ -8,7 +8,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 
 use common::{real_loop, Log};
-use phaseloop_core::{Error, Event, Id, Loop, NetAddr, RunMode, Task};
+use phaseloop_core::{Error, Event, Id, Loop, NetAddr, RunMode, SyncWrite, Task};
 
 fn port_of(lp: &Loop<Task>, id: Id) -> u16 {
     match lp.local_address(id).unwrap() {
@@ -56,6 +56,7 @@ fn a_round_trip_receives_in_poll_and_completes_sends_in_pending() {
                         log.push(format!("{}:server sent", phase(lp)));
                         Ok(())
                     })),
+                    SyncWrite::Pending,
                 )
                 .unwrap();
                 Ok(())
@@ -95,6 +96,7 @@ fn a_round_trip_receives_in_poll_and_completes_sends_in_pending() {
             log2.push(format!("{}:client sent", phase(lp)));
             Ok(())
         })),
+        SyncWrite::Pending,
     )
     .unwrap();
     lp.run(RunMode::Default).unwrap();
@@ -127,6 +129,7 @@ fn connected_udp_sends_without_an_address_and_hears_a_refusal() {
             Box::new(b"x".to_vec()),
             Some(loopback(port)),
             Some(Task::new(|_, _| Ok(()))),
+            SyncWrite::Pending,
         )
         .unwrap_err();
     assert!(refused.callback.is_some());
@@ -147,8 +150,14 @@ fn connected_udp_sends_without_an_address_and_hears_a_refusal() {
         }),
     )
     .unwrap();
-    lp.udp_send(id, Box::new(b"anyone?".to_vec()), None, None)
-        .unwrap();
+    lp.udp_send(
+        id,
+        Box::new(b"anyone?".to_vec()),
+        None,
+        None,
+        SyncWrite::Pending,
+    )
+    .unwrap();
     lp.run(RunMode::Default).unwrap();
     assert_eq!(log.entries(), [format!("poll:{}", libc::ECONNREFUSED)]);
 }
@@ -158,7 +167,7 @@ fn an_unconnected_send_without_an_address_is_edestaddrreq() {
     let lp = real_loop();
     let id = lp.udp_open(false).unwrap();
     let refused = lp
-        .udp_send(id, Box::new(b"x".to_vec()), None, None)
+        .udp_send(id, Box::new(b"x".to_vec()), None, None, SyncWrite::Pending)
         .unwrap_err();
     assert!(
         matches!(refused.error, Error::Io(ref e) if e.raw_os_error() == Some(libc::EDESTADDRREQ))
@@ -273,6 +282,7 @@ fn closing_right_after_sends_runs_their_callbacks_before_the_close_callback() {
                 ));
                 Ok(())
             })),
+            SyncWrite::Pending,
         )
         .unwrap();
     }

@@ -15,6 +15,7 @@
 mod args;
 mod callback;
 mod coroutine;
+mod dns;
 mod errors;
 mod event_loop;
 mod exit;
@@ -31,6 +32,7 @@ mod resolvers;
 mod scheduling;
 mod signals;
 mod streams;
+mod udp;
 mod work;
 
 use pyo3::prelude::*;

@@ -82,10 +82,26 @@ fn forward<'py>(
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    forward_to(lp, "phaseloop.net", name, args, kwargs)
+}
+
+/// Calls `<module>.<name>(loop, *args, **kwargs)`.
+pub(crate) fn forward_to<'py>(
+    lp: &Bound<'py, Loop>,
+    module: &str,
+    name: &str,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let py = lp.py();
     let mut all = vec![lp.clone().into_any()];
     all.extend(args.iter());
-    net(py)?.getattr(name)?.call(PyTuple::new(py, all)?, kwargs)
+    let module = if module == "phaseloop.net" {
+        net(py)?.clone()
+    } else {
+        py.import(module)?
+    };
+    module.getattr(name)?.call(PyTuple::new(py, all)?, kwargs)
 }
 
 fn id(raw: u64) -> Id {

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, Kind, WorkOutcome};
+use phaseloop_core::{LookupAddress, LookupError};
 
 use crate::args;
 use crate::callback::{call_in_context, copy_context, Body, PyCallback};
@@ -100,8 +101,12 @@ pub(crate) fn output(py: Python<'_>, value: JobOutput) -> Py<PyAny> {
         Ok(object) => return *object,
         Err(value) => value,
     };
-    match value.downcast::<Vec<u8>>() {
-        Ok(bytes) => PyBytes::new(py, &bytes).into_any().unbind(),
+    let value = match value.downcast::<Vec<u8>>() {
+        Ok(bytes) => return PyBytes::new(py, &bytes).into_any().unbind(),
+        Err(value) => value,
+    };
+    match value.downcast::<Vec<LookupAddress>>() {
+        Ok(found) => crate::dns::addresses(py, &found).unwrap_or_else(|_| py.None()),
         Err(_) => py.None(),
     }
 }
@@ -119,6 +124,10 @@ pub(crate) fn failure(error: JobError) -> PyErr {
     };
     let error = match error.downcast::<FileError>() {
         Ok(err) => return io_error_at(err.err, &err.path),
+        Err(error) => error,
+    };
+    let error = match error.downcast::<LookupError>() {
+        Ok(err) => return Python::attach(|py| crate::dns::gai_error(py, &err)),
         Err(error) => error,
     };
     match error.downcast::<CoreError>() {

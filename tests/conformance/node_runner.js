@@ -58,6 +58,9 @@ const OP_FIELDS = {
   net_close: [['body'], []],
   net_refused: [['body'], []],
   net_server_close: [['body'], []],
+  udp_message: [['body'], []],
+  udp_send: [['body'], []],
+  lookup: [['body'], []],
 };
 const AWAIT_KINDS = ['value', 'promise', 'thenable', 'sleep', 'immediate', 'rejected'];
 /** A combinator's name in JavaScript. */
@@ -251,6 +254,26 @@ function runNet(kind, body) {
 }
 
 /**
+ * A UDP op (README.md, "Network ops"): a socket bound on loopback and a second one sending it
+ * "ping"; `body` runs in the receiver's "message" or in the sender's send callback.
+ */
+function runUdp(kind, body) {
+  const dgram = require('dgram');
+  const receiver = dgram.createSocket('udp4');
+  receiver.on('message', () => {
+    if (kind === 'udp_message') body();
+    receiver.close();
+  });
+  receiver.bind(0, '127.0.0.1', () => {
+    const sender = dgram.createSocket('udp4');
+    sender.send('ping', receiver.address().port, '127.0.0.1', () => {
+      if (kind === 'udp_send') body();
+      sender.close();
+    });
+  });
+}
+
+/**
  * Runs `program` as the main script of this process; returns the log array, which keeps
  * filling while the event loop runs.
  */
@@ -424,6 +447,13 @@ function startProgram(program) {
       case 'net_refused':
       case 'net_server_close':
         runNet(op.op, () => runBody(op.body));
+        break;
+      case 'udp_message':
+      case 'udp_send':
+        runUdp(op.op, () => runBody(op.body));
+        break;
+      case 'lookup':
+        require('dns').lookup('localhost', { all: true }, () => runBody(op.body));
         break;
       default:
         throw new Error(`unknown op ${op.op}`);

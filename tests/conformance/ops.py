@@ -52,8 +52,13 @@ OP_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "net_close": (("body",), ()),
     "net_refused": (("body",), ()),
     "net_server_close": (("body",), ()),
+    "udp_message": (("body",), ()),
+    "udp_send": (("body",), ()),
+    "lookup": (("body",), ()),
 }
-NET_OPS = frozenset(name for name in OP_FIELDS if name.startswith("net_"))
+NET_OPS = frozenset(
+    name for name in OP_FIELDS if name.startswith(("net_", "udp_")) or name == "lookup"
+)
 AWAIT_KINDS = ("value", "promise", "thenable", "sleep", "immediate", "rejected")
 COMBINATORS = ("all", "all_settled", "race", "any")
 # Input kinds of a combinator: the fields each takes beyond "kind" and "value".

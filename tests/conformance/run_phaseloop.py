@@ -158,11 +158,41 @@ class Interpreter:
         else:
             raise ValueError(f"unknown op {name!r}")
 
+    def run_udp(self, kind: str, run: Any) -> None:
+        """A UDP op, as node_runner.js's runUdp."""
+        loop = self.loop
+        receiver = loop.udp()
+
+        def on_message(_data: bytes, _sender: object) -> None:
+            if kind == "udp_message":
+                run()
+            receiver.close()
+
+        receiver.on("message", on_message)
+
+        def bound() -> None:
+            sender = loop.udp()
+
+            def sent(_error: object) -> None:
+                if kind == "udp_send":
+                    run()
+                sender.close()
+
+            sender.send("ping", receiver.address[1], "127.0.0.1", sent)
+
+        receiver.bind(0, "127.0.0.1", bound)
+
     def run_net(self, kind: str, body: Body) -> None:
         """A network op, as node_runner.js's runNet: a loopback server and a client whose one
         event runs `body`; the client starts where Node's `listen` callback runs (a tick)."""
         loop = self.loop
         run = self.callback(body)
+        if kind == "lookup":
+            loop.lookup("localhost", run)
+            return
+        if kind in ("udp_message", "udp_send"):
+            self.run_udp(kind, run)
+            return
 
         def quiet(*_args: object) -> None:
             pass

@@ -14,6 +14,8 @@ from types import ModuleType
 import phaseloop
 import phaseloop.cli
 import phaseloop.demo
+import phaseloop.dgram
+import phaseloop.dns
 import phaseloop.experiment
 import phaseloop.jobs
 import phaseloop.net
@@ -155,6 +157,8 @@ def test_the_loop_constructor_parameters_match() -> None:
 PURE_PYTHON = [
     phaseloop.cli,
     phaseloop.demo,
+    phaseloop.dgram,
+    phaseloop.dns,
     phaseloop.experiment,
     phaseloop.net,
     phaseloop.svg,

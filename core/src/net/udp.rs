@@ -22,7 +22,7 @@ use crate::event_loop::{Loop, Pending, Refused};
 use crate::id::Id;
 use crate::net::stream::{Deferred, DeferredResult, StreamEntry};
 use crate::net::write_queue::total_len;
-use crate::net::{StreamKind, WriteBufs, READS_PER_EVENT, READ_BUFFER_SIZE};
+use crate::net::{StreamKind, SyncWrite, WriteBufs, READS_PER_EVENT, READ_BUFFER_SIZE};
 use crate::trace::Kind;
 
 /// A received datagram ([`crate::Event::Datagram`]).
@@ -257,7 +257,9 @@ impl<C: Callback> Loop<C> {
 
     /// `uv_udp_send`: one datagram of `bufs` to `to` (`None` on a connected socket). Sent at
     /// once when nothing is queued and the kernel takes it, with `cb` ([`Event::Written`]) in
-    /// the pending phase; else queued and sent from the poll phase, `cb` there. A datagram too
+    /// the pending phase ([`SyncWrite::Pending`], libuv) or handed back as `Ok(Some(cb))` for
+    /// the caller's tick queue ([`SyncWrite::Tick`], Node's `dgram`); else queued and sent from
+    /// the poll phase, `cb` there. A datagram too
     /// large is `EMSGSIZE` in `cb`; a send after close is refused.
     pub fn udp_send(
         &self,
@@ -265,7 +267,8 @@ impl<C: Callback> Loop<C> {
         bufs: Box<dyn WriteBufs>,
         to: Option<SocketAddr>,
         cb: Option<C>,
-    ) -> Result<(), Refused<Option<C>>> {
+        sync: SyncWrite,
+    ) -> Result<Option<C>, Refused<Option<C>>> {
         let refuse = |error, callback| Err(Refused { error, callback });
         match self.udp_connected(id) {
             Err(error) => return refuse(error, cb),
@@ -294,21 +297,23 @@ impl<C: Callback> Loop<C> {
                     if let Ok(n) = &result {
                         entry.bytes_written += *n as u64;
                     }
-                    if let Some(cb) = cb {
-                        st.pending.push_back(Pending::Stream(Deferred {
-                            stream: id,
-                            cb,
-                            result: DeferredResult::Sent(result.map(drop)),
-                        }));
+                    let Some(cb) = cb else { return Ok(None) };
+                    if sync == SyncWrite::Tick && result.is_ok() {
+                        return Ok(Some(cb));
                     }
-                    return Ok(());
+                    st.pending.push_back(Pending::Stream(Deferred {
+                        stream: id,
+                        cb,
+                        result: DeferredResult::Sent(result.map(drop)),
+                    }));
+                    return Ok(None);
                 }
             }
         }
         udp.queued += total_len(&*bufs);
         udp.sends.push_back(UdpSend { bufs, to, cb });
         drop(st.streams.sync(&self.inbox.poller, id));
-        Ok(())
+        Ok(None)
     }
 
     /// `uv_udp_try_send`: sends now or fails (`EAGAIN` when the kernel would block or sends

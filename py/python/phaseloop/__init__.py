@@ -35,6 +35,7 @@ from ._phaseloop import (
     Work,
     __version__,
 )
+from .dgram import UdpSocket
 from .net import Server, Stream
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "Stream",
     "Timer",
     "TraceEvent",
+    "UdpSocket",
     "UnhandledRejection",
     "Watcher",
     "Work",

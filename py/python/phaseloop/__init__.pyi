@@ -10,6 +10,7 @@ from typing import Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, overlo
 from typing_extensions import Self, TypeAlias  # noqa: UP035
 
 from . import jobs as jobs
+from .dgram import UdpSocket as UdpSocket
 from .net import Server as Server
 from .net import Stream as Stream
 
@@ -38,6 +39,7 @@ _KindName: TypeAlias = Literal[
     "read",
     "write",
     "shutdown",
+    "udp",
 ]
 _RunMode: TypeAlias = Literal["default", "once", "nowait"]
 
@@ -313,6 +315,27 @@ class Loop:
         self, fd: int, *, allow_half_open: bool = False, label: str | None = None
     ) -> Stream:
         """A stream over an fd you hand over (a pipe end, ``socket.detach()``)."""
+    def udp(
+        self,
+        on_message: Callable[[bytes, tuple[Any, ...]], object] | None = None,
+        *,
+        family: int = 4,
+        reuse_address: bool = False,
+        ipv6_only: bool = False,
+        label: str | None = None,
+    ) -> UdpSocket:
+        """A UDP socket (``dgram.createSocket``); ``on_message(data, (host, port))`` in poll."""
+    def lookup(
+        self,
+        host: str,
+        callback: Callable[
+            [BaseException | None, list[tuple[int, str]] | None], object
+        ],
+        *,
+        family: int = 0,
+        label: str | None = None,
+    ) -> Work | None:
+        """``dns.lookup`` on the pool; an IP address is answered through the tick queue."""
     def on_signal(
         self,
         signum: int,
@@ -436,6 +459,7 @@ __all__ = [
     "Stream",
     "Timer",
     "TraceEvent",
+    "UdpSocket",
     "UnhandledRejection",
     "Watcher",
     "Work",

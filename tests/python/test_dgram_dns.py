@@ -1,0 +1,170 @@
+"""phaseloop.dgram (Loop.udp) and phaseloop.dns (Loop.lookup): Node's dgram and dns.lookup,
+with the ticks Node puts between their calls and their callbacks (docs/net.md)."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import phaseloop
+import pytest
+
+
+@pytest.fixture
+def net_loop() -> Iterator[phaseloop.Loop]:
+    with phaseloop.Loop(threadpool_size=1) as lp:
+        yield lp
+
+
+def test_a_udp_round_trip_in_nodes_order(net_loop: phaseloop.Loop) -> None:
+    log: list[str] = []
+    loop = net_loop
+
+    def on_server(data: bytes, sender: Any) -> None:
+        log.append(f"server got {data.decode()} from {sender[0]} in {loop.phase}")
+        server.send(
+            b"pong", sender[1], sender[0], lambda err: log.append(f"server sent {err}")
+        )
+        loop.next_tick(lambda: log.append("tick after send"))
+
+    server = loop.udp(on_server).bind(0, "127.0.0.1", lambda: log.append("listening"))
+    client = loop.udp()
+
+    def on_client(data: bytes, sender: Any) -> None:
+        log.append(f"client got {data.decode()} in {loop.phase}")
+        client.close(lambda: log.append("client closed"))
+        server.close()
+
+    client.on("message", on_client)
+    client.send(
+        "ping",
+        server.address[1],
+        "127.0.0.1",
+        lambda err: log.append(f"client sent {err}"),
+    )
+    loop.next_tick(lambda: log.append("tick after client send"))
+    loop.run()
+    # The order node prints for the same program (dgram, v20).
+    assert log == [
+        "listening",
+        "tick after client send",
+        "client sent None",
+        "server got ping from 127.0.0.1 in poll",
+        "tick after send",
+        "server sent None",
+        "client got pong in poll",
+        "client closed",
+    ]
+    assert not loop.alive
+
+
+def test_bind_errors_raise_at_once_and_bad_arguments_name_themselves(
+    net_loop: phaseloop.Loop,
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        sock = net_loop.udp()
+        with pytest.raises(OSError) as info:
+            sock.bind(taken.getsockname()[1], "127.0.0.1")
+        assert info.value.errno == errno.EADDRINUSE
+    with pytest.raises(ValueError, match="host"):
+        sock.bind(0, "localhost")
+    with pytest.raises(ValueError, match="family"):
+        net_loop.udp(family=5)
+    with pytest.raises(TypeError, match="data"):
+        sock.send(3.5, 9)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ttl"):
+        sock.set_ttl(0)
+    with pytest.raises(ValueError, match="group"):
+        sock.add_membership("not an address")
+    sock.close()
+    with pytest.raises(OSError) as closed:
+        sock.send(b"x", 9)
+    assert closed.value.errno == errno.EBADF
+    net_loop.run()
+    assert net_loop.handles() == []
+
+
+def test_connected_udp_hears_that_nobody_listens(net_loop: phaseloop.Loop) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log: list[Any] = []
+    sock = net_loop.udp()
+    sock.on("error", lambda err: (log.append((type(err), err.errno)), sock.close()))
+    sock.connect(port, "127.0.0.1", lambda: sock.send(b"anyone?"))
+    assert sock.remote_address == ("127.0.0.1", port)
+    net_loop.run()
+    assert log == [(ConnectionRefusedError, errno.ECONNREFUSED)]
+
+
+def test_sending_to_a_port_nobody_listens_on_succeeds_unconnected(
+    net_loop: phaseloop.Loop,
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log: list[Any] = []
+    sock = net_loop.udp()
+    sock.send(
+        b"into the void", port, callback=lambda err: (log.append(err), sock.close())
+    )
+    net_loop.run()
+    assert log == [None]
+
+
+def test_an_unrefed_receiving_socket_lets_the_loop_end(
+    net_loop: phaseloop.Loop,
+) -> None:
+    sock = net_loop.udp().bind().unref()
+    assert not sock.has_ref()
+    net_loop.run()
+    assert sock.address[1] > 0
+    sock.close()
+    net_loop.run()
+
+
+def test_a_lookup_runs_on_the_pool_and_an_address_through_the_tick_queue(
+    net_loop: phaseloop.Loop,
+) -> None:
+    log: list[Any] = []
+    work = net_loop.lookup(
+        "localhost",
+        lambda err, found: log.append(("name", err, net_loop.phase, found)),
+        family=4,
+    )
+    assert isinstance(work, phaseloop.Work)
+    literal = net_loop.lookup(
+        "::1", lambda err, found: log.append(("literal", err, net_loop.phase, found))
+    )
+    assert literal is None
+    net_loop.run()
+    # The literal is answered in the drain after the main script, before any phase.
+    assert log[0] == ("literal", None, None, [(6, "::1")])
+    name = log[1]
+    assert name[:3] == ("name", None, "poll")
+    assert ("127.0.0.1" in [a for f, a in name[3]]) and all(f == 4 for f, a in name[3])
+    assert len(log) == 2
+
+
+def test_a_name_that_does_not_resolve_is_a_gaierror_with_nodes_code(
+    net_loop: phaseloop.Loop,
+) -> None:
+    log: list[Any] = []
+    net_loop.lookup("no-such-host.invalid", lambda err, found: log.append((err, found)))
+    net_loop.run()
+    ((err, found),) = log
+    assert found is None
+    assert isinstance(err, socket.gaierror)
+    assert err.errno in (
+        socket.EAI_NONAME,
+        socket.EAI_AGAIN,
+        getattr(socket, "EAI_NODATA", -5),
+    )
+    assert err.code in ("ENOTFOUND", "EAI_AGAIN")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="family"):
+        net_loop.lookup("localhost", print, family=5)
+    with pytest.raises(TypeError, match="callback"):
+        net_loop.lookup("localhost", None)  # type: ignore[arg-type]

@@ -603,6 +603,11 @@ typedef struct pl_delay_stats {
  */
 #define PL_KIND_UDP 20
 
+/**
+ * A child process's exit callback.
+ */
+#define PL_KIND_EXIT 21
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -95,6 +95,8 @@ pub enum Event<'a> {
     /// A UDP socket received a datagram, or receiving failed (a connected socket whose peer
     /// has no listener: `ECONNREFUSED`).
     Datagram(std::io::Result<crate::net::Datagram<'a>>),
+    /// A child process exited (or was killed by a signal).
+    Exit(crate::process::ExitStatus),
 }
 
 /// The error type of [`Task`] callbacks.

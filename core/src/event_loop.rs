@@ -29,6 +29,7 @@ use crate::net::Streams;
 use crate::options::{DrainMode, LoopOptions};
 use crate::poll::{Interest, Watchers, WAKEUP_KEY};
 use crate::pool::{Job, JobState, Pool, WorkOutcome};
+use crate::process::Processes;
 use crate::remote::Remote;
 use crate::timers::{coerce_delay, TimerQueue};
 use crate::trace::{Kind, Phase, TraceEvent, TraceHook, TraceRecord};
@@ -137,6 +138,8 @@ pub(crate) enum PollItem {
         readable: bool,
         writable: bool,
     },
+    /// A `SIGCHLD` arrived: look for this loop's children that exited.
+    Reap,
 }
 
 /// Where `run` is; kept across calls so that a `run` stopped by a failing callback resumes
@@ -184,6 +187,7 @@ pub(crate) struct State<C: Callback> {
     pub(crate) microtasks: VecDeque<C>,
     pub(crate) pending: VecDeque<Pending<C>>,
     pub(crate) streams: Streams<C>,
+    pub(crate) processes: Processes<C>,
     pub(crate) closing: VecDeque<Closing<C>>,
     // The batch of the phase in progress, kept here so a failure can resume it.
     pub(crate) timers_now: u64,
@@ -285,6 +289,7 @@ impl<C: Callback> Loop<C> {
             microtasks: VecDeque::new(),
             pending: VecDeque::new(),
             streams: Streams::new(tag),
+            processes: Processes::new(tag),
             closing: VecDeque::new(),
             timers_now: 0,
             pending_batch: VecDeque::new(),
@@ -777,6 +782,7 @@ impl<C: Callback> Loop<C> {
             || st.handles.has_ref()
             || st.watchers.has_ref()
             || st.streams.has_ref()
+            || st.processes.has_ref()
             || !st.works.is_empty()
             || self.inbox.pending_calls() > 0
             || !st.pending.is_empty()
@@ -873,6 +879,14 @@ impl<C: Callback> Loop<C> {
                 refed: s.refed,
                 id: Some(id),
                 detail,
+            });
+        }
+        for (id, p) in st.processes.slab.iter().filter(|(_, p)| p.exited.is_none()) {
+            out.push(HandleInfo {
+                kind: "process",
+                refed: p.refed,
+                id: Some(id),
+                detail: format!("process pid {}", p.pid),
             });
         }
         for (id, _) in st.works.iter().filter(|(_, w)| w.connect.is_none()) {
@@ -1039,6 +1053,7 @@ impl<C: Callback> Loop<C> {
             .iter()
             .flat_map(|(_, s)| s.callbacks())
             .for_each(&mut visit);
+        st.processes.callbacks().for_each(&mut visit);
         st.ticks
             .iter()
             .chain(st.microtasks.iter())
@@ -1121,6 +1136,7 @@ impl<C: Callback> Loop<C> {
                 }
                 dropped.extend(stream.take_callbacks());
             }
+            dropped.extend(st.processes.drain_all((!forked).then_some(poller)));
             st.handle_batch.clear();
             st.cancelled.clear();
             if let Some((reader, _)) = st.wakeup.take() {

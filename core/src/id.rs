@@ -25,6 +25,7 @@ pub(crate) enum IdKind {
     Signal = 5,
     Work = 6,
     Stream = 7,
+    Process = 8,
 }
 
 // Layout, low to high: index (32 bits), generation (16), loop tag (12), kind (4).
@@ -96,6 +97,7 @@ impl Id {
             5 => IdKind::Signal,
             6 => IdKind::Work,
             7 => IdKind::Stream,
+            8 => IdKind::Process,
             _ => return None,
         })
     }

@@ -41,6 +41,7 @@ pub mod net;
 mod options;
 mod poll;
 mod pool;
+pub mod process;
 pub mod promise;
 mod remote;
 mod run;
@@ -59,6 +60,7 @@ pub use net::{Datagram, ListenOptions, NetAddr, ReadEvent, StreamKind, SyncWrite
 pub use options::{DrainMode, LoopOptions, RunMode, DEFAULT_THREADPOOL_SIZE, MAX_THREADPOOL_SIZE};
 pub use poll::Interest;
 pub use pool::{panic_message, Job, JobError, JobOutput, WorkOutcome};
+pub use process::{ExitStatus, SpawnOptions, Spawned, Stdio};
 pub use promise::{Promise, PromiseHost, PromiseJob, PromiseState, ResolvingFunctions, Settled};
 pub use remote::Remote;
 pub use timers::{coerce_delay, TIMEOUT_MAX};

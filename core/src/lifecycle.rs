@@ -22,6 +22,7 @@ impl<C: Callback> Loop<C> {
             Some(IdKind::Watcher) => st.watchers.set_fd_ref(id, refed),
             Some(IdKind::Signal) => st.watchers.set_signal_ref(id, refed),
             Some(IdKind::Stream) => st.streams.set_ref(id, refed),
+            Some(IdKind::Process) => st.processes.set_ref(id, refed),
             Some(IdKind::Work) => {
                 return Err(Error::InvalidArgument("a work request cannot be unref'd"))
             }
@@ -41,6 +42,7 @@ impl<C: Callback> Loop<C> {
             Some(IdKind::Watcher) => st.watchers.fds.get(id).map(|w| w.refed),
             Some(IdKind::Signal) => st.watchers.signals.get(id).map(|s| s.refed),
             Some(IdKind::Stream) => st.streams.slab.get(id).map(|s| s.refed),
+            Some(IdKind::Process) => st.processes.slab.get(id).map(|p| p.refed),
             Some(IdKind::Work) => st.works.contains(id).then_some(true),
             None => None,
         };
@@ -62,6 +64,11 @@ impl<C: Callback> Loop<C> {
             Some(IdKind::Watcher) => st.watchers.fds.get(id).is_some_and(|w| w.active),
             Some(IdKind::Signal) => st.watchers.signals.get(id).is_some_and(|s| s.active),
             Some(IdKind::Stream) => st.streams.slab.get(id).is_some_and(|s| s.active()),
+            Some(IdKind::Process) => st
+                .processes
+                .slab
+                .get(id)
+                .is_some_and(|p| p.exited.is_none()),
             Some(IdKind::Work) => st.works.contains(id),
             None => false,
         }
@@ -114,6 +121,10 @@ impl<C: Callback> Loop<C> {
                 },
                 Some(IdKind::Signal) => match st.watchers.remove_signal(poller, id) {
                     Some(s) => ("signal", s.cb.into_iter().collect()),
+                    None => ("", Vec::new()),
+                },
+                Some(IdKind::Process) => match st.processes.remove(poller, id) {
+                    Some(p) => ("process", p.exit_cb.into_iter().collect()),
                     None => ("", Vec::new()),
                 },
                 Some(IdKind::Stream) | Some(IdKind::Work) | None => ("", Vec::new()),

@@ -35,6 +35,8 @@ const KEY_MASK: usize = (1 << 40) - 1;
 pub(crate) const WAKEUP_KEY: usize = 3 << 40;
 /// Keys of streams and servers (`net/stream.rs`): the slab index.
 pub(crate) const STREAM_KEY: usize = 4 << 40;
+/// The key of the loop's `SIGCHLD` socket (`process.rs`).
+pub(crate) const CHILD_KEY: usize = 5 << 40;
 
 /// What a poller event is about.
 pub(crate) enum PollKey {
@@ -42,6 +44,7 @@ pub(crate) enum PollKey {
     Signal(u32),
     Stream(u32),
     Wakeup,
+    Child,
 }
 
 pub(crate) fn decode_key(key: usize) -> Option<PollKey> {
@@ -51,6 +54,7 @@ pub(crate) fn decode_key(key: usize) -> Option<PollKey> {
         SIGNAL_KEY => Some(PollKey::Signal(index)),
         WAKEUP_KEY => Some(PollKey::Wakeup),
         STREAM_KEY => Some(PollKey::Stream(index)),
+        CHILD_KEY => Some(PollKey::Child),
         _ => None,
     }
 }

@@ -503,6 +503,13 @@ impl<C: Callback> Loop<C> {
                             found += 1;
                         }
                     }
+                    Some(PollKey::Child)
+                        if !st.poll_ready.iter().any(|i| matches!(i, PollItem::Reap)) =>
+                    {
+                        st.poll_ready.push_back(PollItem::Reap);
+                        found += 1;
+                    }
+                    Some(PollKey::Child) => {}
                     Some(PollKey::Wakeup) => {
                         if let Some((reader, _)) = &st.wakeup {
                             drain_socket(reader);
@@ -590,6 +597,7 @@ impl<C: Callback> Loop<C> {
                     readable,
                     writable,
                 } => self.dispatch_stream(id, readable, writable)?,
+                PollItem::Reap => self.reap_children()?,
                 PollItem::Work(completion) => {
                     let entry = self.st().works.remove(completion.id);
                     if let Some(stream) = entry.as_ref().and_then(|e| e.connect) {

@@ -85,6 +85,8 @@ pub enum Kind {
     Shutdown,
     /// A UDP datagram received or a UDP send finished.
     Udp,
+    /// A child process's exit callback.
+    Exit,
 }
 
 impl Kind {
@@ -111,6 +113,7 @@ impl Kind {
             Kind::Write => "write",
             Kind::Shutdown => "shutdown",
             Kind::Udp => "udp",
+            Kind::Exit => "exit",
         }
     }
 }

@@ -53,6 +53,8 @@ pub const PL_KIND_WRITE: pl_kind = 18;
 pub const PL_KIND_SHUTDOWN: pl_kind = 19;
 /// A UDP socket's receive or send callback.
 pub const PL_KIND_UDP: pl_kind = 20;
+/// A child process's exit callback.
+pub const PL_KIND_EXIT: pl_kind = 21;
 
 fn kind_code(kind: Kind) -> pl_kind {
     match kind {
@@ -76,6 +78,7 @@ fn kind_code(kind: Kind) -> pl_kind {
         Kind::Write => PL_KIND_WRITE,
         Kind::Shutdown => PL_KIND_SHUTDOWN,
         Kind::Udp => PL_KIND_UDP,
+        Kind::Exit => PL_KIND_EXIT,
     }
 }
 
@@ -106,6 +109,7 @@ pub extern "C" fn pl_kind_name(kind: pl_kind) -> *const c_char {
             PL_KIND_WRITE => cstr!("write"),
             PL_KIND_SHUTDOWN => cstr!("shutdown"),
             PL_KIND_UDP => cstr!("udp"),
+            PL_KIND_EXIT => cstr!("exit"),
             _ => return ptr::null(),
         };
         name.as_ptr()

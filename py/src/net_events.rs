@@ -7,6 +7,7 @@
 //! | a connection | `(None, stream_id)` or `(OSError, None)` |
 //! | a read | `(None, bytes)`, `(None, None)` at the end, `(OSError, None)` |
 //! | a datagram | `(None, (bytes, (host, port)))` or `(OSError, None)` |
+//! | a child's exit | `(exit_code, signal)`, each an int or `None` |
 //! | a connect, write or shutdown | `(None,)` or `(OSError,)` |
 
 use pyo3::ffi;
@@ -46,6 +47,10 @@ pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, event: Event<'_>) -> PyRe
             ]
         }
         Event::Datagram(Err(err)) => [error_object(py, err), none.clone_ref(py)],
+        Event::Exit(status) => [
+            status.code.into_pyobject(py)?.into_any().unbind(),
+            status.signal.into_pyobject(py)?.into_any().unbind(),
+        ],
         Event::Connect(result) | Event::Written(result) | Event::Shutdown(result) => {
             let error = match result {
                 Ok(()) => none.clone_ref(py),

@@ -26,6 +26,7 @@ mod jobs;
 mod monitor;
 mod net_events;
 mod owner;
+mod process;
 mod promise;
 mod promise_host;
 mod resolvers;

@@ -61,6 +61,8 @@ const OP_FIELDS = {
   udp_message: [['body'], []],
   udp_send: [['body'], []],
   lookup: [['body'], []],
+  spawn_exit: [['body'], []],
+  spawn_close: [['body'], []],
 };
 const AWAIT_KINDS = ['value', 'promise', 'thenable', 'sleep', 'immediate', 'rejected'];
 /** A combinator's name in JavaScript. */
@@ -452,6 +454,14 @@ function startProgram(program) {
       case 'udp_send':
         runUdp(op.op, () => runBody(op.body));
         break;
+      case 'spawn_exit':
+      case 'spawn_close': {
+        // A child that writes one byte and exits; its stdout is read, so "close" waits for it.
+        const child = require('child_process').spawn('sh', ['-c', 'printf x']);
+        child.stdout.on('data', () => {});
+        child.on(op.op === 'spawn_exit' ? 'exit' : 'close', () => runBody(op.body));
+        break;
+      }
       case 'lookup':
         require('dns').lookup('localhost', { all: true }, () => runBody(op.body));
         break;

@@ -55,9 +55,13 @@ OP_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "udp_message": (("body",), ()),
     "udp_send": (("body",), ()),
     "lookup": (("body",), ()),
+    "spawn_exit": (("body",), ()),
+    "spawn_close": (("body",), ()),
 }
 NET_OPS = frozenset(
-    name for name in OP_FIELDS if name.startswith(("net_", "udp_")) or name == "lookup"
+    name
+    for name in OP_FIELDS
+    if name.startswith(("net_", "udp_", "spawn_")) or name == "lookup"
 )
 AWAIT_KINDS = ("value", "promise", "thenable", "sleep", "immediate", "rejected")
 COMBINATORS = ("all", "all_settled", "race", "any")

@@ -190,6 +190,12 @@ class Interpreter:
         if kind == "lookup":
             loop.lookup("localhost", run)
             return
+        if kind in ("spawn_exit", "spawn_close"):
+            child = loop.spawn(["sh", "-c", "printf x"])
+            assert child.stdout is not None
+            child.stdout.on("data", lambda _data: None)
+            child.on("exit" if kind == "spawn_exit" else "close", run)
+            return
         if kind in ("udp_message", "udp_send"):
             self.run_udp(kind, run)
             return

@@ -83,3 +83,21 @@ def test_http_server_answers_fast_before_slow(tmp_path: Path) -> None:
     out = run_example("http_server.py", cwd=tmp_path)
     assert "[poll] client: /fast -> 'fast'" in out
     assert out.splitlines()[-1] == "answered in order: /fast /slow"
+
+
+def test_udp_ping_gets_three_pongs(tmp_path: Path) -> None:
+    lines = run_example("udp_ping.py", cwd=tmp_path).splitlines()
+    assert [line.split(" from ")[0] for line in lines[:3]] == [
+        f"[poll] pong ping {n}" for n in (1, 2, 3)
+    ]
+    assert lines[-1] == "closed"
+
+
+def test_process_pipeline_counts_the_words(tmp_path: Path) -> None:
+    out = run_example("process_pipeline.py", cwd=tmp_path)
+    assert [line.split() for line in out.splitlines()[-3:]] == [
+        ["2", "apple"],
+        ["1", "fig"],
+        ["3", "pear"],
+    ]
+    assert "[poll] sort exited 0" in out

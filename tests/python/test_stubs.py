@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import phaseloop
+import phaseloop.child_process
 import phaseloop.cli
 import phaseloop.demo
 import phaseloop.dgram
@@ -155,6 +156,7 @@ def test_the_loop_constructor_parameters_match() -> None:
 # The pure-Python modules (`python -m phaseloop` and its parts) have stubs too. Their runtime
 # namespace also holds what they import, so `__all__` is the runtime's list of public names.
 PURE_PYTHON = [
+    phaseloop.child_process,
     phaseloop.cli,
     phaseloop.demo,
     phaseloop.dgram,

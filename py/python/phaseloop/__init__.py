@@ -35,6 +35,7 @@ from ._phaseloop import (
     Work,
     __version__,
 )
+from .child_process import Process
 from .dgram import UdpSocket
 from .net import Server, Stream
 
@@ -48,6 +49,7 @@ __all__ = [
     "Loop",
     "LoopClosed",
     "NativeJob",
+    "Process",
     "Promise",
     "Rejection",
     "Server",

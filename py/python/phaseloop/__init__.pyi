@@ -10,6 +10,7 @@ from typing import Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, overlo
 from typing_extensions import Self, TypeAlias  # noqa: UP035
 
 from . import jobs as jobs
+from .child_process import Process as Process
 from .dgram import UdpSocket as UdpSocket
 from .net import Server as Server
 from .net import Stream as Stream
@@ -40,6 +41,7 @@ _KindName: TypeAlias = Literal[
     "write",
     "shutdown",
     "udp",
+    "exit",
 ]
 _RunMode: TypeAlias = Literal["default", "once", "nowait"]
 
@@ -336,6 +338,19 @@ class Loop:
         label: str | None = None,
     ) -> Work | None:
         """``dns.lookup`` on the pool; an IP address is answered through the tick queue."""
+    def spawn(
+        self,
+        args: Iterable[str | os.PathLike[str]],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+        stdin: str | int = "pipe",
+        stdout: str | int = "pipe",
+        stderr: str | int = "pipe",
+        on_exit: Callable[[int | None, int | None], object] | None = None,
+        label: str | None = None,
+    ) -> Process:
+        """``child_process.spawn``; a program that cannot start raises ``OSError`` at once."""
     def on_signal(
         self,
         signum: int,
@@ -453,6 +468,7 @@ __all__ = [
     "Loop",
     "LoopClosed",
     "NativeJob",
+    "Process",
     "Promise",
     "Rejection",
     "Server",

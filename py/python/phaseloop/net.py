@@ -176,6 +176,9 @@ class Stream(_Emitter):
         self._had_error = False
         self._bytes = (0, 0)
         self._refed = True
+        # A stream with one direction only (a child's stdin, stdout or stderr).
+        self.readable = True
+        self.writable = True
 
     # ----- Node's events and flow -------------------------------------------------------------
 
@@ -322,6 +325,10 @@ class Stream(_Emitter):
         if self._final_started or self.destroyed or self._id is None:
             return
         self._final_started = True
+        if not self.writable:
+            # A read-only pipe has no write side to shut.
+            self._tick(self._finish)
+            return
         try:
             self.loop._shutdown(self._id, None, self.label)
         except OSError as err:
@@ -337,7 +344,11 @@ class Stream(_Emitter):
         for callback in callbacks:
             callback()
         self.emit("finish")
-        if self._end_emitted or (self._flowing is None and self._read_ended):
+        if (
+            not self.readable
+            or self._end_emitted
+            or (self._flowing is None and self._read_ended)
+        ):
             self.destroy()
 
     # ----- closing ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #   rust           cargo fmt --check, clippy -D warnings, cargo test (core, bindings)
 #   node (rust)    core/tests/node/check.sh: the orders the Rust tests assert are Node's
 #   python         ruff, mypy --strict on the package and the examples, pytest tests/python
+#                  and tests/asyncio (CPython's own asyncio loop suites on phaseloop.asyncio)
 #   c              tests/c/run.sh: header freshness, libphaseloop installed with pkg-config,
 #                  every C test plain and under valgrind, the static library, the C examples
 #   conformance    tests/conformance/run.sh: every scenario and a fixed-seed fuzz run, on
@@ -41,11 +42,11 @@ step "rust: the expected orders of the Rust tests are what Node prints"
 bash core/tests/node/check.sh
 
 step "python: ruff, mypy, pytest"
-py_files=(py/python tests/python examples/python bench tests/conformance)
+py_files=(py/python tests/python tests/asyncio examples/python bench tests/conformance)
 .venv/bin/ruff check "${py_files[@]}"
 .venv/bin/ruff format --check "${py_files[@]}"
 .venv/bin/mypy --strict py/python/phaseloop examples/python
-.venv/bin/python -m pytest tests/python -q
+.venv/bin/python -m pytest tests/python tests/asyncio -q
 
 step "c: libphaseloop, the header, C tests under valgrind, C examples"
 bash tests/c/run.sh

@@ -67,6 +67,12 @@ pub(crate) fn route_signals<'py>(
     let kwargs = PyDict::new(py);
     kwargs.set_item("warn_on_full_buffer", false)?;
     match set_wakeup_fd.call((fd,), Some(&kwargs)) {
+        // Someone else's wake-up fd (asyncio's self-pipe, which phaseloop.asyncio watches in
+        // the poll phase) is left in place: it wakes the poll too, and its owner reads it.
+        Ok(previous) if previous.extract::<i64>().is_ok_and(|p| p >= 0) => {
+            set_wakeup_fd.call1((previous,))?;
+            Ok(None)
+        }
         Ok(previous) => Ok(Some(WakeupFd {
             set_wakeup_fd,
             previous,

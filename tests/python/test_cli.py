@@ -413,3 +413,47 @@ def test_a_command_is_required(tmp_path: Path) -> None:
     done = phaseloop_cli(cwd=tmp_path)
     assert done.returncode == 2
     assert "run" in done.stderr and "demo" in done.stderr
+
+
+def test_run_asyncio_prints_the_timeline_of_an_unchanged_asyncio_program(
+    tmp_path: Path,
+) -> None:
+    program = tmp_path / "app.py"
+    program.write_text(
+        "import asyncio\n"
+        "async def main():\n"
+        "    await asyncio.sleep(0.001)\n"
+        "    print('done', type(asyncio.get_running_loop()).__mro__[1].__name__)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "phaseloop", "run", "--asyncio", str(program)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "done EventLoop" in done.stdout
+    rows = [
+        line.split() for line in done.stdout.splitlines() if line.strip()[:1].isdigit()
+    ]
+    # The task's steps are check-phase immediates labelled with its name; the sleep a timer.
+    assert ["check", "immediate", "Task-1"] in [row[1:2] + row[-2:] for row in rows]
+    assert any(row[1] == "timers" and "timeout" in row for row in rows)
+
+
+def test_run_asyncio_reports_a_failing_program(tmp_path: Path) -> None:
+    program = tmp_path / "bad.py"
+    program.write_text(
+        "import asyncio\nasync def main():\n    raise ValueError('boom')\nasyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "phaseloop", "run", "--asyncio", str(program)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "ValueError: boom" in done.stderr

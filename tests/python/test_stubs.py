@@ -12,6 +12,8 @@ from pathlib import Path
 from types import ModuleType
 
 import phaseloop
+import phaseloop.asyncio
+import phaseloop.asyncio_trace
 import phaseloop.child_process
 import phaseloop.cli
 import phaseloop.demo
@@ -156,6 +158,8 @@ def test_the_loop_constructor_parameters_match() -> None:
 # The pure-Python modules (`python -m phaseloop` and its parts) have stubs too. Their runtime
 # namespace also holds what they import, so `__all__` is the runtime's list of public names.
 PURE_PYTHON = [
+    phaseloop.asyncio,
+    phaseloop.asyncio_trace,
     phaseloop.child_process,
     phaseloop.cli,
     phaseloop.demo,

@@ -1,5 +1,8 @@
 """The ``python -m phaseloop`` command: ``run`` an experiment file, or the ``demo`` puzzles.
 
+``python -m phaseloop run --asyncio APP.py`` runs an asyncio program unchanged on
+``phaseloop.asyncio`` and prints the timeline of each event loop it used.
+
 ``python -m phaseloop run EXPERIMENT.py [--clock virtual|real] [--drain callback|phase]
 [--svg OUT.svg] [--json OUT.json]`` loads the file's ``experiment(loop, log)`` (see
 `phaseloop.experiment`), runs it, prints its log as it goes and then the timeline. A run that
@@ -91,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
         "iteration, phase, kind and label.",
     )
     run_parser.add_argument("experiment", type=Path, metavar="EXPERIMENT.py")
+    run_parser.add_argument(
+        "--asyncio",
+        action="store_true",
+        help="the file is an asyncio program: run it unchanged (as __main__) on "
+        "phaseloop.asyncio and print the timeline of each event loop it used (clock: real "
+        "unless --clock says otherwise)",
+    )
     _run_options(run_parser)
     demo_parser = commands.add_parser(
         "demo",
@@ -106,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
         return demo.main(args)
+    if args.asyncio:
+        return _run_asyncio(args)
     try:
         loaded = load(args.experiment)
     except (FileNotFoundError, ValueError, TypeError) as exc:
@@ -118,6 +130,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         clock=args.clock or loaded.clock or "virtual",
         drain=args.drain or loaded.drain or "callback",
     )
+
+
+def _run_asyncio(args: argparse.Namespace) -> int:
+    from .asyncio_trace import run_program
+
+    if not args.experiment.is_file():
+        print(
+            f"python -m phaseloop run: no such program: {args.experiment}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    recordings, error = run_program(
+        args.experiment,
+        clock=args.clock or "real",
+        threadpool_size=args.threadpool_size,
+    )
+    limit = args.limit if args.limit > 0 else None
+    for number, recording in enumerate(recordings, 1):
+        print()
+        if len(recordings) > 1:
+            print(f"event loop {number} of {len(recordings)}")
+        print(recording.timeline.text(limit=limit), end="")
+    if error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return EXIT_INTERRUPTED
+        traceback.print_exception(type(error), error, error.__traceback__)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def run_experiment(experiment: Experiment, argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,321 @@
+"""An asyncio event loop on phaseloop: asyncio programs run unchanged and show their phases.
+
+    import phaseloop.asyncio
+
+    phaseloop.asyncio.run(main())            # as asyncio.run(main()), on phaseloop
+    loop = phaseloop.asyncio.new_event_loop()
+    loop.phaseloop.record()                  # the phaseloop.Loop underneath: its timeline
+
+``EventLoop`` is asyncio's own Unix selector loop with its scheduling and its I/O readiness
+moved onto phaseloop, so every asyncio behaviour it does not change (futures, tasks,
+transports, ``sock_*``, servers, subprocesses, signal handlers, ``getaddrinfo``) is asyncio's
+own code. What runs where, fixed so that timelines mean the same everywhere:
+
+- ``call_soon`` callbacks (and so every task step and future callback) are immediates: the
+  check phase, FIFO; those scheduled while a batch runs wait for the next iteration, which is
+  asyncio's own rule.
+- ``call_later`` / ``call_at`` are timers (1 ms resolution, never early: a timer due within
+  the millisecond is re-armed for the rest).
+- File descriptors asyncio watches (``add_reader`` / ``add_writer``, and so its transports
+  and ``sock_*`` calls) are fd watchers: their callbacks run in the poll phase.
+- ``call_soon_threadsafe`` is a thread-safe call (poll phase).
+- ``run_in_executor`` with the default executor runs on phaseloop's pool; its result arrives
+  in the poll phase, then the awaiting task resumes in the check phase.
+
+Each iteration of asyncio's ``run_forever`` is one phaseloop iteration (``run("once")``), so
+``stop()`` takes effect at the end of the iteration in which it is called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import selectors
+from asyncio import events
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+import phaseloop
+
+_T = TypeVar("_T")
+
+
+def _run_handle(handle: asyncio.Handle) -> None:
+    # A cancelled handle is skipped, as asyncio's _run_once skips it.
+    if not handle._cancelled:  # type: ignore[attr-defined]
+        handle._run()  # type: ignore[attr-defined]
+
+
+def _label(callback: Any) -> str | None:
+    """The timeline's label of a callback: the task's name for a step of a task, else the
+    callable's qualified name."""
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return owner.get_name()
+    name = getattr(callback, "__qualname__", None)
+    if name is None:
+        inner = getattr(callback, "func", None)  # functools.partial
+        name = getattr(inner, "__qualname__", None) or type(callback).__name__
+    return str(name)
+
+
+class _Selector(selectors.BaseSelector):
+    """The ``selectors`` interface over phaseloop's fd watchers: asyncio's selector loop
+    registers its readers and writers here, and their handles run in the poll phase."""
+
+    def __init__(self, loop: phaseloop.Loop) -> None:
+        self._loop = loop
+        self._keys: dict[int, selectors.SelectorKey] = {}
+        self._watchers: dict[int, phaseloop.Watcher] = {}
+
+    def register(
+        self, fileobj: Any, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        if not events or events & ~(selectors.EVENT_READ | selectors.EVENT_WRITE):
+            raise ValueError(f"Invalid events: {events!r}")
+        fd = selectors._fileobj_to_fd(fileobj)  # type: ignore[attr-defined]
+        if fd in self._keys:
+            raise KeyError(f"{fileobj!r} (FD {fd}) is already registered")
+        key = selectors.SelectorKey(fileobj, fd, events, data)
+        watcher = self._loop.watch_fd(
+            fd,
+            lambda readable, writable: self._dispatch(fd, readable, writable),
+            readable=bool(events & selectors.EVENT_READ),
+            writable=bool(events & selectors.EVENT_WRITE),
+            label=f"fd {fd}",
+        )
+        self._keys[fd] = key
+        self._watchers[fd] = watcher
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        fd = self._fd(fileobj)
+        key = self._keys.pop(fd)
+        watcher = self._watchers.pop(fd)
+        watcher.close()
+        return key
+
+    def modify(
+        self, fileobj: Any, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        fd = self._fd(fileobj)
+        old = self._keys[fd]
+        key = old._replace(events=events, data=data)
+        if events != old.events:
+            self._watchers[fd].start(
+                readable=bool(events & selectors.EVENT_READ),
+                writable=bool(events & selectors.EVENT_WRITE),
+            )
+        self._keys[fd] = key
+        return key
+
+    def select(
+        self, timeout: float | None = None
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        raise RuntimeError(
+            "phaseloop's poll phase waits for these fds; select() is not used"
+        )
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._keys
+
+    def close(self) -> None:
+        for watcher in self._watchers.values():
+            if not self._loop.closed:
+                watcher.close()
+        self._watchers.clear()
+        self._keys.clear()
+
+    def _fd(self, fileobj: Any) -> int:
+        fd = selectors._fileobj_to_fd(fileobj)  # type: ignore[attr-defined]
+        if fd not in self._keys:
+            raise KeyError(f"{fileobj!r} is not registered")
+        return fd
+
+    def _dispatch(self, fd: int, readable: bool, writable: bool) -> None:
+        key = self._keys.get(fd)
+        if key is None:
+            return
+        reader = key.data[0]
+        if readable and reader is not None:
+            _run_handle(reader)
+        if writable:
+            # The reader may have changed the registration.
+            key = self._keys.get(fd)
+            if key is not None and key.data[1] is not None:
+                _run_handle(key.data[1])
+
+
+class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
+    """An ``asyncio`` event loop running on a ``phaseloop.Loop`` (``self.phaseloop``)."""
+
+    def __init__(
+        self, *, threadpool_size: int | None = None, clock: str = "real"
+    ) -> None:
+        self._pl = phaseloop.Loop(threadpool_size=threadpool_size, clock=clock)  # type: ignore[arg-type]
+        self._pl_timers: dict[int, phaseloop.Timer] = {}
+        self._virtual = clock == "virtual"
+        super().__init__(_Selector(self._pl))
+
+    def time(self) -> float:
+        """``time.monotonic()``; on the virtual clock, phaseloop's clock (which jumps to the
+        next timer instead of waiting), so ``asyncio.sleep(60)`` finishes at once."""
+        if self._virtual:
+            return self._pl.hrtime() / 1e9
+        return super().time()
+
+    @property
+    def phaseloop(self) -> phaseloop.Loop:
+        """The ``phaseloop.Loop`` underneath: its ``timeline()``, ``record()``,
+        ``metrics()``, ``handles()`` and ``monitor_delay()`` see this asyncio program."""
+        return self._pl
+
+    # ----- scheduling -------------------------------------------------------------------------
+
+    def _run_once(self) -> None:
+        self._pl.run("once")
+
+    def _call_soon(self, callback: Any, args: Any, context: Any) -> asyncio.Handle:
+        handle = events.Handle(callback, args, self, context)
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        self._pl.set_immediate(_run_handle, handle, label=_label(callback))
+        return handle
+
+    def _add_callback(self, handle: asyncio.Handle) -> None:
+        if not handle._cancelled:  # type: ignore[attr-defined]
+            self._pl.set_immediate(_run_handle, handle, label=_label(handle._callback))  # type: ignore[attr-defined]
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Any = None,
+    ) -> asyncio.TimerHandle:  # type: ignore[override]
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        if self._debug:  # type: ignore[attr-defined]
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+        timer = events.TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        self._arm(timer)
+        return timer
+
+    def _arm(self, timer: asyncio.TimerHandle) -> None:
+        delay_ms = max(0.0, (timer.when() - self.time()) * 1000.0)
+        self._pl_timers[id(timer)] = self._pl.set_timeout(
+            self._fire, math.ceil(delay_ms), timer, label=_label(timer._callback)
+        )  # type: ignore[attr-defined]
+
+    def _fire(self, timer: asyncio.TimerHandle) -> None:
+        self._pl_timers.pop(id(timer), None)
+        if timer._cancelled:  # type: ignore[attr-defined]
+            return
+        if timer.when() > self.time():
+            # Never early: the millisecond clock can be ahead of time.monotonic().
+            self._arm(timer)
+            return
+        timer._scheduled = False  # type: ignore[attr-defined]
+        timer._run()  # type: ignore[attr-defined]
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        timer = self._pl_timers.pop(id(handle), None)
+        if timer is not None and not self._pl.closed:
+            self._pl.clear_timeout(timer)
+        handle._scheduled = False  # type: ignore[attr-defined]
+
+    def call_soon_threadsafe(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:  # type: ignore[override]
+        self._check_closed()  # type: ignore[attr-defined]
+        if self._debug:  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_soon_threadsafe")  # type: ignore[attr-defined]
+        handle = events.Handle(callback, args, self, context)
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        self._pl.call_threadsafe(_run_handle, handle, label=_label(callback))
+        return handle
+
+    # ----- the executor -----------------------------------------------------------------------
+
+    def run_in_executor(
+        self, executor: Any, func: Callable[..., _T], *args: Any
+    ) -> asyncio.Future[_T]:
+        """With no executor and no default set, ``func(*args)`` runs on phaseloop's pool."""
+        self._check_closed()  # type: ignore[attr-defined]
+        if executor is not None or self._default_executor is not None:  # type: ignore[attr-defined]
+            return super().run_in_executor(executor, func, *args)
+        if self._debug:  # type: ignore[attr-defined]
+            self._check_callback(func, "run_in_executor")  # type: ignore[attr-defined]
+        if self._executor_shutdown_called:  # type: ignore[attr-defined]
+            raise RuntimeError("Executor shutdown has been called")
+        future: asyncio.Future[_T] = self.create_future()
+
+        def done(error: BaseException | None, result: Any) -> None:
+            if future.cancelled():
+                return
+            if isinstance(error, phaseloop.Cancelled):
+                future.cancel()
+            elif error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        work = self._pl.queue_work(func, *args, callback=done)
+        future.add_done_callback(lambda f: f.cancelled() and work.cancel())
+        return future
+
+    # ----- closing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self.is_closed():
+            return
+        super().close()
+        self._pl_timers.clear()
+        self._pl.close()
+
+
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):  # type: ignore[misc,valid-type]
+    """A policy whose loops are ``EventLoop`` (for CPython versions that still have
+    policies; ``run()`` and ``new_event_loop()`` are the way on every version)."""
+
+    def _loop_factory(self) -> EventLoop:  # type: ignore[override]
+        return EventLoop()
+
+
+def new_event_loop() -> EventLoop:
+    """A new ``EventLoop`` (not made the current loop)."""
+    return EventLoop()
+
+
+def install() -> None:
+    """Makes ``EventLoop`` the loop of every ``asyncio.get_event_loop()`` and ``asyncio.run``
+    of this process (through a policy)."""
+    asyncio.set_event_loop_policy(EventLoopPolicy())
+
+
+def run(
+    main: Coroutine[Any, Any, _T],
+    *,
+    debug: bool | None = None,
+    clock: str = "real",
+    threadpool_size: int | None = None,
+) -> _T:
+    """``asyncio.run(main)`` on a new ``EventLoop``, as ``uvloop.run`` (``clock="virtual"``:
+    timers finish at once, in order)."""
+
+    def factory() -> EventLoop:
+        return EventLoop(clock=clock, threadpool_size=threadpool_size)
+
+    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
+        return runner.run(main)
+
+
+__all__ = ["EventLoop", "EventLoopPolicy", "install", "new_event_loop", "run"]

@@ -1,0 +1,52 @@
+"""An asyncio event loop on phaseloop: asyncio programs run unchanged and show their phases."""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from contextvars import Context
+from typing import Any, TypeVar
+
+import phaseloop
+
+_T = TypeVar("_T")
+
+class EventLoop(asyncio.SelectorEventLoop):
+    """An ``asyncio`` event loop running on a ``phaseloop.Loop`` (``self.phaseloop``)."""
+
+    def __init__(
+        self, *, threadpool_size: int | None = None, clock: str = "real"
+    ) -> None: ...
+    @property
+    def phaseloop(self) -> phaseloop.Loop: ...
+    def time(self) -> float: ...
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle: ...
+    def call_soon_threadsafe(  # type: ignore[override]
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.Handle: ...
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., _T], *args: Any
+    ) -> asyncio.Future[_T]: ...
+    def close(self) -> None: ...
+
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """A policy whose loops are ``EventLoop``."""
+
+def new_event_loop() -> EventLoop: ...
+def install() -> None: ...
+def run(
+    main: Coroutine[Any, Any, _T],
+    *,
+    debug: bool | None = None,
+    clock: str = "real",
+    threadpool_size: int | None = None,
+) -> _T: ...
+
+__all__ = ["EventLoop", "EventLoopPolicy", "install", "new_event_loop", "run"]

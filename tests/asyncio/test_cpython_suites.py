@@ -1,0 +1,102 @@
+"""CPython's own asyncio loop suites, run on phaseloop.asyncio.EventLoop.
+
+Each Unix test class of ``test.test_asyncio`` that takes its loop from a
+``create_event_loop()`` (or ``new_loop()``) hook is subclassed here with a hook that returns
+phaseloop's loop; unittest discovers the subclasses. The tests left out, and why, are listed
+in ``SKIPPED`` (and in README.md): every other test must pass as it does on asyncio's own
+selector loop.
+
+    python -m pytest tests/asyncio -q          # part of the test command
+"""
+
+from __future__ import annotations
+
+import sys
+import unittest
+from typing import Any
+
+import phaseloop.asyncio as pla
+import pytest
+
+# Debian-style interpreters may ship without their test suite; this one must have it.
+pytest.importorskip(
+    "test.test_asyncio", reason="this CPython ships without test.test_asyncio"
+)
+from test.test_asyncio import test_events, test_server, test_sock_lowlevel
+
+try:
+    from test.test_asyncio import test_sendfile
+except ImportError:  # pragma: no cover - an interpreter without it
+    test_sendfile = None  # type: ignore[assignment]
+
+# test id suffix -> why it is left out on phaseloop.
+SKIPPED: dict[str, str] = {}
+
+
+def _skip_listed(cls: type) -> type:
+    for name, why in SKIPPED.items():
+        cls_name, _, method = name.partition(".")
+        if cls_name == cls.__name__ and hasattr(cls, method):
+            setattr(cls, method, unittest.skip(why)(getattr(cls, method)))
+    return cls
+
+
+def _loop(_self: Any) -> pla.EventLoop:
+    return pla.EventLoop()
+
+
+@_skip_listed
+class PhaseloopEventLoopTests(
+    test_events.UnixEventLoopTestsMixin,
+    test_events.SubprocessTestsMixin,
+    test_events.test_utils.TestCase,
+):
+    """test_events.py: the loop, its callbacks, sockets, pipes, servers, subprocesses."""
+
+    create_event_loop = _loop
+
+
+@_skip_listed
+class PhaseloopSockTests(
+    test_sock_lowlevel.BaseSockTestsMixin, test_events.test_utils.TestCase
+):
+    """test_sock_lowlevel.py: the sock_* methods."""
+
+    create_event_loop = _loop
+
+
+@_skip_listed
+class PhaseloopStartServerTests(test_server.SelectorStartServerTests):
+    """test_server.py: start_server, start_unix_server and serve_forever."""
+
+    new_loop = _loop
+
+
+if test_sendfile is not None:
+
+    @_skip_listed
+    class PhaseloopSendfileTests(
+        test_sendfile.SendfileTestsBase, test_events.test_utils.TestCase
+    ):
+        """test_sendfile.py: loop.sendfile and sock_sendfile."""
+
+        create_event_loop = _loop
+
+
+def load_tests(
+    loader: unittest.TestLoader, tests: Any, pattern: Any
+) -> unittest.TestSuite:
+    """Only the classes of this module, not the CPython ones it imports."""
+    suite = unittest.TestSuite()
+    for cls in (
+        PhaseloopEventLoopTests,
+        PhaseloopSockTests,
+        PhaseloopStartServerTests,
+        *([PhaseloopSendfileTests] if test_sendfile is not None else []),
+    ):
+        suite.addTests(loader.loadTestsFromTestCase(cls))
+    return suite
+
+
+if __name__ == "__main__":
+    sys.exit(unittest.main())

@@ -59,6 +59,16 @@
 #define PL_WRITABLE 2
 
 /**
+ * pl_tcp_listen flag: an IPv6 server takes IPv6 connections only (`IPV6_V6ONLY`).
+ */
+#define PL_TCP_IPV6ONLY 1
+
+/**
+ * pl_tcp_listen flag: `SO_REUSEPORT`, so several servers (processes) share the port.
+ */
+#define PL_TCP_REUSEPORT 2
+
+/**
  * Every status code the library returns besides negated OS errno values.
  *
  * Functions return them as `int`: 0 for success, a negative code for failure. A few functions
@@ -97,6 +107,54 @@ typedef enum pl_status {
      * started.
      */
     PL_ECANCELED = -125,
+    /**
+     * The end of a stream: a read callback's `nread` (libuv's UV_EOF).
+     */
+    PL_EOF = -4095,
+    /**
+     * Try again: the kernel would block (pl_try_write) or is out of a resource for now.
+     */
+    PL_EAGAIN = -11,
+    /**
+     * Not an open fd (pl_pipe_open of a closed fd).
+     */
+    PL_EBADF = -9,
+    /**
+     * Permission denied (a privileged port, a path that cannot be written).
+     */
+    PL_EACCES = -13,
+    /**
+     * The process is out of fds.
+     */
+    PL_EMFILE = -24,
+    /**
+     * The peer is gone, or the stream was shut for writing (a write after pl_shutdown).
+     */
+    PL_EPIPE = -32,
+    /**
+     * The address is in use (pl_tcp_listen, pl_pipe_listen of an existing path).
+     */
+    PL_EADDRINUSE = -98,
+    /**
+     * The address is not one of this host's.
+     */
+    PL_EADDRNOTAVAIL = -99,
+    /**
+     * The peer reset the connection.
+     */
+    PL_ECONNRESET = -104,
+    /**
+     * The stream is not connected (yet).
+     */
+    PL_ENOTCONN = -107,
+    /**
+     * The connect timed out.
+     */
+    PL_ETIMEDOUT = -110,
+    /**
+     * Nobody listens at the address connected to.
+     */
+    PL_ECONNREFUSED = -111,
     /**
      * The loop is closed: it is being freed (a drop function called back into it) or, for a
      * pl_remote, it was freed.
@@ -266,6 +324,48 @@ typedef void (*pl_job_done_fn)(struct pl_loop *lp,
  * The hash of pl_job_pbkdf2: one of the PL_DIGEST_* values.
  */
 typedef int32_t pl_digest;
+
+/**
+ * A server's connection callback, run in the poll phase: `status` 0 and `stream` the accepted
+ * stream's id (it reads once pl_read_start is called on it), or `status` negative (PL_EMFILE:
+ * the process is out of fds and the waiting connections were shed) and `stream` 0.
+ */
+typedef void (*pl_connection_fn)(struct pl_loop *lp,
+                                 pl_id server,
+                                 void *data,
+                                 int status,
+                                 pl_id stream);
+
+/**
+ * The callback of a connect, write or shutdown of `stream`: `status` 0, or a negative code
+ * (PL_ECONNREFUSED, PL_EPIPE, PL_ECANCELED when the stream was closed first, ...).
+ */
+typedef void (*pl_stream_status_fn)(struct pl_loop *lp, pl_id stream, void *data, int status);
+
+/**
+ * A stream's read callback, run in the poll phase: `nread` > 0 bytes at `buf` (a buffer of the
+ * loop's, valid only during the callback), or `nread` = PL_EOF at the end of the stream, or a
+ * negative status (PL_ECONNRESET, ...); after PL_EOF or an error, reading has stopped.
+ */
+typedef void (*pl_read_fn)(struct pl_loop *lp,
+                           pl_id stream,
+                           void *data,
+                           ptrdiff_t nread,
+                           const uint8_t *buf);
+
+/**
+ * One buffer of a pl_write: `len` bytes at `base`.
+ */
+typedef struct pl_buf {
+    /**
+     * The first byte.
+     */
+    const uint8_t *base;
+    /**
+     * How many bytes.
+     */
+    size_t len;
+} pl_buf;
 
 /**
  * What kind of callback ran: one of the PL_KIND_* values.
@@ -957,9 +1057,12 @@ int pl_handle_has_ref(const struct pl_loop *lp, pl_id handle);
 int pl_handle_active(const struct pl_loop *lp, pl_id handle);
 
 /**
- * Stops and closes the handle; its id is finished at once, its drop function runs before this
- * returns, and `cb(lp, data)` (unless NULL) runs in the next close phase (`drop(data)` only if
- * the loop is freed before that). PL_ENOENT for a closed or foreign handle.
+ * `uv_close` of any handle: an idle/prepare/check handle, a stream, server, timer, immediate
+ * or watcher. It stops at once and its id is finished; the drop functions of what it held run
+ * before this returns (a stream's unfinished connect, writes and shutdown instead get
+ * PL_ECANCELED in the next close phase), and `cb(lp, data)` (unless NULL) runs in the next
+ * close phase (`drop(data)` only if the loop is freed before that). PL_ENOENT for a closed or
+ * foreign handle.
  */
 int pl_handle_close(struct pl_loop *lp, pl_id handle, pl_callback cb, void *data, pl_drop_fn drop);
 
@@ -1192,6 +1295,180 @@ int pl_job_inflate(struct pl_loop *lp,
                    void *data,
                    pl_drop_fn drop,
                    pl_id *out);
+
+/**
+ * A TCP server on `host` (an IPv4 or IPv6 address; "0.0.0.0" or "::" for every interface) and
+ * `port` (0: any free port, see pl_tcp_getsockname), with `backlog` pending connections (0:
+ * 511) and `flags` (PL_TCP_IPV6ONLY, PL_TCP_REUSEPORT). `cb(lp, server, data, 0, stream)`
+ * runs in the poll phase for each accepted connection; the new stream reads once
+ * pl_read_start is called on it, and is closed with pl_handle_close. Bind errors come back at
+ * once (PL_EADDRINUSE, PL_EACCES); PL_EINVAL for a host that is not an IP address. `drop(data)`
+ * runs when the server is closed. Loop thread only.
+ */
+int pl_tcp_listen(struct pl_loop *lp,
+                  const char *host,
+                  uint16_t port,
+                  int backlog,
+                  int flags,
+                  pl_connection_fn cb,
+                  void *data,
+                  pl_drop_fn drop,
+                  pl_id *out);
+
+/**
+ * `net.connect(port, host)` / `uv_tcp_connect`: a TCP stream connecting to `host` (an IP
+ * address, or a name resolved on the pool first, each address tried in turn). `cb(lp, stream,
+ * data, status)` runs once: 0 when connected (poll phase), PL_ECONNREFUSED and the like when
+ * it failed (poll phase, or pending phase when it failed inside this call), PL_ECANCELED when
+ * the stream was closed first. Writes and pl_read_start may be called at once: they wait for
+ * the connect. Loop thread only.
+ */
+int pl_tcp_connect(struct pl_loop *lp,
+                   const char *host,
+                   uint16_t port,
+                   pl_stream_status_fn cb,
+                   void *data,
+                   pl_drop_fn drop,
+                   pl_id *out);
+
+/**
+ * A Unix-domain socket server on `path` (`uv_pipe_bind` + `uv_listen`); a path that exists is
+ * PL_EADDRINUSE. The path is removed when the server closes. As pl_tcp_listen otherwise.
+ */
+int pl_pipe_listen(struct pl_loop *lp,
+                   const char *path,
+                   int backlog,
+                   pl_connection_fn cb,
+                   void *data,
+                   pl_drop_fn drop,
+                   pl_id *out);
+
+/**
+ * `uv_pipe_connect`: a stream connecting to the Unix-domain socket at `path`; as
+ * pl_tcp_connect otherwise.
+ */
+int pl_pipe_connect(struct pl_loop *lp,
+                    const char *path,
+                    pl_stream_status_fn cb,
+                    void *data,
+                    pl_drop_fn drop,
+                    pl_id *out);
+
+/**
+ * `uv_pipe_open`: `fd` (a pipe, a socket, a tty) becomes a stream of the loop, made
+ * non-blocking; the stream owns it from now on (pl_handle_close closes it). PL_EBADF for an
+ * fd that is not open (it stays the caller's). Loop thread only.
+ */
+int pl_pipe_open(struct pl_loop *lp, int fd, pl_id *out);
+
+/**
+ * `uv_read_start`: `cb(lp, stream, data, nread, buf)` in the poll phase for each chunk read
+ * (at most 64 KiB, in a buffer of the loop's valid during the callback), then once with
+ * PL_EOF or an error, after which reading has stopped. Replaces the read callback of a stream
+ * that is reading already (the old one's drop runs). `drop(data)` runs when the stream closes
+ * or the callback is replaced. Loop thread only.
+ */
+int pl_read_start(struct pl_loop *lp, pl_id stream, pl_read_fn cb, void *data, pl_drop_fn drop);
+
+/**
+ * `uv_read_stop`: no more read callbacks until pl_read_start (the peer's writes then wait in
+ * the kernel: backpressure).
+ */
+int pl_read_stop(struct pl_loop *lp, pl_id stream);
+
+/**
+ * `uv_write`: queues the `nbufs` buffers behind the stream's earlier writes and writes what
+ * the kernel takes now. The bytes are borrowed, not copied: they must stay valid and unchanged
+ * until `cb` runs (the `pl_buf` array itself may be reused at once). `cb(lp, stream, data,
+ * status)` runs once: in the pending phase when the kernel took every byte inside this call,
+ * else in the poll phase when written; PL_EPIPE (peer gone, or after pl_shutdown),
+ * PL_ECONNRESET, or PL_ECANCELED when the stream closed first. `cb` may be NULL. Loop thread
+ * only.
+ */
+int pl_write(struct pl_loop *lp,
+             pl_id stream,
+             const struct pl_buf *bufs,
+             size_t nbufs,
+             pl_stream_status_fn cb,
+             void *data,
+             pl_drop_fn drop);
+
+/**
+ * `uv_try_write`: writes what the kernel takes now, nothing queued. Returns the number of
+ * bytes written (>= 0), PL_EAGAIN when the kernel takes nothing or earlier writes are still
+ * queued, or another negative status.
+ */
+ptrdiff_t pl_try_write(struct pl_loop *lp, pl_id stream, const struct pl_buf *bufs, size_t nbufs);
+
+/**
+ * `uv_shutdown`: once every queued write is written, shuts the stream's write side (the peer
+ * reads its end) and runs `cb(lp, stream, data, status)` in the poll phase. Later writes get
+ * PL_EPIPE. `cb` may be NULL.
+ */
+int pl_shutdown(struct pl_loop *lp,
+                pl_id stream,
+                pl_stream_status_fn cb,
+                void *data,
+                pl_drop_fn drop);
+
+/**
+ * Bytes queued on the stream and not yet written (libuv's `write_queue_size`) into `*out`.
+ */
+int pl_stream_write_queue_size(struct pl_loop *lp, pl_id stream, size_t *out);
+
+/**
+ * Bytes read from and written to the stream so far, into `*read` and `*written` (either may be
+ * NULL).
+ */
+int pl_stream_bytes(struct pl_loop *lp, pl_id stream, uint64_t *read, uint64_t *written);
+
+/**
+ * `uv_tcp_nodelay`: `TCP_NODELAY` on (1) or off (0).
+ */
+int pl_tcp_nodelay(struct pl_loop *lp, pl_id stream, int enable);
+
+/**
+ * `uv_tcp_keepalive`: keep-alive probes after `delay` idle seconds (0: the system's).
+ */
+int pl_tcp_keepalive(struct pl_loop *lp, pl_id stream, int enable, uint32_t delay);
+
+/**
+ * `uv_tcp_getsockname` (also for Unix streams and servers): the local address into `addr`, a
+ * `struct sockaddr_storage` of `*len` bytes; `*len` becomes the address's size.
+ */
+int pl_tcp_getsockname(struct pl_loop *lp, pl_id handle, void *addr, int *len);
+
+/**
+ * `uv_tcp_getpeername`: the peer's address; PL_ENOTCONN before the stream connects.
+ */
+int pl_tcp_getpeername(struct pl_loop *lp, pl_id handle, void *addr, int *len);
+
+/**
+ * pl_handle_close, by its shorter name.
+ */
+int pl_close(struct pl_loop *lp, pl_id handle, pl_callback cb, void *data, pl_drop_fn drop);
+
+/**
+ * `uv_ref` of any handle: it keeps pl_run(PL_RUN_DEFAULT) going while active (the default).
+ */
+int pl_ref(struct pl_loop *lp, pl_id handle);
+
+/**
+ * `uv_unref` of any handle: the loop may end while it is still active.
+ */
+int pl_unref(struct pl_loop *lp, pl_id handle);
+
+/**
+ * `uv_has_ref`: 1 or 0, or a negative status (PL_ENOENT for an id that names nothing live).
+ */
+int pl_has_ref(const struct pl_loop *lp, pl_id handle);
+
+/**
+ * `uv_is_active`: 1 for an armed timer, a queued immediate, a started handle or watcher, a
+ * stream that is listening, reading, connecting, writing or shutting down; else 0 (also for
+ * stale ids).
+ */
+int pl_is_active(const struct pl_loop *lp, pl_id handle);
 
 /**
  * Creates a remote for the loop, with one reference, owned by the caller (release it with

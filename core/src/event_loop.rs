@@ -261,6 +261,8 @@ pub struct Loop<C: Callback> {
     pub(crate) promise_tracker: RefCell<Option<Box<dyn Any + Send>>>,
     /// The 64 KiB buffer streams read into; taken out while a read callback borrows it.
     pub(crate) read_buffer: Cell<Option<Box<[u8]>>>,
+    /// The id of the handle whose callback is running (0: none, or a callback without one).
+    current: Cell<u64>,
 }
 
 impl<C: Callback> Loop<C>
@@ -330,6 +332,7 @@ impl<C: Callback> Loop<C> {
             pid: std::process::id(),
             promise_tracker: RefCell::new(None),
             read_buffer: Cell::new(None),
+            current: Cell::new(0),
         })
     }
 
@@ -1182,11 +1185,27 @@ impl<C: Callback> Loop<C> {
         cb: &mut C,
         event: Event<'_>,
     ) -> Result<(), C::Error> {
-        if self.tracing.get() {
-            return self.invoke_traced(kind, id, cb, event);
+        let previous = self.current.replace(id);
+        let result = if self.tracing.get() {
+            self.invoke_traced(kind, id, cb, event)
+        } else {
+            let _depth = DepthGuard::enter(&self.depth);
+            cb.call(self, event)
+        };
+        self.current.set(previous);
+        result
+    }
+
+    /// The handle whose callback is running now: a stream's for its read, write, connect or
+    /// shutdown callback, a server's for a connection, a timer's, ... (`None` outside a
+    /// callback and for callbacks of no handle: ticks, microtasks, threadsafe calls). A host
+    /// whose callbacks cannot hold their own handle's id (C's, made before the id exists)
+    /// passes it on from here.
+    pub fn current_handle(&self) -> Option<Id> {
+        match self.current.get() {
+            0 => None,
+            raw => Some(Id::from_u64(raw)),
         }
-        let _depth = DepthGuard::enter(&self.depth);
-        cb.call(self, event)
     }
 
     #[cold]

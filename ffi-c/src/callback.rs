@@ -10,10 +10,10 @@
 use std::convert::Infallible;
 use std::os::raw::{c_int, c_void};
 
-use phaseloop_core::{Callback, Event, Loop, WorkOutcome};
+use phaseloop_core::{Callback, Event, Loop, ReadEvent, WorkOutcome};
 
 use crate::event_loop::{pl_loop, LoopHost};
-use crate::status::{io_status, PL_ECANCELED, PL_EINVAL, PL_EIO, PL_EPANIC};
+use crate::status::{io_status, PL_ECANCELED, PL_EINVAL, PL_EIO, PL_EOF, PL_EPANIC};
 
 /// A callback run on the loop thread: a timer, interval, immediate, tick, microtask, pending,
 /// idle/prepare/check handle, close or remote callback. `lp` is the loop running it; `data` is
@@ -62,6 +62,43 @@ pub type pl_job_done_fn = Option<
     ),
 >;
 
+/// A server's connection callback, run in the poll phase: `status` 0 and `stream` the accepted
+/// stream's id (it reads once pl_read_start is called on it), or `status` negative (PL_EMFILE:
+/// the process is out of fds and the waiting connections were shed) and `stream` 0.
+pub type pl_connection_fn = Option<
+    unsafe extern "C" fn(
+        lp: *mut pl_loop,
+        server: crate::event_loop::pl_id,
+        data: *mut c_void,
+        status: c_int,
+        stream: crate::event_loop::pl_id,
+    ),
+>;
+
+/// The callback of a connect, write or shutdown of `stream`: `status` 0, or a negative code
+/// (PL_ECONNREFUSED, PL_EPIPE, PL_ECANCELED when the stream was closed first, ...).
+pub type pl_stream_status_fn = Option<
+    unsafe extern "C" fn(
+        lp: *mut pl_loop,
+        stream: crate::event_loop::pl_id,
+        data: *mut c_void,
+        status: c_int,
+    ),
+>;
+
+/// A stream's read callback, run in the poll phase: `nread` > 0 bytes at `buf` (a buffer of the
+/// loop's, valid only during the callback), or `nread` = PL_EOF at the end of the stream, or a
+/// negative status (PL_ECONNRESET, ...); after PL_EOF or an error, reading has stopped.
+pub type pl_read_fn = Option<
+    unsafe extern "C" fn(
+        lp: *mut pl_loop,
+        stream: crate::event_loop::pl_id,
+        data: *mut c_void,
+        nread: isize,
+        buf: *const u8,
+    ),
+>;
+
 /// `pl_io_fn`'s `events` bit: the fd is readable (or hung up).
 pub const PL_READABLE: c_int = 1;
 /// `pl_io_fn`'s `events` bit: the fd is writable.
@@ -72,6 +109,9 @@ type IoFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, c_int);
 type SignalFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int);
 type AfterWorkFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int);
 type JobDoneFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, *const u8, usize);
+type ConnectionFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, c_int, u64);
+type StreamStatusFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, c_int);
+type ReadFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, isize, *const u8);
 
 /// Which C signature to call.
 #[derive(Copy, Clone)]
@@ -81,6 +121,9 @@ enum Target {
     Signal(SignalFn),
     AfterWork(AfterWorkFn),
     JobDone(JobDoneFn),
+    Connection(ConnectionFn),
+    StreamStatus(StreamStatusFn),
+    Read(ReadFn),
     /// A work request without a completion callback: its data is released when it completes.
     ReleaseOnly,
 }
@@ -167,6 +210,40 @@ impl CCallback {
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
         Ok(Self::new(Target::Signal(f), data, drop, Shots::Repeating))
+    }
+
+    /// A server's connection callback.
+    pub(crate) fn connection(
+        cb: pl_connection_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(
+            Target::Connection(f),
+            data,
+            drop,
+            Shots::Repeating,
+        ))
+    }
+
+    /// A stream's read callback.
+    pub(crate) fn read(cb: pl_read_fn, data: *mut c_void, drop: pl_drop_fn) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::Read(f), data, drop, Shots::Repeating))
+    }
+
+    /// A connect's, write's or shutdown's callback (once); `None` for a NULL `cb` with no
+    /// `drop` (nothing to call or release).
+    pub(crate) fn stream_status(
+        cb: pl_stream_status_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Option<Self> {
+        match cb {
+            Some(f) => Some(Self::new(Target::StreamStatus(f), data, drop, Shots::Once)),
+            None => drop.map(|_| Self::new(Target::ReleaseOnly, data, drop, Shots::Once)),
+        }
     }
 
     /// A close callback: `None` when `cb` is NULL (no close callback; `data` and `drop` are then
@@ -296,6 +373,40 @@ impl Callback for CCallback {
                 (Target::JobDone(f), Event::Work(outcome)) => {
                     let (status, result, len) = work_result(&outcome);
                     f(raw, data, status, result, len)
+                }
+                (Target::Connection(f), Event::Connection(result)) => {
+                    let server = lp.current_handle().map_or(0, |id| id.as_u64());
+                    match result {
+                        Ok(stream) => f(raw, server, data, 0, stream.as_u64()),
+                        Err(err) => f(raw, server, data, io_status(&err), 0),
+                    }
+                }
+                (
+                    Target::StreamStatus(f),
+                    Event::Connect(result) | Event::Written(result) | Event::Shutdown(result),
+                ) => {
+                    let stream = lp.current_handle().map_or(0, |id| id.as_u64());
+                    let status = match result {
+                        Ok(()) => 0,
+                        Err(err) => io_status(&err),
+                    };
+                    f(raw, stream, data, status)
+                }
+                (Target::Read(f), Event::Read(read)) => {
+                    let stream = lp.current_handle().map_or(0, |id| id.as_u64());
+                    match read {
+                        ReadEvent::Data(bytes) => {
+                            f(raw, stream, data, bytes.len() as isize, bytes.as_ptr())
+                        }
+                        ReadEvent::Eof => f(raw, stream, data, PL_EOF as isize, std::ptr::null()),
+                        ReadEvent::Error(err) => f(
+                            raw,
+                            stream,
+                            data,
+                            io_status(&err) as isize,
+                            std::ptr::null(),
+                        ),
+                    }
                 }
                 // The core pairs each kind of callback with its own event; nothing else occurs.
                 _ => {}

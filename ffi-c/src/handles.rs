@@ -105,9 +105,12 @@ pub unsafe extern "C" fn pl_handle_active(lp: *const pl_loop, handle: pl_id) -> 
     with_loop(lp, |core| core.handle_active(id(handle)) as c_int)
 }
 
-/// Stops and closes the handle; its id is finished at once, its drop function runs before this
-/// returns, and `cb(lp, data)` (unless NULL) runs in the next close phase (`drop(data)` only if
-/// the loop is freed before that). PL_ENOENT for a closed or foreign handle.
+/// `uv_close` of any handle: an idle/prepare/check handle, a stream, server, timer, immediate
+/// or watcher. It stops at once and its id is finished; the drop functions of what it held run
+/// before this returns (a stream's unfinished connect, writes and shutdown instead get
+/// PL_ECANCELED in the next close phase), and `cb(lp, data)` (unless NULL) runs in the next
+/// close phase (`drop(data)` only if the loop is freed before that). PL_ENOENT for a closed or
+/// foreign handle.
 #[no_mangle]
 pub unsafe extern "C" fn pl_handle_close(
     lp: *mut pl_loop,

@@ -48,6 +48,9 @@ pub mod work;
 
 pub mod jobs;
 
+// Network I/O: streams, servers, and the handle calls every id shares.
+pub mod net;
+
 // Other threads, and watching the loop work.
 pub mod remote;
 

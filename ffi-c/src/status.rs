@@ -38,6 +38,30 @@ pub enum pl_status {
     /// Passed to a work request's completion callback when the request was cancelled before it
     /// started.
     PL_ECANCELED = -125,
+    /// The end of a stream: a read callback's `nread` (libuv's UV_EOF).
+    PL_EOF = -4095,
+    /// Try again: the kernel would block (pl_try_write) or is out of a resource for now.
+    PL_EAGAIN = -11,
+    /// Not an open fd (pl_pipe_open of a closed fd).
+    PL_EBADF = -9,
+    /// Permission denied (a privileged port, a path that cannot be written).
+    PL_EACCES = -13,
+    /// The process is out of fds.
+    PL_EMFILE = -24,
+    /// The peer is gone, or the stream was shut for writing (a write after pl_shutdown).
+    PL_EPIPE = -32,
+    /// The address is in use (pl_tcp_listen, pl_pipe_listen of an existing path).
+    PL_EADDRINUSE = -98,
+    /// The address is not one of this host's.
+    PL_EADDRNOTAVAIL = -99,
+    /// The peer reset the connection.
+    PL_ECONNRESET = -104,
+    /// The stream is not connected (yet).
+    PL_ENOTCONN = -107,
+    /// The connect timed out.
+    PL_ETIMEDOUT = -110,
+    /// Nobody listens at the address connected to.
+    PL_ECONNREFUSED = -111,
     /// The loop is closed: it is being freed (a drop function called back into it) or, for a
     /// pl_remote, it was freed.
     PL_ECLOSED = -4001,
@@ -56,6 +80,7 @@ pub(crate) const PL_ENOMEM: c_int = pl_status::PL_ENOMEM as c_int;
 pub(crate) const PL_EBUSY: c_int = pl_status::PL_EBUSY as c_int;
 pub(crate) const PL_EINVAL: c_int = pl_status::PL_EINVAL as c_int;
 pub(crate) const PL_ECANCELED: c_int = pl_status::PL_ECANCELED as c_int;
+pub(crate) const PL_EOF: c_int = pl_status::PL_EOF as c_int;
 pub(crate) const PL_ECLOSED: c_int = pl_status::PL_ECLOSED as c_int;
 pub(crate) const PL_EWRONGTHREAD: c_int = pl_status::PL_EWRONGTHREAD as c_int;
 pub(crate) const PL_EPANIC: c_int = pl_status::PL_EPANIC as c_int;
@@ -123,9 +148,10 @@ fn known(status: c_int) -> Option<(&'static CStr, &'static CStr)> {
         PL_EINVAL => (cstr!("PL_EINVAL"), cstr!("invalid argument")),
         PL_ECANCELED => (
             cstr!("PL_ECANCELED"),
-            cstr!("the work request was cancelled"),
+            cstr!("cancelled: the work request was cancelled, or its handle closed first"),
         ),
         PL_ECLOSED => (cstr!("PL_ECLOSED"), cstr!("the loop is closed")),
+        PL_EOF => (cstr!("PL_EOF"), cstr!("end of stream")),
         PL_EWRONGTHREAD => (
             cstr!("PL_EWRONGTHREAD"),
             cstr!("called from a thread other than the loop's (use a pl_remote)"),
@@ -136,6 +162,24 @@ fn known(status: c_int) -> Option<(&'static CStr, &'static CStr)> {
                 "a panic inside phaseloop was caught at the C boundary (a bug: please report it)"
             ),
         ),
+        _ => return None,
+    })
+}
+
+/// The names of the OS errno codes the header names (their messages are the OS's).
+fn errno_name(status: c_int) -> Option<&'static CStr> {
+    Some(match status {
+        -9 => cstr!("PL_EBADF"),
+        -11 => cstr!("PL_EAGAIN"),
+        -13 => cstr!("PL_EACCES"),
+        -24 => cstr!("PL_EMFILE"),
+        -32 => cstr!("PL_EPIPE"),
+        -98 => cstr!("PL_EADDRINUSE"),
+        -99 => cstr!("PL_EADDRNOTAVAIL"),
+        -104 => cstr!("PL_ECONNRESET"),
+        -107 => cstr!("PL_ENOTCONN"),
+        -110 => cstr!("PL_ETIMEDOUT"),
+        -111 => cstr!("PL_ECONNREFUSED"),
         _ => return None,
     })
 }
@@ -184,8 +228,11 @@ pub extern "C" fn pl_strerror(status: c_int) -> *const c_char {
 pub extern "C" fn pl_status_name(status: c_int) -> *const c_char {
     crate::guard::boundary(std::ptr::null(), || match known(status) {
         Some((name, _)) => name.as_ptr(),
-        None if status < 0 => cstr!("PL_EOS").as_ptr(),
-        None => cstr!("PL_EUNKNOWN").as_ptr(),
+        None => match errno_name(status) {
+            Some(name) => name.as_ptr(),
+            None if status < 0 => cstr!("PL_EOS").as_ptr(),
+            None => cstr!("PL_EUNKNOWN").as_ptr(),
+        },
     })
 }
 

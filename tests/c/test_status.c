@@ -368,7 +368,10 @@ TEST(invalid_arguments_are_einval) {
     CHECK_STATUS(pl_delay_monitor_percentile(lp, NAN, &p), PL_EINVAL);
     CHECK(pl_phase_name(8) == NULL);
     CHECK(pl_kind_name(0) == NULL);
-    CHECK(pl_kind_name(15) == NULL);
+    CHECK_STR(pl_kind_name(PL_KIND_CONNECTION), "connection");
+    CHECK_STR(pl_kind_name(PL_KIND_UDP), "udp");
+    CHECK_STR(pl_kind_name(PL_KIND_EXIT), "exit");
+    CHECK(pl_kind_name(PL_KIND_EXIT + 1) == NULL);
     CHECK_EQ(id, 0);
     CHECK_EQ(c.drops, 0);
     CHECK_OK(pl_loop_free(lp));

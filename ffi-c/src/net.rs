@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::Path;
 
-use phaseloop_core::{Error, ListenOptions, Loop, NetAddr, SyncWrite, WriteBufs};
+use phaseloop_core::{Error, ListenOptions, NetAddr, SyncWrite, WriteBufs};
 
 use crate::callback::{
     pl_callback, pl_connection_fn, pl_drop_fn, pl_read_fn, pl_stream_status_fn, CCallback,
@@ -84,16 +84,12 @@ unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, c_int> {
         .map_err(|_| PL_EINVAL)
 }
 
-/// Runs `call` with an optional once-callback; on refusal the callback is disowned.
-fn with_request(
-    lp: *const pl_loop,
-    cb: Option<CCallback>,
-    call: impl FnOnce(
-        &Loop<CCallback>,
-        Option<CCallback>,
-    ) -> Result<Option<CCallback>, phaseloop_core::Refused<Option<CCallback>>>,
+/// The status of a request call; on refusal its callback is disowned (the caller keeps
+/// `data`).
+fn request_status(
+    result: Result<Option<CCallback>, phaseloop_core::Refused<Option<CCallback>>>,
 ) -> c_int {
-    with_loop(lp, |core| match call(core, cb) {
+    match result {
         Ok(_) => PL_OK,
         Err(refused) => {
             if let Some(cb) = refused.callback {
@@ -101,7 +97,7 @@ fn with_request(
             }
             status_of(&refused.error)
         }
-    })
+    }
 }
 
 /// A TCP server on `host` (an IPv4 or IPv6 address; "0.0.0.0" or "::" for every interface) and
@@ -123,7 +119,7 @@ pub unsafe extern "C" fn pl_tcp_listen(
     drop: pl_drop_fn,
     out: *mut pl_id,
 ) -> c_int {
-    // SAFETY: the caller's string (the header's contract).
+    // SAFETY: the caller's string (the header's contract); reading it cannot panic.
     let addr = match unsafe { text(host) }.map(|h| {
         h.trim_start_matches('[')
             .trim_end_matches(']')
@@ -299,13 +295,14 @@ pub unsafe extern "C" fn pl_write(
     data: *mut c_void,
     drop: pl_drop_fn,
 ) -> c_int {
-    // SAFETY: the caller's array (the header's contract).
-    let list = match unsafe { buffers(bufs, nbufs) } {
-        Ok(list) => list,
-        Err(status) => return status,
-    };
-    with_request(lp, CCallback::stream_status(cb, data, drop), |core, cb| {
-        core.write(id(stream), Box::new(LentBufs(list)), cb, SyncWrite::Pending)
+    with_loop(lp, |core| {
+        // SAFETY: the caller's array (the header's contract).
+        let list = match unsafe { buffers(bufs, nbufs) } {
+            Ok(list) => list,
+            Err(status) => return status,
+        };
+        let cb = CCallback::stream_status(cb, data, drop);
+        request_status(core.write(id(stream), Box::new(LentBufs(list)), cb, SyncWrite::Pending))
     })
 }
 
@@ -319,13 +316,12 @@ pub unsafe extern "C" fn pl_try_write(
     bufs: *const pl_buf,
     nbufs: usize,
 ) -> isize {
-    // SAFETY: the caller's array.
-    let list = match unsafe { buffers(bufs, nbufs) } {
-        Ok(list) => list,
-        Err(status) => return status as isize,
-    };
-    let lent = LentBufs(list);
     crate::event_loop::with_loop_or(lp, PL_EINVAL as isize, |core| {
+        // SAFETY: the caller's array.
+        let lent = match unsafe { buffers(bufs, nbufs) } {
+            Ok(list) => LentBufs(list),
+            Err(status) => return status as isize,
+        };
         let slices: Vec<&[u8]> = (0..lent.count()).map(|i| lent.get(i)).collect();
         match core.try_write(id(stream), &slices) {
             Ok(n) => n as isize,
@@ -345,8 +341,9 @@ pub unsafe extern "C" fn pl_shutdown(
     data: *mut c_void,
     drop: pl_drop_fn,
 ) -> c_int {
-    with_request(lp, CCallback::stream_status(cb, data, drop), |core, cb| {
-        core.shutdown(id(stream), cb).map(|()| None)
+    with_loop(lp, |core| {
+        let cb = CCallback::stream_status(cb, data, drop);
+        request_status(core.shutdown(id(stream), cb).map(|()| None))
     })
 }
 
@@ -488,8 +485,9 @@ pub unsafe extern "C" fn pl_close(
     data: *mut c_void,
     drop: pl_drop_fn,
 ) -> c_int {
-    // SAFETY: the same contract.
-    unsafe { crate::handles::pl_handle_close(lp, handle, cb, data, drop) }
+    crate::event_loop::close_with(lp, cb, data, drop, |core, close_cb| {
+        core.close_handle(id(handle), close_cb)
+    })
 }
 
 /// `uv_ref` of any handle: it keeps pl_run(PL_RUN_DEFAULT) going while active (the default).

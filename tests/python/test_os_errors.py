@@ -37,7 +37,9 @@ def test_watch_fd_of_a_closed_fd_is_ebadf(loop: phaseloop.Loop) -> None:
     check_oserror(raised.value, OSError, errno.EBADF)
 
 
-def test_watch_fd_of_a_regular_file_is_eperm(loop: phaseloop.Loop, tmp_path: Path) -> None:
+def test_watch_fd_of_a_regular_file_is_eperm(
+    loop: phaseloop.Loop, tmp_path: Path
+) -> None:
     with open(tmp_path / "regular", "w") as regular, pytest.raises(OSError) as raised:
         loop.watch_fd(regular, lambda r, w: None)
     check_oserror(raised.value, PermissionError, errno.EPERM)
@@ -64,7 +66,9 @@ def test_read_file_of_a_missing_path_is_filenotfounderror(
 ) -> None:
     missing = str(tmp_path / "missing")
     errors: list[BaseException | None] = []
-    real_loop.queue_work(jobs.read_file, missing, callback=lambda e, r: errors.append(e))
+    real_loop.queue_work(
+        jobs.read_file, missing, callback=lambda e, r: errors.append(e)
+    )
     real_loop.run()
     check_oserror(errors[0], FileNotFoundError, errno.ENOENT, missing)
     # Called directly, the same.
@@ -88,7 +92,9 @@ def test_read_file_of_a_missing_path_through_loop_work(loop: phaseloop.Loop) -> 
     promise = loop.work(jobs.read_file, "/nonexistent/phaseloop")
     promise.catch(lambda reason: None)
     loop.run()
-    check_oserror(promise.reason, FileNotFoundError, errno.ENOENT, "/nonexistent/phaseloop")
+    check_oserror(
+        promise.reason, FileNotFoundError, errno.ENOENT, "/nonexistent/phaseloop"
+    )
 
 
 def test_bad_input_is_still_a_valueerror(loop: phaseloop.Loop) -> None:

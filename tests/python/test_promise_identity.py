@@ -35,7 +35,9 @@ def test_on_rejection_handled_gets_the_same_object(loop: phaseloop.Loop) -> None
     assert handled[0] is p
 
 
-def test_a_promise_the_program_dropped_comes_back_as_one_object(loop: phaseloop.Loop) -> None:
+def test_a_promise_the_program_dropped_comes_back_as_one_object(
+    loop: phaseloop.Loop,
+) -> None:
     """A derived promise the program never kept: the hooks all get one object for it."""
     unhandled: list[phaseloop.Promise[Any]] = []
     handled: list[phaseloop.Promise[Any]] = []
@@ -80,7 +82,9 @@ def test_promises_given_to_callbacks_are_the_same_objects(loop: phaseloop.Loop) 
     loop.any([loop.reject(inner)]).catch(
         lambda err: got.setdefault("any", err.errors[0])
     )
-    loop.all([loop.resolve([inner])]).then(lambda values: got.setdefault("all", values[0][0]))
+    loop.all([loop.resolve([inner])]).then(
+        lambda values: got.setdefault("all", values[0][0])
+    )
     loop.run()
     assert got == {"catch": inner, "all_settled": inner, "any": inner, "all": inner}
     assert all(value is inner for value in got.values())
@@ -91,7 +95,9 @@ def test_promises_work_in_sets_and_weak_maps(loop: phaseloop.Loop) -> None:
         weakref.WeakKeyDictionary()
     )
     pending: set[phaseloop.Promise[Any]] = set()
-    loop.on_unhandled_rejection = lambda reason, promise: reported.__setitem__(promise, reason)
+    loop.on_unhandled_rejection = lambda reason, promise: reported.__setitem__(
+        promise, reason
+    )
     loop.on_rejection_handled = pending.discard
     p = loop.reject("r")
     pending.add(p)

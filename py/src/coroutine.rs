@@ -222,7 +222,7 @@ impl Loop {
         if let Some(fatal) = lp.host().take_fatal() {
             return Err(fatal);
         }
-        Bound::new(py, Promise::primary(slf.clone().unbind(), promise))
+        Promise::object(slf, promise)
     }
 }
 

@@ -3,6 +3,7 @@
 //! its microtasks are the core's (`phaseloop_core::promise`); this file only translates.
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
@@ -20,32 +21,43 @@ use crate::work::job_for;
 
 /// A JavaScript promise on a phaseloop loop: its reactions run as microtasks, with
 /// ECMA-262's job semantics.
+///
+/// A core promise has at most one `Promise` object at a time, its address kept in the core
+/// promise's host tag ([`Promise::object`]), so the same object comes back wherever the loop
+/// hands the promise to Python (`on_unhandled_rejection`, `on_rejection_handled`), as Node
+/// passes the same promise.
 #[pyclass(module = "phaseloop", name = "Promise", frozen, weakref)]
 pub struct Promise {
     lp: Py<Loop>,
     core: CorePromise<PyCallback>,
-    /// The first wrapper of its core promise reports what the promise holds to the garbage
-    /// collector; a second wrapper (made for a hook) must not report it again.
-    primary: bool,
 }
 
 impl Promise {
-    /// The wrapper of a promise made just now.
-    pub(crate) fn primary(lp: Py<Loop>, core: CorePromise<PyCallback>) -> Self {
-        Promise {
-            lp,
-            core,
-            primary: true,
+    /// The Python object of `core`: the one made before while it lives, else a new one.
+    pub(crate) fn object<'py>(
+        lp: &Bound<'py, Loop>,
+        core: CorePromise<PyCallback>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        let py = lp.py();
+        let tag = core.host_tag();
+        if tag != 0 {
+            // SAFETY: a non-zero tag is the address of the live `Promise` object of `core`: set
+            // below when it was made, and cleared by its `Drop`, which its deallocation runs
+            // before anything else (PyO3 drops the contents first), both with the GIL held, as
+            // here. Taking a new reference to a live object is sound.
+            return Ok(unsafe {
+                Bound::from_borrowed_ptr(py, tag as *mut ffi::PyObject).cast_into_unchecked()
+            });
         }
-    }
-
-    /// Another wrapper of a promise that may have one already.
-    pub(crate) fn secondary(lp: Py<Loop>, core: CorePromise<PyCallback>) -> Self {
-        Promise {
-            lp,
-            core,
-            primary: false,
-        }
+        let object = Bound::new(
+            py,
+            Promise {
+                lp: lp.clone().unbind(),
+                core: core.clone(),
+            },
+        )?;
+        core.set_host_tag(object.as_ptr() as usize);
+        Ok(object)
     }
 
     pub(crate) fn core(&self) -> &CorePromise<PyCallback> {
@@ -54,6 +66,13 @@ impl Promise {
 
     fn open(&self) -> PyResult<&Core> {
         self.lp.get().open()
+    }
+}
+
+impl Drop for Promise {
+    fn drop(&mut self) {
+        // Runs first in the object's deallocation (see `Promise::object`).
+        self.core.set_host_tag(0);
     }
 }
 
@@ -75,12 +94,12 @@ fn handler(
     }))
 }
 
-/// Wraps a promise made just now.
+/// The Python object of a promise made just now.
 fn wrap<'py>(
     lp: &Bound<'py, Loop>,
     core: CorePromise<PyCallback>,
 ) -> PyResult<Bound<'py, Promise>> {
-    Bound::new(lp.py(), Promise::primary(lp.clone().unbind(), core))
+    Promise::object(lp, core)
 }
 
 #[pymethods]
@@ -192,8 +211,8 @@ impl Promise {
         }
     }
 
-    /// Promises are equal when they are the same promise (a listener's `promise` argument is
-    /// equal to, though not always the same object as, the `Promise` the program holds).
+    /// Promises are equal when they are the same promise (a promise has one object at a time,
+    /// so this is identity).
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other
             .cast::<Promise>()
@@ -209,9 +228,6 @@ impl Promise {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.lp)?;
-        if !self.primary {
-            return Ok(());
-        }
         let mut result = Ok(());
         self.core
             .visit(&mut |held| visit_host_ref(&visit, &mut result, held));

@@ -162,8 +162,7 @@ fn surely_not_thenable(obj: &Bound<'_, PyAny>) -> bool {
         || obj.is_exact_instance_of::<PyBytes>()
 }
 
-/// A Python wrapper for a core promise that may already have one (`primary` is false, so it
-/// does not report the promise's contents to the garbage collector twice).
+/// The Python object of a core promise (the one the program holds, if it holds one).
 pub(crate) fn wrap_existing(
     py: Python<'_>,
     lp: &Core,
@@ -172,7 +171,9 @@ pub(crate) fn wrap_existing(
     let owner = lp.host().owner(py).ok_or_else(|| {
         pyo3::exceptions::PyRuntimeError::new_err("the loop of this promise is gone")
     })?;
-    Ok(Py::new(py, Promise::secondary(owner, promise.clone()))?.into_any())
+    Ok(Promise::object(owner.bind(py), promise.clone())?
+        .into_any()
+        .unbind())
 }
 
 impl PromiseHost for PyCallback {

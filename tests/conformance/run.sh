@@ -37,6 +37,10 @@ if [ "${node_line##* }" != "$(cat scenarios/NODE_VERSION)" ]; then
   echo "run.sh: warning: this Node is not the one that wrote the expects"
 fi
 
+# Warnings are errors in every script here and the workers they start (python -W error, which
+# subprocesses inherit through the environment), so a clean run stays quiet.
+export PYTHONWARNINGS=error
+
 passed=0
 failed=0
 failures=()

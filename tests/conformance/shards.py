@@ -33,9 +33,10 @@ SECONDS_PER_FILE = 90
 
 
 def _read_lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
-    """Copy `stream` line by line into `into`, then None at its end."""
-    for line in stream:
-        into.put(line)
+    """Copy `stream` line by line into `into`, then None at its end; closes `stream`."""
+    with stream:
+        for line in stream:
+            into.put(line)
     into.put(None)
 
 

@@ -221,6 +221,8 @@ struct Inner<H: PromiseHost> {
     generation: u32,
     /// The pair `generation` was used.
     resolved: bool,
+    /// A word the host keeps here (see [`Promise::host_tag`]); the core never reads it.
+    host_tag: usize,
 }
 
 enum Status<H: PromiseHost> {
@@ -642,6 +644,7 @@ impl<H: PromiseHost> Promise<H> {
             tracking: Tracking::None,
             generation: 0,
             resolved: false,
+            host_tag: 0,
         })))
     }
 
@@ -855,6 +858,20 @@ impl<H: PromiseHost> Promise<H> {
             Ok(value) => resolvers.resolve(lp, value),
             Err(reason) => resolvers.reject(lp, reason),
         }
+    }
+
+    /// A word the host keeps on the promise, `0` until [`set_host_tag`](Self::set_host_tag)
+    /// (the Python binding keeps the address of the promise's Python object there, so that the
+    /// same object comes back wherever the core hands the promise to Python).
+    pub fn host_tag(&self) -> usize {
+        self.lock().host_tag
+    }
+
+    /// Sets [`host_tag`](Self::host_tag). Never called by the core; takes the promise's lock
+    /// briefly (the core holds none while a host value is dropped, so a host destructor may
+    /// call it).
+    pub fn set_host_tag(&self, tag: usize) {
+        self.lock().host_tag = tag;
     }
 
     /// Its state.

@@ -1,5 +1,5 @@
 """The test command is quiet (issue 15): the conformance harness closes what it opens, so a
-warning in it fails this test (pytest.ini makes warnings errors) rather than scrolling by."""
+warning in it fails this test (tests/pytest.ini makes warnings errors) rather than scrolling by."""
 
 from __future__ import annotations
 

@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
     pl_tcp_getsockname(lp, server, &addr, &len);
     port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
     printf("listening on 127.0.0.1:%d\n", port);
+    fflush(stdout);
     if (!serve_forever) pl_tcp_connect(lp, "127.0.0.1", (uint16_t)port, client_connected, NULL, NULL, NULL);
     pl_run(lp, PL_RUN_DEFAULT);
     return pl_loop_free(lp) == PL_OK ? 0 : 1;

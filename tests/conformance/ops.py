@@ -96,6 +96,13 @@ C_OPS = frozenset(
         "unref",
         "refresh",
         "block",
+        # Network ops the C runner translates with the pl_tcp_* calls (c_program.py).
+        "net_connection",
+        "net_connect",
+        "net_write",
+        "net_data",
+        "net_close",
+        "net_refused",
     )
 )
 # Ops that name a handle created by an op with `as`.

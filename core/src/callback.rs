@@ -13,7 +13,8 @@ use crate::pool::WorkOutcome;
 /// The loop holds no borrow of its state while `call` runs: the callback may schedule, clear,
 /// query and close anything on `lp`, its own handle included.
 pub trait Callback: Sized + Send + 'static {
-    /// What a failing callback returns; `run` stops and hands it back (SEMANTICS.md rule 8).
+    /// What a failing callback returns; `run` stops and hands it back (ordering rule 8,
+    /// docs/ordering.md).
     type Error;
     /// A name for the trace recorder (see [`Loop::timeline`]); only asked for while recording.
     type Label: Clone + Send;
@@ -51,8 +52,9 @@ pub trait Callback: Sized + Send + 'static {
         Ok(())
     }
 
-    /// Called after every drain of the tick and microtask queues (SEMANTICS.md rule 2.5: where
-    /// unhandled promise rejections are reported). The default does nothing.
+    /// Called after every drain of the tick and microtask queues (ordering rule 2.5 in
+    /// docs/ordering.md: where unhandled promise rejections are reported). The default does
+    /// nothing.
     fn after_drain(lp: &Loop<Self>) -> Result<(), Self::Error> {
         let _ = lp;
         Ok(())

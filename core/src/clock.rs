@@ -1,9 +1,9 @@
 //! The loop's one clock: real (monotonic, cached like libuv's `uv_now`) or virtual.
 //!
-//! Nothing else in the crate reads the time. The real clock counts from the loop's creation and
-//! is cached in whole milliseconds, refreshed where libuv refreshes it (the start of `run`, the
-//! start of the timers phase, after poll) and whenever a timer is scheduled (Node's
-//! `getLibuvNow()`, SEMANTICS.md rule 4.2). The virtual clock never moves by itself: only
+//! Nothing else in the crate reads the time. The real clock counts from the loop's creation and is
+//! cached in whole milliseconds, refreshed where libuv refreshes it (the start of `run`, the start
+//! of the timers phase, after poll) and whenever a timer is scheduled (Node's `getLibuvNow()`,
+//! ordering rule 4.2 in docs/ordering.md). The virtual clock never moves by itself: only
 //! [`Clock::advance`] and the poll phase's jump to the next due timer move it.
 
 use std::cell::Cell;

@@ -50,8 +50,8 @@ impl From<std::io::Error> for Error {
 /// Why [`crate::Loop::run`] returned early.
 #[derive(Debug)]
 pub enum RunError<E> {
-    /// A callback failed (SEMANTICS.md rule 8): `run` stopped before the next callback; a later
-    /// `run` continues exactly where this one stopped.
+    /// A callback failed (ordering rule 8, docs/ordering.md): `run` stopped before the next
+    /// callback; a later `run` continues exactly where this one stopped.
     Callback(E),
     /// The loop itself could not run (closed, called from a callback, the poller failed).
     Loop(Error),

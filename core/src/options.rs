@@ -3,7 +3,7 @@
 use crate::clock::ClockKind;
 use crate::error::Error;
 
-/// When the tick and microtask queues drain (SEMANTICS.md rule 2.2).
+/// When the tick and microtask queues drain (ordering rule 2.2, docs/ordering.md).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
 pub enum DrainMode {
     /// After every macrotask, as Node >= 11 does.

@@ -1,4 +1,5 @@
-//! `run`: the phases of an iteration, in libuv >= 1.45's shape (SEMANTICS.md rules 3, 5, 6).
+//! `run`: the phases of an iteration, in libuv >= 1.45's shape (ordering rules 3, 5, 6 in
+//! docs/ordering.md).
 //!
 //! ```text
 //! run(default):  timers

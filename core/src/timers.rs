@@ -1,4 +1,4 @@
-//! Timers ordered by Node's own algorithm (SEMANTICS.md rule 4), not by a plain heap.
+//! Timers ordered by Node's own algorithm (ordering rule 4, docs/ordering.md), not by a plain heap.
 //!
 //! Timers with the same delay share one FIFO list; lists are queued by `(expiry, list id)`.
 //! The timers phase repeatedly takes the first list whose expiry has passed and runs its timers

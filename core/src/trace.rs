@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// A phase of one loop iteration (SEMANTICS.md rule 3).
+/// A phase of one loop iteration (ordering rule 3, docs/ordering.md).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
 pub enum Phase {
     /// Due timers and intervals.

@@ -1,5 +1,6 @@
-//! SEMANTICS.md rules 3, 6 and 8 where Node cannot show them directly: idle/prepare/check
-//! handles, pending callbacks, close callbacks, run modes, alive, and failing callbacks.
+//! Ordering rules 3, 6 and 8 (docs/ordering.md) where Node cannot show them directly:
+//! idle/prepare/check handles, pending callbacks, close callbacks, run modes, alive, and failing
+//! callbacks.
 
 mod common;
 

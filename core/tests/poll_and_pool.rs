@@ -1,6 +1,6 @@
-//! SEMANTICS.md rule 5 and what feeds the poll phase: the worker pool (completion order,
-//! cancellation, panics, close with work queued), threadsafe calls, fd and signal watchers, the
-//! poll timeout seen from outside (`backend_timeout`), the virtual clock with work in flight,
+//! Ordering rule 5 (docs/ordering.md) and what feeds the poll phase: the worker pool (completion
+//! order, cancellation, panics, close with work queued), threadsafe calls, fd and signal watchers,
+//! the poll timeout seen from outside (`backend_timeout`), the virtual clock with work in flight,
 //! and the counters (`metrics`, `utilization`) that report all of it.
 //!
 //! Where real time is the point (a blocked loop must not burn CPU, a real wait counts as idle),

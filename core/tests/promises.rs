@@ -1,8 +1,8 @@
-//! SEMANTICS.md rules 2.5 and 7: promises with ECMA-262's job semantics. Each ordering test
-//! replays a program from `tests/node/promise_*.js` with the `Task` host on the virtual clock
-//! and asserts the order Node printed for it; `async` functions are written out as what they
-//! are made of (`Promise::with_resolvers` for the function's promise, `Promise::await_value` for
-//! each `await`), which is what a binding's coroutine driver does.
+//! Ordering rules 2.5 and 7 (docs/ordering.md): promises with ECMA-262's job semantics. Each
+//! ordering test replays a program from `tests/node/promise_*.js` with the `Task` host on the
+//! virtual clock and asserts the order Node printed for it; `async` functions are written out as
+//! what they are made of (`Promise::with_resolvers` for the function's promise,
+//! `Promise::await_value` for each `await`), which is what a binding's coroutine driver does.
 
 mod common;
 

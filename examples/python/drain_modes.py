@@ -4,7 +4,7 @@
 
 `phaseloop.experiment.run` runs an experiment and returns its recording. The same experiment
 with `drain="callback"` runs each timer's tick right after that timer; with `drain="phase"`
-both timers run first, then both ticks (SEMANTICS.md rule 2.2).
+both timers run first, then both ticks (ordering rule 2.2, docs/ordering.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
     python examples/python/first_experiment.py
 
-Runs on the virtual clock, so the order is the same on every run (SEMANTICS.md rule 4.8).
+Runs on the virtual clock, so the order is the same on every run (ordering rule 4.8,
+docs/ordering.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 //! The queues without ids: next tick and microtasks (drained after every callback, ticks first,
-//! SEMANTICS.md rule 2) and pending callbacks (the pending phase).
+//! ordering rule 2 in docs/ordering.md) and pending callbacks (the pending phase).
 
 use std::os::raw::{c_int, c_void};
 

@@ -1,5 +1,5 @@
 //! Timers and intervals (`setTimeout`, `setInterval`): scheduling, clearing, ref/unref, refresh
-//! and close, with Node's delay coercion and timer-list order (SEMANTICS.md rule 4).
+//! and close, with Node's delay coercion and timer-list order (ordering rule 4, docs/ordering.md).
 
 use std::os::raw::{c_int, c_void};
 

@@ -274,7 +274,7 @@ impl Callback for PyCallback {
         py.check_signals()
     }
 
-    /// Reports unhandled promise rejections (SEMANTICS.md rule 2.5).
+    /// Reports unhandled promise rejections (ordering rule 2.5, docs/ordering.md).
     fn after_drain(lp: &CoreLoop<Self>) -> PyResult<()> {
         lp.report_rejections()
     }

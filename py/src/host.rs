@@ -138,8 +138,8 @@ impl Host {
         .map(drop)
     }
 
-    /// An exception escaped a callback (SEMANTICS.md rule 8): `on_error(exc)` if set, else it
-    /// stops `run`. `KeyboardInterrupt` and `SystemExit` always stop `run`, as in asyncio.
+    /// An exception escaped a callback (ordering rule 8, docs/ordering.md): `on_error(exc)` if set,
+    /// else it stops `run`. `KeyboardInterrupt` and `SystemExit` always stop `run`, as in asyncio.
     #[cold]
     pub(crate) fn uncaught(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
         if err.is_instance_of::<PyKeyboardInterrupt>(py) || err.is_instance_of::<PySystemExit>(py) {

@@ -268,7 +268,7 @@ static double monotonic_ms(void) {
 }
 
 /* Keeps the thread busy for `ms`, as a slow callback does; the virtual clock is moved
- * forward instead (pl_advance), as API.md says it is used for that. */
+ * forward instead (pl_advance, which include/phaseloop.h documents for that). */
 static void block_for(pl_loop *lp, double ms) {
     if (scenario_clock == PL_CLOCK_VIRTUAL) {
         CALL(pl_advance(lp, (uint64_t)ms));

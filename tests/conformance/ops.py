@@ -81,7 +81,7 @@ LINK_KINDS = ("then", "catch", "finally")
 RETURN_KINDS = ("promise", "thenable", "rejected")
 SCENARIO_KEYS = ("name", "threadpool_size", "program", "expect")
 
-# What the C API can express: promises are Python-only (API.md).
+# What the C API can express: promises are Python-only (the C API has none).
 C_OPS = frozenset(
     (
         "log",

@@ -287,7 +287,7 @@ class Interpreter:
 
     def block(self, ms: float) -> None:
         """Keep the thread busy for `ms`, as a slow callback does; on the virtual clock,
-        `advance(ms)`, which is what the virtual clock offers for that (API.md)."""
+        `advance(ms)`, which moves the virtual clock as if a callback had blocked that long."""
         if self.loop.clock == "virtual":
             self.loop.advance(ms)
             return

@@ -1,4 +1,5 @@
-"""Exceptions in callbacks (SEMANTICS.md rule 8), on_error, and using a loop from another thread."""
+"""Exceptions in callbacks (ordering rule 8, docs/ordering.md), on_error, and using a loop from
+another thread."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Promises and coroutines from Python, with JavaScript's tick counts (SEMANTICS.md rules 2.5, 7).
+"""Promises and coroutines from Python, with JavaScript's tick counts (ordering rules 2.5, 7 in
+docs/ordering.md).
 
 The first tests replay Node programs: each Python function below is the twin of the JS program
 of the same name in `core/tests/node/` (the Rust tests replay the same programs), and must

@@ -1,4 +1,5 @@
-//! Promises with ECMA-262's job semantics, written once for every host (SEMANTICS.md rule 7).
+//! Promises with ECMA-262's job semantics, written once for every host (ordering rule 7,
+//! docs/ordering.md).
 //!
 //! A [`Promise`] is a state machine (pending, fulfilled, rejected) whose reactions run as
 //! microtasks on a [`Loop`]. It is generic over the host's value type through [`PromiseHost`], so

@@ -1,5 +1,5 @@
-//! The rejection tracker: which rejected promises had no handler when a drain ended (SEMANTICS.md
-//! rule 2.5), following Node's `lib/internal/process/promises.js`.
+//! The rejection tracker: which rejected promises had no handler when a drain ended (ordering
+//! rule 2.5, docs/ordering.md), following Node's `lib/internal/process/promises.js`.
 //!
 //! - A promise rejected with no handler waits in `unhandled` (Node's
 //!   `pendingUnhandledRejections`). If something subscribes to it before the drain ends, it is

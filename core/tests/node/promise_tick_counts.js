@@ -1,5 +1,5 @@
-// SEMANTICS.md rule 7.1: how many microtasks each way of settling costs. A ticker logs every
-// microtask turn; each promise logs in the turn its reaction runs.
+// Ordering rule 7.1 (docs/ordering.md): how many microtasks each way of settling costs. A ticker
+// logs every microtask turn; each promise logs in the turn its reaction runs.
 const log = (m) => console.log(m);
 let n = 0;
 const step = () => { n++; log(`tick ${n}`); if (n < 5) queueMicrotask(step); };

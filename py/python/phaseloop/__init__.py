@@ -12,7 +12,7 @@ pool, fd and signal watchers, thread-safe calls, a virtual clock and a phase tim
         loop.next_tick(print, "tick")
         loop.run()          # tick, immediate, timeout
 
-The API is described in ``__init__.pyi`` (and API.md); the ordering rules in SEMANTICS.md.
+The API is described in ``__init__.pyi``; the ordering rules in docs/ordering.md.
 """
 
 from . import jobs

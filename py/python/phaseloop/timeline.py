@@ -1,10 +1,10 @@
 """A recorded timeline grouped the way the loop ran it, as text and as JSON.
 
-``Loop.timeline()`` is a flat list of callbacks. A `Timeline` groups it into turns: each
-macrotask (a timer, an I/O or work callback, an immediate, ...) followed by the ticks and
-microtasks that drained after it (SEMANTICS.md rule 2.2), the first turn being the main
-script, whose ticks and microtasks drain before the first iteration (rule 1.2). Lines that an
-experiment logged are attached to the callback that logged them::
+``Loop.timeline()`` is a flat list of callbacks. A `Timeline` groups it into turns: each macrotask
+(a timer, an I/O or work callback, an immediate, ...) followed by the ticks and microtasks that
+drained after it (ordering rule 2.2, docs/ordering.md), the first turn being the main script, whose
+ticks and microtasks drain before the first iteration (rule 1.2). Lines that an experiment logged
+are attached to the callback that logged them::
 
     loop.record()
     ...
@@ -19,10 +19,11 @@ from typing import Any, NamedTuple
 
 from . import TraceEvent
 
-#: The phases of one iteration, in the order they run (SEMANTICS.md rule 3).
+#: The phases of one iteration, in the order they run (ordering rule 3, docs/ordering.md).
 PHASES = ("timers", "pending", "idle", "prepare", "poll", "check", "close")
 
-#: The kinds that are not phases' callbacks but drain after them (SEMANTICS.md rule 2).
+#: The kinds that are not phases' callbacks but drain after them (ordering rule 2,
+#: docs/ordering.md).
 DRAINED_KINDS = frozenset({"tick", "microtask"})
 
 #: JSON documents written by `Timeline.to_json` say this in their ``"format"`` field.

@@ -1,6 +1,6 @@
 // Puzzle 2 of `python -m phaseloop demo`: nextTick beats a promise, both beat every phase; the
-// timer beats the immediate because the script took 2 ms (without that, the order of these two
-// is luck: SEMANTICS.md rule 4.8), and the timers phase comes before the check phase.
+// timer beats the immediate because the script took 2 ms (without that, the order of these two is
+// luck: ordering rule 4.8 in docs/ordering.md), and the timers phase comes before the check phase.
 const log = (m) => console.log(m);
 setImmediate(() => log('setImmediate'));
 setTimeout(() => log('setTimeout'), 0);

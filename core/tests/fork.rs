@@ -28,6 +28,7 @@ fn wait_for(pid: libc::pid_t, patience: Duration) -> Option<i32> {
         if Instant::now() > deadline {
             // SAFETY: killing our own stuck child.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: reaping that child, into a local status.
             unsafe { libc::waitpid(pid, &mut status, 0) };
             return None;
         }

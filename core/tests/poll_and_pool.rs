@@ -194,8 +194,9 @@ impl Drop for Tracked {
 
 /// CPU time (user + system) used by the calling thread so far.
 fn thread_cpu_time() -> Duration {
-    // SAFETY: getrusage only writes into the zeroed struct we own.
+    // SAFETY: rusage is plain integers, for which all-zero is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct we own.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
     assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD)");
     let time = |t: libc::timeval| {

@@ -75,6 +75,7 @@ fn a_server_out_of_fds_sheds_waiting_connections_and_reports_emfile() {
         if fd < 0 {
             break;
         }
+        // SAFETY: `fd` was just returned by dup, so nothing else owns it.
         fillers.push(unsafe { OwnedFd::from_raw_fd(fd) });
     }
 

@@ -335,52 +335,78 @@ pub(crate) fn phase_code(phase: Option<Phase>) -> pl_phase {
 
 // ----- options -----------------------------------------------------------------------------------
 
-/// The end (offset + size) of a field of pl_options, measured on a local value.
-fn field_end<F>(field: impl FnOnce(*const pl_options) -> *const F) -> usize {
-    let probe = MaybeUninit::<pl_options>::uninit();
-    let base = probe.as_ptr();
-    field(base) as usize - base as usize + size_of::<F>()
+/// The end (offset + size) of a field of pl_options, measured on a local value: `field_end!(clock)`.
+/// (`offset_of!` would do, but it needs Rust 1.77 and the crate supports 1.75.)
+macro_rules! field_end {
+    ($field:ident) => {{
+        let probe = MaybeUninit::<pl_options>::uninit();
+        let base = probe.as_ptr();
+        // SAFETY: `base` points to `probe`, a live local pl_options; `addr_of!` only computes the
+        // address of one of its fields and reads nothing, so `probe` may stay uninitialised.
+        let field = unsafe { addr_of!((*base).$field) };
+        end_of(base, field)
+    }};
+}
+
+/// Where `field`, a field of the pl_options at `base`, ends, counted from `base`.
+fn end_of<F>(base: *const pl_options, field: *const F) -> usize {
+    field as usize - base as usize + size_of::<F>()
 }
 
 /// Larger `size` values than this are taken for an uninitialised struct.
 const MAX_OPTIONS_SIZE: usize = 4096;
 
 /// Reads the options the caller's struct has (by its `size`); unknown trailing bytes must be 0.
+///
+/// # Safety
+///
+/// `opts` is NULL or points to a readable pl_options-shaped struct: its `size` field, then as
+/// many bytes in all as `size` says (pl_loop_create's contract in the header).
 unsafe fn read_options(opts: *const pl_options) -> Result<LoopOptions, c_int> {
     let mut options = LoopOptions::default();
     if opts.is_null() {
         return Ok(options);
     }
-    let size = ptr::read(addr_of!((*opts).size));
+    // SAFETY: `opts` is not NULL and its `size` field, the struct's first, is readable (the
+    // caller's contract); read through `addr_of!`, so no reference to it is made.
+    let size = unsafe { ptr::read(addr_of!((*opts).size)) };
     if !(size_of::<usize>()..=MAX_OPTIONS_SIZE).contains(&size) {
         return Err(PL_EINVAL);
     }
-    if size >= field_end(|p| addr_of!((*p).clock)) {
-        options.clock = match ptr::read(addr_of!((*opts).clock)) {
+    // Each field below is read only when it lies inside the `size` bytes the caller vouches for.
+    if size >= field_end!(clock) {
+        // SAFETY: `clock` ends within `size` (checked just above).
+        options.clock = match unsafe { ptr::read(addr_of!((*opts).clock)) } {
             PL_CLOCK_REAL => ClockKind::Real,
             PL_CLOCK_VIRTUAL => ClockKind::Virtual,
             _ => return Err(PL_EINVAL),
         };
     }
-    if size >= field_end(|p| addr_of!((*p).drain)) {
-        options.drain = match ptr::read(addr_of!((*opts).drain)) {
+    if size >= field_end!(drain) {
+        // SAFETY: `drain` ends within `size` (checked just above).
+        options.drain = match unsafe { ptr::read(addr_of!((*opts).drain)) } {
             PL_DRAIN_CALLBACK => DrainMode::Callback,
             PL_DRAIN_PHASE => DrainMode::Phase,
             _ => return Err(PL_EINVAL),
         };
     }
-    if size >= field_end(|p| addr_of!((*p).threadpool_size)) {
-        options.threadpool_size = match ptr::read(addr_of!((*opts).threadpool_size)) {
+    if size >= field_end!(threadpool_size) {
+        // SAFETY: `threadpool_size` ends within `size` (checked just above).
+        options.threadpool_size = match unsafe { ptr::read(addr_of!((*opts).threadpool_size)) } {
             0 => None,
             n => Some(n as usize),
         };
     }
     if size > size_of::<pl_options>() {
         // A newer header's fields: only their zero (default) values can be honoured.
-        let extra = std::slice::from_raw_parts(
-            opts.cast::<u8>().add(size_of::<pl_options>()),
-            size - size_of::<pl_options>(),
-        );
+        // SAFETY: the bytes from the end of this header's pl_options up to `size` are the
+        // caller's struct (its contract), at most MAX_OPTIONS_SIZE in all; u8 needs no alignment.
+        let extra = unsafe {
+            std::slice::from_raw_parts(
+                opts.cast::<u8>().add(size_of::<pl_options>()),
+                size - size_of::<pl_options>(),
+            )
+        };
         if extra.iter().any(|&byte| byte != 0) {
             return Err(PL_EINVAL);
         }
@@ -395,12 +421,16 @@ pub unsafe extern "C" fn pl_options_init(opts: *mut pl_options) -> c_int {
         if opts.is_null() {
             return PL_EINVAL;
         }
-        opts.write(pl_options {
-            size: size_of::<pl_options>(),
-            clock: PL_CLOCK_REAL,
-            drain: PL_DRAIN_CALLBACK,
-            threadpool_size: 0,
-        });
+        // SAFETY: not NULL, and the header's contract is that `opts` points to a writable
+        // pl_options of this header's layout.
+        unsafe {
+            opts.write(pl_options {
+                size: size_of::<pl_options>(),
+                clock: PL_CLOCK_REAL,
+                drain: PL_DRAIN_CALLBACK,
+                threadpool_size: 0,
+            })
+        };
         PL_OK
     })
 }
@@ -418,7 +448,9 @@ pub unsafe extern "C" fn pl_loop_create(opts: *const pl_options, out: *mut *mut 
         if out.is_null() {
             return PL_EINVAL;
         }
-        let options = match read_options(opts) {
+        // SAFETY: `opts` is NULL or a pl_options whose `size` bytes are readable (the header's
+        // contract for pl_loop_create), which is what read_options needs.
+        let options = match unsafe { read_options(opts) } {
             Ok(options) => options,
             Err(status) => return status,
         };
@@ -434,8 +466,10 @@ pub unsafe extern "C" fn pl_loop_create(opts: *const pl_options, out: *mut *mut 
             Err(err) => return status_of(&err),
         };
         let raw = Box::into_raw(Box::new(pl_loop { core }));
-        (*raw).core.host().this.set(raw);
-        out.write(raw);
+        // SAFETY: `raw` came from Box::into_raw just above: valid, aligned, and not shared yet.
+        unsafe { (*raw).core.host().this.set(raw) };
+        // SAFETY: not NULL (checked above); the header's contract makes it a writable pointer.
+        unsafe { out.write(raw) };
         PL_OK
     })
 }
@@ -445,7 +479,8 @@ pub unsafe extern "C" fn pl_loop_create(opts: *const pl_options, out: *mut *mut 
 #[no_mangle]
 pub unsafe extern "C" fn pl_loop_new(opts: *const pl_options) -> *mut pl_loop {
     let mut lp = ptr::null_mut();
-    if pl_loop_create(opts, &mut lp) == PL_OK {
+    // SAFETY: the caller's `opts` carries pl_loop_create's contract, and `lp` is a local.
+    if unsafe { pl_loop_create(opts, &mut lp) } == PL_OK {
         lp
     } else {
         ptr::null_mut()
@@ -496,10 +531,12 @@ pub unsafe extern "C" fn pl_loop_free(lp: *mut pl_loop) -> c_int {
             }
         },
     );
-    if status == PL_OK || (status == PL_EPANIC && (*lp).core.is_closed()) {
+    // SAFETY: `lp` is not NULL and, by the header's contract, a loop from pl_loop_create not
+    // yet freed; `enter` returned, so no borrow of it is live.
+    if status == PL_OK || (status == PL_EPANIC && unsafe { (*lp).core.is_closed() }) {
         // SAFETY: created by Box::into_raw in pl_loop_create; closed, so nothing in it refers
         // to C data any longer, and no pl_ call on it is running (`outermost`).
-        drop(Box::from_raw(lp));
+        drop(unsafe { Box::from_raw(lp) });
     }
     status
 }
@@ -660,8 +697,9 @@ pub unsafe extern "C" fn pl_walk(
                 id: handle.id.map_or(0, Id::as_u64),
                 detail: detail.as_ptr(),
             };
-            // SAFETY: the caller's function, with the caller's data, on the loop thread.
-            visit(data, &info);
+            // SAFETY: the caller's function, with the caller's data, on the loop thread; `info`
+            // and the strings it points to live until it returns, as the header promises.
+            unsafe { visit(data, &info) };
         }
         handles.len().min(c_int::MAX as usize) as c_int
     })
@@ -673,11 +711,8 @@ mod tests {
 
     #[test]
     fn options_grow_at_the_end() {
-        assert_eq!(
-            field_end(|p| unsafe { addr_of!((*p).size) }),
-            size_of::<usize>()
-        );
-        let end = field_end(|p| unsafe { addr_of!((*p).threadpool_size) });
+        assert_eq!(field_end!(size), size_of::<usize>());
+        let end = field_end!(threadpool_size);
         assert!(end <= size_of::<pl_options>());
     }
 
@@ -686,8 +721,11 @@ mod tests {
         // An older program's struct that stops after `clock`.
         let mut opts = MaybeUninit::<pl_options>::zeroed();
         let p = opts.as_mut_ptr();
+        let older_size = field_end!(clock);
+        // SAFETY: `p` points to `opts`, a zeroed local pl_options; read_options reads no more
+        // than its `size` bytes.
         unsafe {
-            (*p).size = field_end(|q| addr_of!((*q).clock));
+            (*p).size = older_size;
             (*p).clock = PL_CLOCK_VIRTUAL;
             (*p).drain = 99; // past its size: never read
             let read = read_options(p).unwrap();
@@ -709,6 +747,7 @@ mod tests {
             },
             extra: 0,
         };
+        // SAFETY: `newer` is a live local whose `size` covers all of it.
         unsafe {
             let whole = addr_of!(newer).cast::<pl_options>();
             let read = read_options(whole).unwrap();

@@ -22,23 +22,34 @@ pub const PL_DIGEST_SHA256: pl_digest = 1;
 pub const PL_DIGEST_SHA512: pl_digest = 2;
 
 /// Copies the caller's bytes (NULL is fine for `len` 0).
+///
+/// # Safety
+///
+/// Unless NULL or `len` is 0, `ptr` points to `len` readable bytes.
 unsafe fn bytes(ptr: *const u8, len: usize) -> Result<Vec<u8>, c_int> {
     if len == 0 {
         Ok(Vec::new())
     } else if ptr.is_null() {
         Err(PL_EINVAL)
     } else {
-        Ok(std::slice::from_raw_parts(ptr, len).to_vec())
+        // SAFETY: not NULL and `len` readable bytes (this function's contract); copied before
+        // returning, so the caller may free them afterwards.
+        Ok(unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec())
     }
 }
 
+/// Copies the caller's NUL-terminated path.
+///
+/// # Safety
+///
+/// Unless NULL, `path` points to a NUL-terminated byte string.
 unsafe fn path(path: *const c_char) -> Result<PathBuf, c_int> {
     if path.is_null() {
         return Err(PL_EINVAL);
     }
-    Ok(PathBuf::from(OsStr::from_bytes(
-        CStr::from_ptr(path).to_bytes(),
-    )))
+    // SAFETY: not NULL and NUL-terminated (this function's contract); copied before returning.
+    let path = unsafe { CStr::from_ptr(path) };
+    Ok(PathBuf::from(OsStr::from_bytes(path.to_bytes())))
 }
 
 fn job(
@@ -82,7 +93,9 @@ pub unsafe extern "C" fn pl_job_read_file(
 ) -> c_int {
     job(
         lp,
-        || Ok(jobs::read_file(self::path(path)?)),
+        // SAFETY: the header's contract makes `path` NULL or NUL-terminated; the closure runs
+        // before this call returns (inputs are copied then).
+        || Ok(jobs::read_file(unsafe { self::path(path) }?)),
         done,
         data,
         drop,
@@ -106,10 +119,10 @@ pub unsafe extern "C" fn pl_job_write_file(
     job(
         lp,
         || {
-            Ok(jobs::write_file(
-                self::path(path)?,
-                self::bytes(bytes, len)?,
-            ))
+            // SAFETY: the header's contract makes `path` NULL or NUL-terminated and `bytes`
+            // `len` readable bytes; the closure runs before this call returns.
+            let (path, bytes) = unsafe { (self::path(path)?, self::bytes(bytes, len)?) };
+            Ok(jobs::write_file(path, bytes))
         },
         done,
         data,
@@ -131,7 +144,9 @@ pub unsafe extern "C" fn pl_job_sha256(
 ) -> c_int {
     job(
         lp,
-        || Ok(jobs::sha256(self::bytes(bytes, len)?)),
+        // SAFETY: `bytes` is `len` readable bytes (the header's contract); the closure runs
+        // before this call returns.
+        || Ok(jobs::sha256(unsafe { self::bytes(bytes, len) }?)),
         done,
         data,
         drop,
@@ -162,8 +177,11 @@ pub unsafe extern "C" fn pl_job_pbkdf2(
             PL_DIGEST_SHA512 => Digest::Sha512,
             _ => return Err(PL_EINVAL),
         };
-        let password = bytes(password, password_len)?;
-        let salt = bytes(salt, salt_len)?;
+        // SAFETY: `password` and `salt` are as many readable bytes as their lengths say (the
+        // header's contract); the closure runs before this call returns.
+        let password = unsafe { bytes(password, password_len) }?;
+        // SAFETY: as for `password`.
+        let salt = unsafe { bytes(salt, salt_len) }?;
         jobs::pbkdf2(password, salt, iterations, keylen, digest).map_err(|err| status_of(&err))
     };
     job(lp, make, done, data, drop, out)
@@ -184,7 +202,10 @@ pub unsafe extern "C" fn pl_job_deflate(
 ) -> c_int {
     let make = || {
         let level = u32::try_from(level).map_err(|_| PL_EINVAL)?;
-        jobs::deflate(self::bytes(bytes, len)?, level).map_err(|err| status_of(&err))
+        // SAFETY: `bytes` is `len` readable bytes (the header's contract); the closure runs
+        // before this call returns.
+        let bytes = unsafe { self::bytes(bytes, len) }?;
+        jobs::deflate(bytes, level).map_err(|err| status_of(&err))
     };
     job(lp, make, done, data, drop, out)
 }
@@ -203,7 +224,9 @@ pub unsafe extern "C" fn pl_job_inflate(
 ) -> c_int {
     job(
         lp,
-        || Ok(jobs::inflate(self::bytes(bytes, len)?)),
+        // SAFETY: `bytes` is `len` readable bytes (the header's contract); the closure runs
+        // before this call returns.
+        || Ok(jobs::inflate(unsafe { self::bytes(bytes, len) }?)),
         done,
         data,
         drop,

@@ -61,13 +61,15 @@ pub unsafe extern "C" fn pl_loop_metrics(lp: *const pl_loop, out: *mut pl_metric
             return PL_EINVAL;
         }
         let m = core.metrics();
-        out.write(pl_metrics {
+        let metrics = pl_metrics {
             iterations: m.iterations,
             events: m.events,
             events_waiting: m.events_waiting,
             pool_queued: m.pool_queued as u64,
             pool_running: m.pool_running as u64,
-        });
+        };
+        // SAFETY: a non-NULL `out` points to a writable pl_metrics (the header's contract).
+        unsafe { out.write(metrics) };
         PL_OK
     })
 }
@@ -85,11 +87,13 @@ pub unsafe extern "C" fn pl_loop_utilization(
             return PL_EINVAL;
         }
         let u = core.utilization();
-        out.write(pl_utilization {
+        let utilization = pl_utilization {
             idle_ms: u.idle_ms,
             active_ms: u.active_ms,
             utilization: u.utilization(),
-        });
+        };
+        // SAFETY: a non-NULL `out` points to a writable pl_utilization (the header's contract).
+        unsafe { out.write(utilization) };
         PL_OK
     })
 }
@@ -106,15 +110,19 @@ pub unsafe extern "C" fn pl_utilization_since(
         if now.is_null() || earlier.is_null() || out.is_null() {
             return PL_EINVAL;
         }
-        let (now, earlier) = (now.read(), earlier.read());
+        // SAFETY: neither is NULL, and the header's contract makes each a readable
+        // pl_utilization; read by value, so `out` may alias either.
+        let (now, earlier) = unsafe { (now.read(), earlier.read()) };
         let idle_ms = now.idle_ms - earlier.idle_ms;
         let active_ms = now.active_ms - earlier.active_ms;
         let total = idle_ms + active_ms;
-        out.write(pl_utilization {
+        let since = pl_utilization {
             idle_ms,
             active_ms,
             utilization: if total > 0.0 { active_ms / total } else { 0.0 },
-        });
+        };
+        // SAFETY: not NULL, and a writable pl_utilization (the header's contract).
+        unsafe { out.write(since) };
         PL_OK
     })
 }
@@ -150,13 +158,15 @@ pub unsafe extern "C" fn pl_delay_monitor_stats(
             return PL_EINVAL;
         }
         let s = core.delay_stats();
-        out.write(pl_delay_stats {
+        let stats = pl_delay_stats {
             count: s.count,
             min: s.min,
             max: s.max,
             mean: s.mean,
             stddev: s.stddev,
-        });
+        };
+        // SAFETY: a non-NULL `out` points to a writable pl_delay_stats (the header's contract).
+        unsafe { out.write(stats) };
         PL_OK
     })
 }
@@ -173,7 +183,9 @@ pub unsafe extern "C" fn pl_delay_monitor_percentile(
         if out.is_null() || !(0.0..=100.0).contains(&percentile) {
             return PL_EINVAL;
         }
-        out.write(core.delay_percentile(percentile));
+        let value = core.delay_percentile(percentile);
+        // SAFETY: not NULL, and a writable u64 (the header's contract).
+        unsafe { out.write(value) };
         PL_OK
     })
 }

@@ -38,8 +38,9 @@ pub unsafe extern "C" fn pl_remote_new(lp: *mut pl_loop) -> *mut pl_remote {
 pub unsafe extern "C" fn pl_remote_clone(remote: *mut pl_remote) -> *mut pl_remote {
     boundary(ptr::null_mut(), || {
         if !remote.is_null() {
-            // SAFETY: a non-NULL remote comes from pl_remote_new and holds a reference.
-            Arc::increment_strong_count(remote.cast_const());
+            // SAFETY: a non-NULL remote comes from pl_remote_new (Arc::into_raw) and holds a
+            // reference, so the Arc is alive while we add one.
+            unsafe { Arc::increment_strong_count(remote.cast_const()) };
         }
         remote
     })
@@ -81,9 +82,9 @@ pub unsafe extern "C" fn pl_remote_call(
 pub unsafe extern "C" fn pl_remote_free(remote: *mut pl_remote) {
     boundary((), || {
         if !remote.is_null() {
-            // SAFETY: a non-NULL remote comes from pl_remote_new and holds a reference, which
-            // the caller gives up here.
-            Arc::decrement_strong_count(remote.cast_const());
+            // SAFETY: a non-NULL remote comes from pl_remote_new (Arc::into_raw) and holds a
+            // reference, which the caller gives up here.
+            unsafe { Arc::decrement_strong_count(remote.cast_const()) };
         }
     })
 }

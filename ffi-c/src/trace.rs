@@ -259,8 +259,9 @@ pub unsafe extern "C" fn pl_timeline(
                     start_ns: record.start_ns,
                     duration_ns: record.duration_ns,
                 };
-                // SAFETY: `out` has room for `capacity` records (the header's contract).
-                out.add(i).write(copy);
+                // SAFETY: `out` has room for `capacity` records (the header's contract), and
+                // `i < capacity` (`take`); not NULL, since `capacity > 0` here.
+                unsafe { out.add(i).write(copy) };
             }
             timeline.len() as i64
         },

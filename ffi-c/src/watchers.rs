@@ -182,7 +182,8 @@ pub unsafe extern "C" fn pl_signal_wakeup_fd(lp: *mut pl_loop, out: *mut c_int) 
         }
         match core.signal_wakeup_fd() {
             Ok(fd) => {
-                out.write(fd);
+                // SAFETY: not NULL (checked above), and a writable int (the header's contract).
+                unsafe { out.write(fd) };
                 PL_OK
             }
             Err(err) => status_of(&err),

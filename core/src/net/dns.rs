@@ -192,8 +192,8 @@ pub fn getnameinfo(addr: SocketAddr) -> Result<(String, String), LookupError> {
     if code != 0 {
         return Err(lookup_error(code));
     }
-    // SAFETY: getnameinfo wrote NUL-terminated strings into both buffers.
     let text = |buf: &[libc::c_char]| {
+        // SAFETY: getnameinfo wrote NUL-terminated strings into both buffers.
         unsafe { CStr::from_ptr(buf.as_ptr()) }
             .to_string_lossy()
             .into_owned()

@@ -11,7 +11,7 @@
 # Steps, in order; the first that fails stops the run:
 #   python setup   .venv, the pinned tools, `pip install ./py` (the user-facing build)
 #   rust           cargo fmt --check, clippy -D warnings, cargo test (core, bindings)
-#   node (rust)    core/tests/node/check.sh: the orders the Rust tests assert are Node's
+#   node corpus    tests/node/check.sh: the orders the Rust, C and Python tests assert are Node's
 #   python         ruff, mypy --strict on the package and the examples, pytest tests/python
 #                  and tests/asyncio (CPython's own asyncio loop suites on phaseloop.asyncio)
 #   c              tests/c/run.sh: header freshness, libphaseloop installed with pkg-config,
@@ -38,8 +38,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 
-step "rust: the expected orders of the Rust tests are what Node prints"
-bash core/tests/node/check.sh
+step "node corpus: the expected orders the tests assert are what Node prints"
+bash tests/node/check.sh
 
 step "python: ruff, mypy, pytest"
 py_files=(py/python tests/python tests/asyncio examples/python bench tests/conformance)

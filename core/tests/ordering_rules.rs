@@ -1,5 +1,5 @@
-//! Ordering rules 1 to 4 (docs/ordering.md): each test replays a program from `tests/node/` on the
-//! virtual clock and asserts the order Node printed for it.
+//! Ordering rules 1 to 4 (docs/ordering.md): each test replays a program of the repository's Node
+//! corpus (`tests/node/`) on the virtual clock and asserts the order Node printed for it.
 
 mod common;
 

@@ -3,7 +3,7 @@
 A ticker logs every microtask turn; each promise logs in the turn its reaction runs. The counts are
 JavaScript's (ordering rule 7.1 in docs/ordering.md, and docs/promises.md): `then` on a settled
 promise and `await` take 1 turn, a thenable 2, resolving with a promise 3. Node prints the same
-order for the same program (core/tests/node/promise_tick_counts.js).
+order for the same program (tests/node/promise_tick_counts.js).
 
     python examples/python/promise_tick_counts.py
 """

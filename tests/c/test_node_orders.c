@@ -1,8 +1,8 @@
 /* Orders Node prints: each scenario here is the C twin of a Node program NAME.js, and its log
- * must equal NAME.expected, that program's output under node. The programs the Rust core's
- * tests replay too are in core/tests/node (rule_*); the ones only C replays are in
- * tests/c/node; run.sh reruns node on both. Scenarios that do not depend on timing run on the
- * real clock as well as the virtual one.
+ * must equal NAME.expected, that program's output under node. The programs are the project's
+ * Node corpus, tests/node, which the Rust and Python tests replay too; tests/node/check.sh
+ * reruns node on all of them. Scenarios that do not depend on timing run on the real clock as
+ * well as the virtual one.
  *
  * Usage: test_node_orders DIR...   (the folders holding the .expected files, searched in order)
  *        test_node_orders --list   (the scenario names, one a line) */

@@ -1,8 +1,7 @@
 """`python -m phaseloop demo`: each puzzle logs exactly what Node prints for its JavaScript twin.
 
-`demo_node/NAME.js` is the puzzle in JavaScript and `demo_node/NAME.expected` what Node 20
-printed for it (regenerate with
-`for f in demo_node/*.js; do node "$f" > "${f%.js}.expected"; done`);
+`tests/node/demo/NAME.js` is the puzzle in JavaScript and `tests/node/demo/NAME.expected` what
+Node 20 printed for it (regenerate with `tests/node/check.sh --write`);
 `test_node_still_prints_the_expected_logs` reruns Node, when it is on PATH, to keep them honest.
 The twins are fair: their output depends on no luck (the blocking and hashing puzzles log
 thresholds, not times, and leave wide margins).
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from phaseloop.demo import PUZZLES, Puzzle, explain, program, run_puzzle
 
-NODE_DIR = Path(__file__).parent / "demo_node"
+NODE_DIR = Path(__file__).resolve().parents[2] / "tests" / "node" / "demo"
 BY_NAME = {puzzle.name: puzzle for puzzle in PUZZLES}
 
 

@@ -2,7 +2,7 @@
 docs/ordering.md).
 
 The first tests replay Node programs: each Python function below is the twin of the JS program
-of the same name in `core/tests/node/` (the Rust tests replay the same programs), and must
+of the same name in `tests/node/` (the Rust tests replay the same programs), and must
 print what Node printed (the `.expected` file beside it; `test_node_still_prints_the_expected_
 orders` reruns Node). The rest check the API: values,
 errors, the rejection tracker, contexts, the timeline, threads and the garbage collector.
@@ -25,8 +25,8 @@ from typing import Any, Literal
 import phaseloop
 import pytest
 
-# The Node programs the core's Rust tests replay too (core/tests/promises.rs).
-NODE = Path(__file__).resolve().parents[2] / "core" / "tests" / "node"
+# The Node corpus; the core's Rust tests replay the same promise programs (core/tests/promises.rs).
+NODE = Path(__file__).resolve().parents[2] / "tests" / "node"
 Log = Callable[[str], None]
 
 

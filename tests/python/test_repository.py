@@ -1,6 +1,7 @@
-"""The tree cites only its own docs: no tracked file names the rule or API documents that live
-outside the repository, and every ordering rule number cited anywhere (``rule 4.8``,
-``rule_4_8_...``) is a rule that `docs/ordering.md` states."""
+"""Repository-wide checks. The tree cites only its own docs: no tracked file names the rule or
+API documents that live outside the repository, and every ordering rule number cited anywhere
+(``rule 4.8``, ``rule_4_8_...``) is a rule that `docs/ordering.md` states. And every program of
+the Node corpus (`tests/node/`) is replayed by some test."""
 
 from __future__ import annotations
 
@@ -83,3 +84,24 @@ def test_every_cited_rule_is_in_ordering_md() -> None:
             f"{path.relative_to(ROOT)}: rule {c}" for c in cited if c not in rules
         ]
     assert not missing, "docs/ordering.md states no such rule:\n" + "\n".join(missing)
+
+
+def test_every_node_program_is_replayed_by_a_test() -> None:
+    # A twin is found by the program's name: Rust `node_expected("NAME")`, a C scenario
+    # `{"NAME", ...}`, a Python function or puzzle `NAME`.
+    readers = [
+        *ROOT.glob("core/tests/*.rs"),
+        *ROOT.glob("tests/c/*.c"),
+        *ROOT.glob("tests/python/*.py"),
+        ROOT / "py" / "python" / "phaseloop" / "demo.py",
+    ]
+    text = "\n".join(path.read_text() for path in readers)
+    corpus = ROOT / "tests" / "node"
+    programs = [*corpus.glob("*.js"), *corpus.glob("demo/*.js")]
+    assert len(programs) > 30  # the corpus is where this test looks for it
+    orphans = [
+        str(js.relative_to(ROOT))
+        for js in programs
+        if not re.search(rf"\b{js.stem}\b", text)
+    ]
+    assert orphans == [], "no test replays these Node programs"

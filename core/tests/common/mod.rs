@@ -1,5 +1,6 @@
 //! Helpers shared by the behaviour tests: a log that callbacks append to, loops on either
-//! clock, and the expected orders Node printed (`core/tests/node/*.expected`).
+//! clock, and the expected orders Node printed (`tests/node/*.expected`, the corpus the C and
+//! Python tests read too).
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
@@ -60,9 +61,12 @@ pub fn phase_drain_loop() -> Loop<Task> {
     .unwrap()
 }
 
-/// What Node printed for `core/tests/node/NAME.js` (rerun with `core/tests/node/check.sh`).
+/// What Node printed for `tests/node/NAME.js` (rerun with `tests/node/check.sh`).
 pub fn node_expected(name: &str) -> Vec<String> {
-    let path = format!("{}/tests/node/{name}.expected", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/node/{name}.expected",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("{path}: {err}"))
         .lines()

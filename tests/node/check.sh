@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Reruns every Node program here and diffs its output against the .expected file that the Rust
-# tests in core/tests/ assert, so anyone can check that those expectations are Node's.
-# Usage: core/tests/node/check.sh [--write]   (NODE=/path/to/node to choose the binary)
+# Reruns every Node program of the corpus (tests/node/*.js and tests/node/demo/*.js) and diffs
+# its output against its .expected file, the order the Rust, C and Python tests assert; with
+# --write it records node's output as the new .expected instead (review the diff: a changed
+# order is a Node change or an unfair program, never something to match phaseloop).
+# Usage: tests/node/check.sh [--write]   (NODE=/path/to/node to choose the binary)
 set -euo pipefail
 cd "$(dirname "$0")"
 node_bin=${NODE:-node}
 status=0
 count=0
-for js in *.js; do
+for js in *.js demo/*.js; do
   expected="${js%.js}.expected"
   actual=$("$node_bin" "$js")
   count=$((count + 1))

@@ -25,7 +25,7 @@ fn rule_1_main_script_first() {
         }),
     )
     .unwrap();
-    lp.queue_microtask(log.task("promise")).unwrap();
+    lp.queue_microtask(log.task("microtask")).unwrap();
     lp.next_tick(log.task("tick")).unwrap();
     log.push("script end");
     run(&lp);
@@ -196,6 +196,9 @@ fn rule_4_4_lists_by_expiry() {
     lp.set_timeout(50.0, log.task("t50")).unwrap();
     lp.set_timeout(150.0, log.task("t150")).unwrap();
     lp.set_timeout(50.0, log.task("t50b")).unwrap();
+    for name in ["t20a", "t20b", "t20c"] {
+        lp.set_timeout(20.0, log.task(name)).unwrap();
+    }
     run(&lp);
     assert_eq!(log.entries(), node_expected("rule_4_4_lists_by_expiry"));
 }

@@ -18,7 +18,7 @@ static void timeout_then_immediate(pl_loop *lp, void *data) {
     CHECK_OK(pl_set_immediate(lp, log_cb, "immediate", NULL, NULL));
 }
 
-static void main_script_first(pl_loop *lp) {
+static void rule_1_main_script_first(pl_loop *lp) {
     log_push("script start");
     CHECK_OK(pl_set_timeout(lp, 0, timeout_then_immediate, NULL, NULL, NULL));
     CHECK_OK(pl_queue_microtask(lp, log_cb, "microtask", NULL));
@@ -99,7 +99,7 @@ static void timer_from_timer_waits(pl_loop *lp) {
     CHECK_OK(pl_set_timeout(lp, 0, timeout_a, NULL, NULL, NULL));
 }
 
-static void lists_by_expiry(pl_loop *lp) {
+static void rule_4_4_lists_by_expiry(pl_loop *lp) {
     CHECK_OK(pl_set_timeout(lp, 100, log_cb, "t100", NULL, NULL));
     CHECK_OK(pl_set_timeout(lp, 50, log_cb, "t50", NULL, NULL));
     CHECK_OK(pl_set_timeout(lp, 150, log_cb, "t150", NULL, NULL));
@@ -238,13 +238,13 @@ typedef struct scenario {
 } scenario;
 
 static const scenario scenarios[] = {
-    {"main_script_first", main_script_first, NULL, 1},
+    {"rule_1_main_script_first", rule_1_main_script_first, NULL, 1},
     {"rule_2_2_drain_after_each_immediate", drain_after_each_immediate, NULL, 1},
     {"rule_2_2_drain_after_each_timer", drain_after_each_timer, NULL, 1},
     {"rule_2_3_ticks_before_microtasks", ticks_before_microtasks, NULL, 1},
     {"rule_3_immediates_queued_in_check_wait", immediate_from_immediate_waits, NULL, 1},
     {"rule_4_3_timer_set_in_timer_waits", timer_from_timer_waits, NULL, 1},
-    {"lists_by_expiry", lists_by_expiry, NULL, 0},
+    {"rule_4_4_lists_by_expiry", rule_4_4_lists_by_expiry, NULL, 0},
     {"rule_4_5_interval_cleared_in_callback", interval_cleared_in_callback, NULL, 0},
     {"interval_and_timeout_interleave", interval_and_timeout_interleave, NULL, 0},
     {"rule_4_6_clear_due_timer", clear_due_timer, NULL, 0},

@@ -6,6 +6,6 @@ setTimeout(() => {
   log('timeout');
   setImmediate(() => log('immediate'));
 }, 0);
-Promise.resolve().then(() => log('promise'));
+queueMicrotask(() => log('microtask'));
 process.nextTick(() => log('tick'));
 log('script end');

@@ -382,7 +382,7 @@ def test_demo_runs_a_puzzle_and_explains_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("The puzzles of the Node.js event-loop guides")
-    assert "rule numbers are SEMANTICS.md's" in out
+    assert "rule numbers are those of docs/ordering.md" in out
     assert "\n== 3/6 a readFile callback schedules" in out
     assert "def read_file_callback(loop: Loop, log: Log) -> None:" in out
     assert [row[1:] for row in table(out)] == [

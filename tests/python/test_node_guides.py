@@ -23,27 +23,34 @@ NODE_DIR = Path(__file__).resolve().parents[2] / "tests" / "node"
 Log = Callable[[str], None]
 
 
-def script_ticks_microtasks_timeout(lp: phaseloop.Loop, log: Log) -> None:
+def rule_1_main_script_first(lp: phaseloop.Loop, log: Log) -> None:
+    def timeout() -> None:
+        log("timeout")
+        lp.set_immediate(log, "immediate")
+
     log("script start")
-    lp.set_timeout(log, 0, "timeout")
-    lp.queue_microtask(lambda: log("microtask 1"))
-    lp.next_tick(log, "tick 1")
-    lp.queue_microtask(lambda: log("microtask 2"))
-    lp.next_tick(log, "tick 2")
+    lp.set_timeout(timeout, 0)
+    lp.queue_microtask(lambda: log("microtask"))
+    lp.next_tick(log, "tick")
     log("script end")
 
 
-def next_tick_vs_set_immediate(lp: phaseloop.Loop, log: Log) -> None:
-    lp.set_immediate(log, "immediate")
+def next_tick_before_immediate(lp: phaseloop.Loop, log: Log) -> None:
+    def immediate() -> None:
+        log("immediate")
+        lp.next_tick(log, "tick-from-immediate")
+
+    lp.set_immediate(immediate)
     lp.next_tick(log, "tick")
     log("main")
 
 
-def io_immediate_before_timeout(lp: phaseloop.Loop, log: Log) -> None:
+def rule_4_9_immediate_before_timeout_in_io(lp: phaseloop.Loop, log: Log) -> None:
     def io(error: object, result: object) -> None:
         log("io")
         lp.set_timeout(log, 0, "timeout")
         lp.set_immediate(log, "immediate")
+        lp.next_tick(log, "tick")
 
     lp.queue_work(lambda: None, callback=io)
 
@@ -63,60 +70,66 @@ def io_callback_drains(lp: phaseloop.Loop, log: Log) -> None:
     lp.queue_work(lambda: None, callback=io)
 
 
-def drain_after_each_timer(lp: phaseloop.Loop, log: Log) -> None:
-    def timeout(n: int) -> None:
-        log(f"timeout {n}")
-        lp.next_tick(log, f"tick {n}")
-        lp.queue_microtask(lambda: log(f"microtask {n}"))
+def rule_2_2_drain_after_each_timer(lp: phaseloop.Loop, log: Log) -> None:
+    def timeout1() -> None:
+        log("timeout1")
+        lp.next_tick(log, "tick1")
+        lp.queue_microtask(lambda: log("micro1"))
 
-    for n in (1, 2):
-        lp.set_timeout(timeout, 0, n)
+    def timeout2() -> None:
+        log("timeout2")
+        lp.queue_microtask(lambda: log("micro2"))
 
-
-def drain_after_each_immediate(lp: phaseloop.Loop, log: Log) -> None:
-    def immediate(n: int) -> None:
-        log(f"immediate {n}")
-        lp.next_tick(log, f"tick {n}")
-        lp.queue_microtask(lambda: log(f"microtask {n}"))
-
-    for n in (1, 2):
-        lp.set_immediate(immediate, n)
+    lp.set_timeout(timeout1, 5)
+    lp.set_timeout(timeout2, 5)
 
 
-def nested_ticks_and_microtasks(lp: phaseloop.Loop, log: Log) -> None:
-    def tick1() -> None:
-        log("tick 1")
-        lp.next_tick(log, "tick from tick")
-        lp.queue_microtask(lambda: log("microtask from tick"))
-
-    def microtask1() -> None:
-        log("microtask 1")
-        lp.next_tick(log, "tick from microtask")
-        lp.queue_microtask(lambda: log("microtask from microtask"))
-
-    lp.next_tick(tick1)
-    lp.queue_microtask(microtask1)
-    lp.next_tick(log, "tick 2")
-    lp.queue_microtask(lambda: log("microtask 2"))
-
-
-def immediate_queued_in_check_waits(lp: phaseloop.Loop, log: Log) -> None:
+def rule_2_2_drain_after_each_immediate(lp: phaseloop.Loop, log: Log) -> None:
     def immediate1() -> None:
-        log("immediate 1")
-        lp.set_immediate(log, "immediate 3")
-        lp.next_tick(log, "tick in immediate 1")
+        log("immediate1")
+        lp.queue_microtask(lambda: log("micro1"))
+        lp.next_tick(log, "tick1")
 
     lp.set_immediate(immediate1)
-    lp.set_immediate(log, "immediate 2")
+    lp.set_immediate(log, "immediate2")
 
 
-def timer_lists_by_expiry(lp: phaseloop.Loop, log: Log) -> None:
-    lp.set_timeout(log, 100, "100 a")
-    lp.set_timeout(log, 100, "100 b")
-    lp.set_timeout(log, 50, "50")
+def rule_2_3_ticks_before_microtasks(lp: phaseloop.Loop, log: Log) -> None:
+    def micro1() -> None:
+        log("micro1")
+        lp.next_tick(log, "tick-from-micro")
+        lp.queue_microtask(lambda: log("micro-from-micro"))
+
+    def tick1() -> None:
+        log("tick1")
+        lp.next_tick(log, "tick-from-tick")
+        lp.queue_microtask(lambda: log("micro-from-tick"))
+
+    lp.queue_microtask(micro1)
+    lp.next_tick(tick1)
+    lp.queue_microtask(lambda: log("micro2"))
+    lp.next_tick(log, "tick2")
 
 
-def clear_due_timer_in_callback(lp: phaseloop.Loop, log: Log) -> None:
+def rule_3_immediates_queued_in_check_wait(lp: phaseloop.Loop, log: Log) -> None:
+    def a() -> None:
+        log("A")
+        lp.set_immediate(log, "C")
+
+    lp.set_immediate(a)
+    lp.set_immediate(log, "B")
+
+
+def rule_4_4_lists_by_expiry(lp: phaseloop.Loop, log: Log) -> None:
+    lp.set_timeout(log, 100, "t100")
+    lp.set_timeout(log, 50, "t50")
+    lp.set_timeout(log, 150, "t150")
+    lp.set_timeout(log, 50, "t50b")
+    for name in "abc":
+        lp.set_timeout(log, 20, f"t20{name}")
+
+
+def rule_4_6_clear_due_timer(lp: phaseloop.Loop, log: Log) -> None:
     def a() -> None:
         log("a")
         lp.clear_timeout(b)
@@ -126,34 +139,34 @@ def clear_due_timer_in_callback(lp: phaseloop.Loop, log: Log) -> None:
     lp.set_timeout(log, 10, "c")
 
 
-def interval_and_timeout(lp: phaseloop.Loop, log: Log) -> None:
-    runs = 0
+def interval_and_timeout_interleave(lp: phaseloop.Loop, log: Log) -> None:
+    n = 0
 
     def tick() -> None:
-        nonlocal runs
-        runs += 1
-        log(f"interval {runs}")
-        if runs == 3:
+        nonlocal n
+        n += 1
+        log(f"interval{n}")
+        if n == 3:
             lp.clear_interval(interval)
 
     interval = lp.set_interval(tick, 100)
-    lp.set_timeout(log, 250, "timeout 250")
+    lp.set_timeout(log, 250, "timeout250")
 
 
 PROGRAMS = {
     fn.__name__: fn
     for fn in (
-        script_ticks_microtasks_timeout,
-        next_tick_vs_set_immediate,
-        io_immediate_before_timeout,
+        rule_1_main_script_first,
+        next_tick_before_immediate,
+        rule_4_9_immediate_before_timeout_in_io,
         io_callback_drains,
-        drain_after_each_timer,
-        drain_after_each_immediate,
-        nested_ticks_and_microtasks,
-        immediate_queued_in_check_waits,
-        timer_lists_by_expiry,
-        clear_due_timer_in_callback,
-        interval_and_timeout,
+        rule_2_2_drain_after_each_timer,
+        rule_2_2_drain_after_each_immediate,
+        rule_2_3_ticks_before_microtasks,
+        rule_3_immediates_queued_in_check_wait,
+        rule_4_4_lists_by_expiry,
+        rule_4_6_clear_due_timer,
+        interval_and_timeout_interleave,
     )
 }
 

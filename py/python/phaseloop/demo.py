@@ -1,9 +1,9 @@
 """The classic puzzles of the Node.js event-loop guides, run on phaseloop and explained.
 
 ``python -m phaseloop demo`` runs each puzzle as an experiment (`phaseloop.experiment`) and
-prints its program, its timeline and a one-line why that names the rule of SEMANTICS.md that
-decides the order. Each puzzle logs exactly what Node prints for the same JavaScript program
-(``tests/python/demo_node/NAME.js``, checked by ``tests/python/test_demo.py``). The puzzles
+prints its program, its timeline and a one-line why that names the rule of docs/ordering.md
+that decides the order. Each puzzle logs exactly what Node prints for the same JavaScript program
+(``tests/node/demo/NAME.js``, checked by ``tests/python/test_demo.py``). The puzzles
 whose point is the order run on the virtual clock, so their output is the same on every run;
 the two about time (blocking the loop, offloading a hash) need the real clock.
 """
@@ -176,7 +176,7 @@ PUZZLES: tuple[Puzzle, ...] = (
         blocking_the_loop,
         "one callback runs at a time: the 200 ms block holds up the timers phase, so the "
         "30 ms timer runs late (rules 3, 4.3), and the delay monitor records how long the "
-        "loop stayed away from poll (API.md, monitor_delay)",
+        "loop stayed away from poll (Loop.monitor_delay)",
         clock="real",
     ),
     Puzzle(
@@ -275,8 +275,8 @@ def main(args: argparse.Namespace) -> int:
     chosen = [p for p in PUZZLES if not args.names or p.name in args.names]
     print(
         "The puzzles of the Node.js event-loop guides, run on phaseloop. Each logs what Node "
-        "prints\nfor the same JavaScript; rule numbers are SEMANTICS.md's "
-        "(docs/ordering.md explains each).\n"
+        "prints\nfor the same JavaScript; rule numbers are those of "
+        "docs/ordering.md, which explains each.\n"
     )
     failed = False
     for puzzle in chosen:

@@ -1846,8 +1846,8 @@ int pl_spawn_options_init(struct pl_spawn_options *opts);
 
 /**
  * `uv_spawn`: starts the program `opts` describes. Failures of the spawn itself come back at
- * once, as libuv returns them: PL_ENOENT for a missing program or cwd, PL_EACCES for a file
- * that is not executable, PL_EINVAL for bad options (NULL `file`, a `struct_size` smaller
+ * once, as libuv returns them: PL_ENOENT for a missing program or cwd (-ENOTDIR for a cwd
+ * that is not a directory), PL_EACCES for a file that is not executable, PL_EINVAL for bad options (NULL `file`, a `struct_size` smaller
  * than this header's first version, an unknown stdio kind); nothing is started then and
  * `data` stays the caller's. On success the process's id goes to `*out` and, when
  * `stdio_out` is not NULL, the ids of the pipe streams of stdin, stdout and stderr to

@@ -18,7 +18,7 @@ use phaseloop_core::{SpawnOptions, Stdio};
 use crate::callback::{pl_drop_fn, CCallback};
 use crate::event_loop::{id, pl_id, pl_loop, with_loop};
 use crate::guard::boundary;
-use crate::status::{status, status_of, PL_ECLOSED, PL_EINVAL, PL_EPANIC, PL_OK};
+use crate::status::{io_status, status, status_of, PL_ECLOSED, PL_EINVAL, PL_EPANIC, PL_OK};
 
 /// pl_stdio.kind: `/dev/null` (libuv's `UV_IGNORE`; the zero value, so a zeroed options struct
 /// ignores all three).
@@ -213,9 +213,79 @@ unsafe fn options(opts: *const pl_spawn_options) -> Result<SpawnOptions, c_int> 
     })
 }
 
+/// The spawn failures libuv reports at once (a missing cwd or program, a program that is not
+/// executable), found before spawning.
+///
+/// Why here and not only from the spawn: std spawns with `posix_spawn` where it can, which
+/// learns of a failed `exec` through memory it shares with the child (`CLONE_VM`). Where that
+/// sharing is emulated (valgrind runs `CLONE_VM | CLONE_VFORK` as a plain fork) the error is
+/// lost and a missing program looks spawned. Checking first keeps the answer the same
+/// everywhere; the spawn itself still reports anything that changes in between.
+fn precheck(options: &SpawnOptions) -> Result<(), c_int> {
+    if let Some(cwd) = &options.cwd {
+        match std::fs::metadata(cwd) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(-libc::ENOTDIR),
+            Err(err) => return Err(io_status(&err)),
+        }
+    }
+    let program = std::path::Path::new(&options.program);
+    let has_slash = options.program.as_bytes().contains(&b'/');
+    if has_slash {
+        // A relative path is looked up after the child changed into `cwd`.
+        let path = match &options.cwd {
+            Some(cwd) if program.is_relative() => cwd.join(program),
+            _ => program.to_path_buf(),
+        };
+        return match executable(&path) {
+            Ok(()) => Ok(()),
+            Err(errno) => Err(-errno),
+        };
+    }
+    // A bare name: the PATH the child gets (std looks it up there), else the parent's.
+    let path_var = match &options.env {
+        Some(env) => env
+            .iter()
+            .find(|(name, _)| name.as_bytes() == b"PATH")
+            .map(|(_, value)| value.clone()),
+        None => std::env::var_os("PATH"),
+    };
+    let Some(path_var) = path_var else {
+        return Ok(()); // the system's default search: leave it to the spawn
+    };
+    let found = std::env::split_paths(&path_var).any(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        dir.join(program).exists()
+    });
+    if found {
+        Ok(())
+    } else {
+        Err(-libc::ENOENT)
+    }
+}
+
+/// `access(path, X_OK)`: `Err(errno)` when the file is missing or not executable.
+fn executable(path: &std::path::Path) -> Result<(), c_int> {
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return Err(libc::EINVAL);
+    };
+    // SAFETY: a NUL-terminated path; access only reads it.
+    if unsafe { libc::access(c_path.as_ptr(), libc::X_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EACCES))
+    }
+}
+
 /// `uv_spawn`: starts the program `opts` describes. Failures of the spawn itself come back at
-/// once, as libuv returns them: PL_ENOENT for a missing program or cwd, PL_EACCES for a file
-/// that is not executable, PL_EINVAL for bad options (NULL `file`, a `struct_size` smaller
+/// once, as libuv returns them: PL_ENOENT for a missing program or cwd (-ENOTDIR for a cwd
+/// that is not a directory), PL_EACCES for a file that is not executable, PL_EINVAL for bad options (NULL `file`, a `struct_size` smaller
 /// than this header's first version, an unknown stdio kind); nothing is started then and
 /// `data` stays the caller's. On success the process's id goes to `*out` and, when
 /// `stdio_out` is not NULL, the ids of the pipe streams of stdin, stdout and stderr to
@@ -250,6 +320,9 @@ pub unsafe extern "C" fn pl_spawn(
         }
         if core.is_closed() {
             return PL_ECLOSED;
+        }
+        if let Err(status) = precheck(&options) {
+            return status;
         }
         let spawned = match core.spawn(&options, CCallback::exit(cb, data, drop)) {
             Ok(spawned) => spawned,

@@ -69,6 +69,57 @@
 #define PL_TCP_REUSEPORT 2
 
 /**
+ * pl_udp_bind flag: several sockets may bind the same address and port (`SO_REUSEADDR`,
+ * and `SO_REUSEPORT` for unicast; libuv's `UV_UDP_REUSEADDR`).
+ */
+#define PL_UDP_REUSEADDR 1
+
+/**
+ * pl_udp_bind flag: an IPv6 socket takes IPv6 datagrams only (`IPV6_V6ONLY`; libuv's
+ * `UV_UDP_IPV6ONLY`).
+ */
+#define PL_UDP_IPV6ONLY 2
+
+/**
+ * pl_udp_recv_fn flag: the datagram was larger than the loop's 64 KiB buffer and was cut
+ * (libuv's `UV_UDP_PARTIAL`).
+ */
+#define PL_UDP_PARTIAL 1
+
+/**
+ * pl_udp_set_membership: leave the group (libuv's `UV_LEAVE_GROUP`).
+ */
+#define PL_LEAVE_GROUP 0
+
+/**
+ * pl_udp_set_membership: join the group (libuv's `UV_JOIN_GROUP`).
+ */
+#define PL_JOIN_GROUP 1
+
+/**
+ * pl_stdio.kind: `/dev/null` (libuv's `UV_IGNORE`; the zero value, so a zeroed options struct
+ * ignores all three).
+ */
+#define PL_STDIO_IGNORE 0
+
+/**
+ * pl_stdio.kind: a pipe to the parent, which becomes a pipe stream of the loop (libuv's
+ * `UV_CREATE_PIPE`); its id is in pl_spawn's `stdio_out`.
+ */
+#define PL_STDIO_PIPE 1
+
+/**
+ * pl_stdio.kind: the parent's own fd of the same number (libuv's `UV_INHERIT_FD` of 0, 1, 2).
+ */
+#define PL_STDIO_INHERIT 2
+
+/**
+ * pl_stdio.kind: pl_stdio.fd, an fd of the caller's, duplicated for the child (the caller
+ * keeps its own; libuv's `UV_INHERIT_FD`).
+ */
+#define PL_STDIO_FD 3
+
+/**
  * Every status code the library returns besides negated OS errno values.
  *
  * Functions return them as `int`: 0 for success, a negative code for failure. A few functions
@@ -155,6 +206,36 @@ typedef enum pl_status {
      * Nobody listens at the address connected to.
      */
     PL_ECONNREFUSED = -111,
+    /**
+     * No such process: pl_process_kill of a child that has exited.
+     */
+    PL_ESRCH = -3,
+    /**
+     * A UDP datagram too large to send (pl_udp_send's callback, pl_udp_try_send).
+     */
+    PL_EMSGSIZE = -90,
+    /**
+     * A send without an address on a UDP socket that is not connected.
+     */
+    PL_EDESTADDRREQ = -89,
+    /**
+     * A send with an address on a connected UDP socket.
+     */
+    PL_EISCONN = -106,
+    /**
+     * The name does not resolve (getaddrinfo's `EAI_NONAME` or `EAI_NODATA`; Node's
+     * `ENOTFOUND`). The callback's `gai_code` has the resolver's own code.
+     */
+    PL_EAI_NONAME = -4010,
+    /**
+     * The resolver failed for now (`EAI_AGAIN`: no answer from the name server); try later.
+     */
+    PL_EAI_AGAIN = -4011,
+    /**
+     * The resolver failed for good, or with a code the library has no name for (`EAI_FAIL`,
+     * `EAI_FAMILY`, `EAI_SERVICE`, ...; the callback's `gai_code` says which).
+     */
+    PL_EAI_FAIL = -4012,
     /**
      * The loop is closed: it is being freed (a drop function called back into it) or, for a
      * pl_remote, it was freed.
@@ -366,6 +447,140 @@ typedef struct pl_buf {
      */
     size_t len;
 } pl_buf;
+
+/**
+ * A UDP socket's receive callback, run in the poll phase once per datagram: `nread` >= 0
+ * bytes at `buf` (a buffer of the loop's, valid only during the callback; an empty datagram
+ * is `nread` 0 with `buf` and `addr` not NULL), from `addr` (a `struct sockaddr_in` or
+ * `sockaddr_in6`, valid only during the callback), `flags` PL_UDP_PARTIAL when the datagram
+ * was cut to fit the buffer. Or `nread` negative (PL_ECONNREFUSED on a connected socket whose
+ * peer has nobody listening), `buf` and `addr` NULL; receiving goes on.
+ */
+typedef void (*pl_udp_recv_fn)(struct pl_loop *lp,
+                               pl_id socket,
+                               void *data,
+                               ptrdiff_t nread,
+                               const uint8_t *buf,
+                               const void *addr,
+                               int flags);
+
+/**
+ * A UDP send's callback: `status` 0 once the kernel took the datagram, or negative
+ * (PL_EMSGSIZE for one too large, PL_ECONNREFUSED, PL_ECANCELED when the socket closed
+ * first).
+ */
+typedef void (*pl_udp_send_fn)(struct pl_loop *lp, pl_id socket, void *data, int status);
+
+/**
+ * One address pl_getaddrinfo found. Owned by the library, valid only during the callback.
+ */
+typedef struct pl_addrinfo {
+    /**
+     * 4 (IPv4) or 6 (IPv6).
+     */
+    int family;
+    /**
+     * The address as NUL-terminated text: "127.0.0.1", "::1".
+     */
+    const char *ip;
+    /**
+     * The address as a `struct sockaddr_in` or `sockaddr_in6` of `addrlen` bytes, port 0:
+     * ready for pl_udp_send or `connect(2)` once its port is set.
+     */
+    const void *addr;
+    /**
+     * The size of `*addr`.
+     */
+    int addrlen;
+} pl_addrinfo;
+
+/**
+ * pl_getaddrinfo's callback, run once on the loop thread in the poll phase: `status` 0 and
+ * `count` >= 1 addresses at `addrs`, in the resolver's order without duplicates; or `status`
+ * negative (PL_EAI_NONAME, PL_EAI_AGAIN, PL_EAI_FAIL, PL_ENOMEM, a negated errno for the
+ * resolver's `EAI_SYSTEM`, PL_ECANCELED after pl_cancel_work), `addrs` NULL and `count` 0.
+ * `gai_code` is the value getaddrinfo returned (`EAI_NONAME`, ... from `<netdb.h>`, for
+ * `gai_strerror`), or 0 when the failure was not the resolver's. The array and every string
+ * and address in it are the library's and valid only until the callback returns: copy what
+ * you keep.
+ */
+typedef void (*pl_getaddrinfo_fn)(struct pl_loop *lp,
+                                  void *data,
+                                  int status,
+                                  int gai_code,
+                                  const struct pl_addrinfo *addrs,
+                                  size_t count);
+
+/**
+ * pl_getnameinfo's callback, run once on the loop thread in the poll phase: `status` 0 with
+ * the host's name and the port's service name (NUL-terminated, the library's, valid only
+ * during the callback), or negative as for pl_getaddrinfo_fn with `host` and `service` NULL.
+ */
+typedef void (*pl_getnameinfo_fn)(struct pl_loop *lp,
+                                  void *data,
+                                  int status,
+                                  int gai_code,
+                                  const char *host,
+                                  const char *service);
+
+/**
+ * Where one of the child's stdin, stdout, stderr goes.
+ */
+typedef struct pl_stdio {
+    /**
+     * PL_STDIO_IGNORE, PL_STDIO_PIPE, PL_STDIO_INHERIT or PL_STDIO_FD.
+     */
+    int kind;
+    /**
+     * The fd, for PL_STDIO_FD; ignored otherwise.
+     */
+    int fd;
+} pl_stdio;
+
+/**
+ * What pl_spawn starts. Initialise with pl_spawn_options_init (it sets `struct_size` and
+ * zeroes the rest), then set fields. Every pointer is read during pl_spawn only.
+ */
+typedef struct pl_spawn_options {
+    /**
+     * `sizeof(pl_spawn_options)` as the program was compiled; set by pl_spawn_options_init.
+     */
+    size_t struct_size;
+    /**
+     * The program: a path, or a name looked up in `PATH` when it has no `/`. Required.
+     */
+    const char *file;
+    /**
+     * The arguments, NULL-terminated, `args[0]` being the program's name as in libuv (the
+     * child's `argv[0]` is `file`); the rest become `argv[1..]`. NULL: no arguments.
+     */
+    const char *const *args;
+    /**
+     * The child's whole environment as "NAME=value" strings, NULL-terminated; NULL inherits
+     * the parent's. A string without `=` is PL_EINVAL.
+     */
+    const char *const *env;
+    /**
+     * The child's working directory; NULL: the parent's. A missing one is PL_ENOENT.
+     */
+    const char *cwd;
+    /**
+     * stdin, stdout and stderr.
+     */
+    struct pl_stdio stdio[3];
+} pl_spawn_options;
+
+/**
+ * A child's exit callback, run once on the loop thread in the poll phase when it has exited:
+ * `exit_status` its exit code and `term_signal` 0, or `exit_status` 0 and `term_signal` the
+ * signal that killed it (libuv's `uv_exit_cb`). The process handle stays valid (pl_process_pid
+ * still answers, pl_process_kill gives PL_ESRCH) until pl_handle_close.
+ */
+typedef void (*pl_exit_fn)(struct pl_loop *lp,
+                           pl_id process,
+                           void *data,
+                           int64_t exit_status,
+                           int term_signal);
 
 /**
  * What kind of callback ran: one of the PL_KIND_* values.
@@ -1469,6 +1684,202 @@ int pl_has_ref(const struct pl_loop *lp, pl_id handle);
  * stale ids).
  */
 int pl_is_active(const struct pl_loop *lp, pl_id handle);
+
+/**
+ * Builds a `struct sockaddr_in` (for an IPv4 `ip` such as "127.0.0.1") or `sockaddr_in6` (for
+ * an IPv6 one such as "::1") with `port` into `out`, a buffer of `*len` bytes (a
+ * `struct sockaddr_storage` always fits); `*len` becomes the address's size. PL_EINVAL for
+ * NULL pointers, text that is not an IP address, or a buffer too small. The result is what
+ * pl_udp_bind, pl_udp_send and pl_getnameinfo take (libuv's `uv_ip4_addr` / `uv_ip6_addr`).
+ * Any thread; touches no loop.
+ */
+int pl_ip_addr(const char *ip, uint16_t port, void *out, int *len);
+
+/**
+ * `uv_udp_init_ex`: a UDP socket of `family` 4 (IPv4) or 6 (IPv6, which also takes IPv4
+ * unless bound with PL_UDP_IPV6ONLY), unbound; its id goes to `*out`. It binds on
+ * pl_udp_bind, or to every interface and a free port at its first send or pl_udp_recv_start.
+ * PL_EINVAL for another family. Closed with pl_handle_close. Loop thread only.
+ */
+int pl_udp_open(struct pl_loop *lp, int family, pl_id *out);
+
+/**
+ * `uv_udp_bind`: binds to `addr` (a `struct sockaddr_in` / `sockaddr_in6`, see pl_ip_addr;
+ * port 0: any free port, see pl_udp_getsockname) with `flags` (PL_UDP_REUSEADDR,
+ * PL_UDP_IPV6ONLY). PL_EADDRINUSE, PL_EACCES at once; PL_EINVAL for an address of the other
+ * family, unknown flags, or a socket bound already.
+ */
+int pl_udp_bind(struct pl_loop *lp, pl_id socket, const void *addr, int flags);
+
+/**
+ * `uv_udp_connect`: sends without an address go to `addr`, and only its datagrams are
+ * received. A peer with nobody listening shows as PL_ECONNREFUSED in the receive callback (or
+ * a later send's).
+ */
+int pl_udp_connect(struct pl_loop *lp, pl_id socket, const void *addr);
+
+/**
+ * `uv_udp_recv_start`: `cb` (see pl_udp_recv_fn) runs in the poll phase for each datagram
+ * (binding to any port first if the socket is not bound). Replaces the callback of a socket
+ * that is receiving already (the old one's drop runs). `drop(data)` runs when the socket
+ * closes or the callback is replaced.
+ */
+int pl_udp_recv_start(struct pl_loop *lp,
+                      pl_id socket,
+                      pl_udp_recv_fn cb,
+                      void *data,
+                      pl_drop_fn drop);
+
+/**
+ * `uv_udp_recv_stop`: no more receive callbacks until pl_udp_recv_start.
+ */
+int pl_udp_recv_stop(struct pl_loop *lp, pl_id socket);
+
+/**
+ * `uv_udp_send`: one datagram of the `nbufs` buffers, to `addr` (NULL on a connected socket;
+ * PL_EISCONN with one, PL_EDESTADDRREQ without one on an unconnected socket). The bytes are
+ * borrowed, not copied: they must stay valid and unchanged until `cb` runs (the `pl_buf`
+ * array itself may be reused at once). `cb(lp, socket, data, status)` runs once: in the
+ * pending phase when the kernel took the datagram inside this call (or refused it:
+ * PL_EMSGSIZE), else in the poll phase once sent from the queue; PL_ECANCELED when the socket
+ * closed first. `cb` may be NULL. Loop thread only.
+ */
+int pl_udp_send(struct pl_loop *lp,
+                pl_id socket,
+                const struct pl_buf *bufs,
+                size_t nbufs,
+                const void *addr,
+                pl_udp_send_fn cb,
+                void *data,
+                pl_drop_fn drop);
+
+/**
+ * `uv_udp_try_send`: sends one datagram now, nothing queued. Returns the bytes sent (>= 0),
+ * PL_EAGAIN when the kernel would block or sends are queued, or another negative status
+ * (PL_EMSGSIZE, ...). `addr` as for pl_udp_send.
+ */
+ptrdiff_t pl_udp_try_send(struct pl_loop *lp,
+                          pl_id socket,
+                          const struct pl_buf *bufs,
+                          size_t nbufs,
+                          const void *addr);
+
+/**
+ * Bytes of datagrams queued and not yet taken by the kernel (libuv's `send_queue_size`) into
+ * `*out`.
+ */
+int pl_udp_send_queue_size(struct pl_loop *lp, pl_id socket, size_t *out);
+
+/**
+ * `uv_udp_set_broadcast`: `SO_BROADCAST` on (1) or off (0).
+ */
+int pl_udp_set_broadcast(struct pl_loop *lp, pl_id socket, int on);
+
+/**
+ * `uv_udp_set_ttl`: the unicast TTL (hop limit for IPv6), 1 to 255, else PL_EINVAL.
+ */
+int pl_udp_set_ttl(struct pl_loop *lp, pl_id socket, int ttl);
+
+/**
+ * `uv_udp_set_multicast_ttl`: the multicast TTL, 0 to 255, else PL_EINVAL.
+ */
+int pl_udp_set_multicast_ttl(struct pl_loop *lp, pl_id socket, int ttl);
+
+/**
+ * `uv_udp_set_multicast_loop`: whether this host's own multicast datagrams come back to it
+ * (1) or not (0).
+ */
+int pl_udp_set_multicast_loop(struct pl_loop *lp, pl_id socket, int on);
+
+/**
+ * `uv_udp_set_membership`: joins (PL_JOIN_GROUP) or leaves (PL_LEAVE_GROUP) the multicast
+ * group `group` (text, "239.1.2.3" or "ff02::1") on `interface` (an address of this host's as
+ * text, or NULL for the system's choice). PL_EINVAL for a group that is not multicast or text
+ * that is not an address; binds the socket first if it is not bound.
+ */
+int pl_udp_set_membership(struct pl_loop *lp,
+                          pl_id socket,
+                          const char *group,
+                          const char *interface,
+                          int membership);
+
+/**
+ * `uv_udp_getsockname`: the local address into `addr`, a `struct sockaddr_storage` of `*len`
+ * bytes; `*len` becomes the address's size.
+ */
+int pl_udp_getsockname(struct pl_loop *lp, pl_id socket, void *addr, int *len);
+
+/**
+ * `uv_getaddrinfo` / `dns.lookup(host, {all: true, family})`: resolves `host` (a name or an
+ * address as text) on the pool, asking for `family` 0 (either), 4 or 6 (else PL_EINVAL).
+ * `cb` (see pl_getaddrinfo_fn; not NULL) runs once in the poll phase; the request's id goes
+ * to `*out` unless NULL, for pl_cancel_work (`cb` then gets PL_ECANCELED). `host` is copied
+ * before this returns. `drop(data)` runs if `cb` never will (the loop freed first). Loop
+ * thread only.
+ */
+int pl_getaddrinfo(struct pl_loop *lp,
+                   const char *host,
+                   int family,
+                   pl_getaddrinfo_fn cb,
+                   void *data,
+                   pl_drop_fn drop,
+                   pl_id *out);
+
+/**
+ * `uv_getnameinfo` / `dns.lookupService(address, port)`: the host name and service name of
+ * `addr` (a `struct sockaddr_in` or `sockaddr_in6`, copied before this returns; see
+ * pl_ip_addr), found on the pool. `cb` (see pl_getnameinfo_fn; not NULL) runs once in the
+ * poll phase; an address without a name is PL_EAI_NONAME. As pl_getaddrinfo otherwise.
+ */
+int pl_getnameinfo(struct pl_loop *lp,
+                   const void *addr,
+                   pl_getnameinfo_fn cb,
+                   void *data,
+                   pl_drop_fn drop,
+                   pl_id *out);
+
+/**
+ * Sets `opts->struct_size` to `sizeof(pl_spawn_options)` and every other field to zero
+ * (no arguments, inherited environment and cwd, all three stdio PL_STDIO_IGNORE). Any thread.
+ */
+int pl_spawn_options_init(struct pl_spawn_options *opts);
+
+/**
+ * `uv_spawn`: starts the program `opts` describes. Failures of the spawn itself come back at
+ * once, as libuv returns them: PL_ENOENT for a missing program or cwd (-ENOTDIR for a cwd
+ * that is not a directory), PL_EACCES for a file that is not executable, PL_EINVAL for bad options (NULL `file`, a `struct_size` smaller
+ * than this header's first version, an unknown stdio kind); nothing is started then and
+ * `data` stays the caller's. On success the process's id goes to `*out` and, when
+ * `stdio_out` is not NULL, the ids of the pipe streams of stdin, stdout and stderr to
+ * `stdio_out[0..3]` (0 where not PL_STDIO_PIPE): use them with pl_read_start, pl_write,
+ * pl_shutdown and close each with pl_handle_close. `stdio_out` must not be NULL when a stdio
+ * is a pipe (PL_EINVAL). `cb` (may be NULL) runs once in the poll phase when the child has
+ * exited; `drop(data)` runs if it never will (the handle or loop closed first). A running
+ * child keeps pl_run going (pl_unref stops that). Close the process with pl_handle_close:
+ * a child still running then is not killed, and is reaped in the background when it exits,
+ * so none is left a zombie; pl_loop_free does the same for every child. Loop thread only.
+ */
+int pl_spawn(struct pl_loop *lp,
+             const struct pl_spawn_options *opts,
+             pl_exit_fn cb,
+             void *data,
+             pl_drop_fn drop,
+             pl_id *out,
+             pl_id *stdio_out);
+
+/**
+ * `uv_process_kill`: sends `signum` to the child. PL_ESRCH once it has exited (its exit
+ * callback ran or is due), PL_EINVAL for a number that is not a signal, PL_ENOENT for an id
+ * that is not a live process.
+ */
+int pl_process_kill(struct pl_loop *lp, pl_id process, int signum);
+
+/**
+ * The child's pid (> 0), until its handle is closed (also after the child exited, when the
+ * number names a process that is gone and that the system may reuse); PL_ENOENT for an id
+ * that is not a live process handle.
+ */
+int pl_process_pid(struct pl_loop *lp, pl_id process);
 
 /**
  * Creates a remote for the loop, with one reference, owned by the caller (release it with

@@ -8,12 +8,15 @@
 //! ownership: the binding disowns (`CCallback::disown`) the callback the core hands back.
 
 use std::convert::Infallible;
-use std::os::raw::{c_int, c_void};
+use std::os::raw::{c_char, c_int, c_void};
 
 use phaseloop_core::{Callback, Event, Loop, ReadEvent, WorkOutcome};
 
+use crate::dns::{pl_addrinfo, pl_getaddrinfo_fn, pl_getnameinfo_fn};
 use crate::event_loop::{pl_loop, LoopHost};
+use crate::process::pl_exit_fn;
 use crate::status::{io_status, PL_ECANCELED, PL_EINVAL, PL_EIO, PL_EOF, PL_EPANIC};
+use crate::udp::pl_udp_recv_fn;
 
 /// A callback run on the loop thread: a timer, interval, immediate, tick, microtask, pending,
 /// idle/prepare/check handle, close or remote callback. `lp` is the loop running it; `data` is
@@ -112,6 +115,13 @@ type JobDoneFn = unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, *const u
 type ConnectionFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, c_int, u64);
 type StreamStatusFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, c_int);
 type ReadFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, isize, *const u8);
+pub(crate) type DatagramFn =
+    unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, isize, *const u8, *const c_void, c_int);
+pub(crate) type AddrInfoFn =
+    unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, c_int, *const pl_addrinfo, usize);
+pub(crate) type NameInfoFn =
+    unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, c_int, *const c_char, *const c_char);
+pub(crate) type ExitFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, i64, c_int);
 
 /// Which C signature to call.
 #[derive(Copy, Clone)]
@@ -124,6 +134,14 @@ enum Target {
     Connection(ConnectionFn),
     StreamStatus(StreamStatusFn),
     Read(ReadFn),
+    /// A UDP socket's receive callback.
+    Datagram(DatagramFn),
+    /// A pl_getaddrinfo completion.
+    AddrInfo(AddrInfoFn),
+    /// A pl_getnameinfo completion.
+    NameInfo(NameInfoFn),
+    /// A child process's exit callback.
+    Exit(ExitFn),
     /// A work request without a completion callback: its data is released when it completes.
     ReleaseOnly,
 }
@@ -231,6 +249,46 @@ impl CCallback {
     pub(crate) fn read(cb: pl_read_fn, data: *mut c_void, drop: pl_drop_fn) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
         Ok(Self::new(Target::Read(f), data, drop, Shots::Repeating))
+    }
+
+    /// A UDP socket's receive callback.
+    pub(crate) fn datagram(
+        cb: pl_udp_recv_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::Datagram(f), data, drop, Shots::Repeating))
+    }
+
+    /// A pl_getaddrinfo completion (once). `PL_EINVAL` if `cb` is NULL: a lookup nobody hears
+    /// of is a mistake.
+    pub(crate) fn addrinfo(
+        cb: pl_getaddrinfo_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::AddrInfo(f), data, drop, Shots::Once))
+    }
+
+    /// A pl_getnameinfo completion (once); `PL_EINVAL` if `cb` is NULL.
+    pub(crate) fn nameinfo(
+        cb: pl_getnameinfo_fn,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Result<Self, c_int> {
+        let f = cb.ok_or(PL_EINVAL)?;
+        Ok(Self::new(Target::NameInfo(f), data, drop, Shots::Once))
+    }
+
+    /// A child's exit callback (once); a NULL `cb` only releases `data` when the child is
+    /// done with (libuv allows a process without an exit callback).
+    pub(crate) fn exit(cb: pl_exit_fn, data: *mut c_void, drop: pl_drop_fn) -> Self {
+        match cb {
+            Some(f) => Self::new(Target::Exit(f), data, drop, Shots::Once),
+            None => Self::new(Target::ReleaseOnly, data, drop, Shots::Once),
+        }
     }
 
     /// A connect's, write's or shutdown's callback (once); `None` for a NULL `cb` with no
@@ -407,6 +465,21 @@ impl Callback for CCallback {
                             std::ptr::null(),
                         ),
                     }
+                }
+                (Target::Datagram(f), Event::Datagram(result)) => {
+                    let socket = lp.current_handle().map_or(0, |id| id.as_u64());
+                    crate::udp::deliver(f, raw, socket, data, result)
+                }
+                (Target::AddrInfo(f), Event::Work(outcome)) => {
+                    crate::dns::deliver_addrinfo(f, raw, data, outcome)
+                }
+                (Target::NameInfo(f), Event::Work(outcome)) => {
+                    crate::dns::deliver_nameinfo(f, raw, data, outcome)
+                }
+                (Target::Exit(f), Event::Exit(status)) => {
+                    let process = lp.current_handle().map_or(0, |id| id.as_u64());
+                    let code = status.code.map_or(0, i64::from);
+                    f(raw, process, data, code, status.signal.unwrap_or(0))
                 }
                 // The core pairs each kind of callback with its own event; nothing else occurs.
                 _ => {}

@@ -2,7 +2,8 @@
 //! check every function taking a `pl_loop` goes through (`with_loop`: NULL, thread, poison,
 //! panic guard).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::mem::{size_of, MaybeUninit};
 use std::os::raw::{c_char, c_int, c_void};
@@ -141,6 +142,9 @@ pub struct LoopHost {
     /// timer callback runs at a time, so a change across a `setTimeout` callback means that
     /// callback refreshed its own timer (see `CCallback::call`).
     timers_rearmed: Cell<u64>,
+    /// The pid of each child pl_spawn started, by process id (the core names children by id;
+    /// C's pl_process_pid asks for the number). Pruned of closed handles at each spawn.
+    children: RefCell<HashMap<u64, u32>>,
 }
 
 // SAFETY: the core requires its host state to be `Send`. It is only ever touched on the loop's
@@ -173,6 +177,19 @@ impl LoopHost {
     /// trace hook, could outlive its callback and be misread by the next one.)
     pub(crate) fn end_timer_callback(&self, mark: u64) -> bool {
         self.timers_rearmed.get() != mark
+    }
+
+    /// Notes a child's pid, first forgetting those whose handles were closed (so the map holds
+    /// no more entries than the loop has process handles, plus this one).
+    pub(crate) fn remember_child(&self, core: &Loop<CCallback>, process: u64, pid: u32) {
+        let mut children = self.children.borrow_mut();
+        children.retain(|&known, _| core.process_exit_status(Id::from_u64(known)).is_ok());
+        children.insert(process, pid);
+    }
+
+    /// The pid pl_spawn noted for `process`.
+    pub(crate) fn child_pid(&self, process: u64) -> Option<u32> {
+        self.children.borrow().get(&process).copied()
     }
 
     /// pl_timer_refresh re-armed a timer whose callback is running.
@@ -460,6 +477,7 @@ pub unsafe extern "C" fn pl_loop_create(opts: *const pl_options, out: *mut *mut 
             entered: Cell::new(0),
             poisoned: Cell::new(false),
             timers_rearmed: Cell::new(0),
+            children: RefCell::new(HashMap::new()),
         };
         let core = match Loop::with_host(options, host) {
             Ok(core) => core,

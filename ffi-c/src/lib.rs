@@ -48,8 +48,17 @@ pub mod work;
 
 pub mod jobs;
 
-// Network I/O: streams, servers, and the handle calls every id shares.
+// Network I/O: streams, servers, and the handle calls every id shares; socket addresses, UDP,
+// name resolution, and child processes (whose stdio pipes are streams).
 pub mod net;
+
+pub mod addr;
+
+pub mod udp;
+
+pub mod dns;
+
+pub mod process;
 
 // Other threads, and watching the loop work.
 pub mod remote;

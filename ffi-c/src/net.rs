@@ -37,7 +37,7 @@ pub const PL_TCP_REUSEPORT: c_int = 2;
 
 /// The caller's buffers, lent until the write's callback (as libuv's `uv_write`): only the
 /// array of pointers is copied.
-struct LentBufs(Vec<pl_buf>);
+pub(crate) struct LentBufs(pub(crate) Vec<pl_buf>);
 
 // SAFETY: the bytes are the caller's, promised unchanged and alive until the write completes;
 // the loop reads them on its own thread only.
@@ -58,7 +58,7 @@ impl WriteBufs for LentBufs {
 }
 
 /// The `pl_buf` array as a Vec, checked: PL_EINVAL for NULL with a count, or a NULL base.
-unsafe fn buffers(bufs: *const pl_buf, nbufs: usize) -> Result<Vec<pl_buf>, c_int> {
+pub(crate) unsafe fn buffers(bufs: *const pl_buf, nbufs: usize) -> Result<Vec<pl_buf>, c_int> {
     if nbufs == 0 {
         return Ok(Vec::new());
     }
@@ -74,7 +74,7 @@ unsafe fn buffers(bufs: *const pl_buf, nbufs: usize) -> Result<Vec<pl_buf>, c_in
 }
 
 /// A C string argument as UTF-8.
-unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, c_int> {
+pub(crate) unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, c_int> {
     if ptr.is_null() {
         return Err(PL_EINVAL);
     }
@@ -86,7 +86,7 @@ unsafe fn text<'a>(ptr: *const c_char) -> Result<&'a str, c_int> {
 
 /// The status of a request call; on refusal its callback is disowned (the caller keeps
 /// `data`).
-fn request_status(
+pub(crate) fn request_status(
     result: Result<Option<CCallback>, phaseloop_core::Refused<Option<CCallback>>>,
 ) -> c_int {
     match result {
@@ -416,7 +416,7 @@ pub unsafe extern "C" fn pl_tcp_keepalive(
 
 /// Writes a socket address as `struct sockaddr_in` / `sockaddr_in6` / `sockaddr_un` into
 /// `addr` (at most `*len` bytes); `*len` becomes its size.
-unsafe fn write_address(
+pub(crate) unsafe fn write_address(
     result: Result<NetAddr, Error>,
     addr: *mut c_void,
     len: *mut c_int,

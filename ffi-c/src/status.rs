@@ -62,6 +62,22 @@ pub enum pl_status {
     PL_ETIMEDOUT = -110,
     /// Nobody listens at the address connected to.
     PL_ECONNREFUSED = -111,
+    /// No such process: pl_process_kill of a child that has exited.
+    PL_ESRCH = -3,
+    /// A UDP datagram too large to send (pl_udp_send's callback, pl_udp_try_send).
+    PL_EMSGSIZE = -90,
+    /// A send without an address on a UDP socket that is not connected.
+    PL_EDESTADDRREQ = -89,
+    /// A send with an address on a connected UDP socket.
+    PL_EISCONN = -106,
+    /// The name does not resolve (getaddrinfo's `EAI_NONAME` or `EAI_NODATA`; Node's
+    /// `ENOTFOUND`). The callback's `gai_code` has the resolver's own code.
+    PL_EAI_NONAME = -4010,
+    /// The resolver failed for now (`EAI_AGAIN`: no answer from the name server); try later.
+    PL_EAI_AGAIN = -4011,
+    /// The resolver failed for good, or with a code the library has no name for (`EAI_FAIL`,
+    /// `EAI_FAMILY`, `EAI_SERVICE`, ...; the callback's `gai_code` says which).
+    PL_EAI_FAIL = -4012,
     /// The loop is closed: it is being freed (a drop function called back into it) or, for a
     /// pl_remote, it was freed.
     PL_ECLOSED = -4001,
@@ -81,6 +97,9 @@ pub(crate) const PL_EBUSY: c_int = pl_status::PL_EBUSY as c_int;
 pub(crate) const PL_EINVAL: c_int = pl_status::PL_EINVAL as c_int;
 pub(crate) const PL_ECANCELED: c_int = pl_status::PL_ECANCELED as c_int;
 pub(crate) const PL_EOF: c_int = pl_status::PL_EOF as c_int;
+pub(crate) const PL_EAI_NONAME: c_int = pl_status::PL_EAI_NONAME as c_int;
+pub(crate) const PL_EAI_AGAIN: c_int = pl_status::PL_EAI_AGAIN as c_int;
+pub(crate) const PL_EAI_FAIL: c_int = pl_status::PL_EAI_FAIL as c_int;
 pub(crate) const PL_ECLOSED: c_int = pl_status::PL_ECLOSED as c_int;
 pub(crate) const PL_EWRONGTHREAD: c_int = pl_status::PL_EWRONGTHREAD as c_int;
 pub(crate) const PL_EPANIC: c_int = pl_status::PL_EPANIC as c_int;
@@ -152,6 +171,15 @@ fn known(status: c_int) -> Option<(&'static CStr, &'static CStr)> {
         ),
         PL_ECLOSED => (cstr!("PL_ECLOSED"), cstr!("the loop is closed")),
         PL_EOF => (cstr!("PL_EOF"), cstr!("end of stream")),
+        PL_EAI_NONAME => (
+            cstr!("PL_EAI_NONAME"),
+            cstr!("the name does not resolve (ENOTFOUND)"),
+        ),
+        PL_EAI_AGAIN => (
+            cstr!("PL_EAI_AGAIN"),
+            cstr!("temporary failure in name resolution"),
+        ),
+        PL_EAI_FAIL => (cstr!("PL_EAI_FAIL"), cstr!("name resolution failed")),
         PL_EWRONGTHREAD => (
             cstr!("PL_EWRONGTHREAD"),
             cstr!("called from a thread other than the loop's (use a pl_remote)"),
@@ -169,14 +197,18 @@ fn known(status: c_int) -> Option<(&'static CStr, &'static CStr)> {
 /// The names of the OS errno codes the header names (their messages are the OS's).
 fn errno_name(status: c_int) -> Option<&'static CStr> {
     Some(match status {
+        -3 => cstr!("PL_ESRCH"),
         -9 => cstr!("PL_EBADF"),
         -11 => cstr!("PL_EAGAIN"),
         -13 => cstr!("PL_EACCES"),
         -24 => cstr!("PL_EMFILE"),
         -32 => cstr!("PL_EPIPE"),
+        -89 => cstr!("PL_EDESTADDRREQ"),
+        -90 => cstr!("PL_EMSGSIZE"),
         -98 => cstr!("PL_EADDRINUSE"),
         -99 => cstr!("PL_EADDRNOTAVAIL"),
         -104 => cstr!("PL_ECONNRESET"),
+        -106 => cstr!("PL_EISCONN"),
         -107 => cstr!("PL_ENOTCONN"),
         -110 => cstr!("PL_ETIMEDOUT"),
         -111 => cstr!("PL_ECONNREFUSED"),

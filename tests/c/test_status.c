@@ -441,6 +441,8 @@ TEST(every_status_has_a_name_and_a_distinct_message) {
         {PL_EBUSY, "PL_EBUSY"},     {PL_EINVAL, "PL_EINVAL"},
         {PL_ECANCELED, "PL_ECANCELED"}, {PL_ECLOSED, "PL_ECLOSED"},
         {PL_EWRONGTHREAD, "PL_EWRONGTHREAD"}, {PL_EPANIC, "PL_EPANIC"},
+        {PL_EAI_NONAME, "PL_EAI_NONAME"}, {PL_EAI_AGAIN, "PL_EAI_AGAIN"},
+        {PL_EAI_FAIL, "PL_EAI_FAIL"},
     };
     size_t i, j, n = sizeof codes / sizeof codes[0];
     for (i = 0; i < n; i++) {
@@ -454,6 +456,15 @@ TEST(every_status_has_a_name_and_a_distinct_message) {
     CHECK_EQ(PL_EINVAL, -EINVAL);
     CHECK_EQ(PL_EBUSY, -EBUSY);
     CHECK_EQ(PL_ECANCELED, -ECANCELED);
+    /* The errno names of UDP and child processes. */
+    CHECK_EQ(PL_ESRCH, -ESRCH);
+    CHECK_EQ(PL_EMSGSIZE, -EMSGSIZE);
+    CHECK_EQ(PL_EDESTADDRREQ, -EDESTADDRREQ);
+    CHECK_EQ(PL_EISCONN, -EISCONN);
+    CHECK_STR(pl_status_name(-ESRCH), "PL_ESRCH");
+    CHECK_STR(pl_status_name(-EMSGSIZE), "PL_EMSGSIZE");
+    CHECK_STR(pl_status_name(-EDESTADDRREQ), "PL_EDESTADDRREQ");
+    CHECK_STR(pl_status_name(-EISCONN), "PL_EISCONN");
     CHECK_STR(pl_status_name(7), "PL_EUNKNOWN");
     CHECK_STR(pl_strerror(7), "unknown status code");
     CHECK(strstr(pl_strerror(PL_EPANIC), "panic") != NULL);

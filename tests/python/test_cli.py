@@ -366,6 +366,7 @@ def test_demo_lists_its_puzzles(tmp_path: Path) -> None:
         "microtask_starvation",
         "blocking_the_loop",
         "offload_hash",
+        "every_phase",
     ]
 
 
@@ -383,7 +384,7 @@ def test_demo_runs_a_puzzle_and_explains_it(tmp_path: Path) -> None:
     out = done.stdout
     assert out.startswith("The puzzles of the Node.js event-loop guides")
     assert "rule numbers are those of docs/ordering.md" in out
-    assert "\n== 3/6 a readFile callback schedules" in out
+    assert "\n== 3/7 a readFile callback schedules" in out
     assert "def read_file_callback(loop: Loop, log: Log) -> None:" in out
     assert [row[1:] for row in table(out)] == [
         ["script", "0.0", "main script", "script end"],

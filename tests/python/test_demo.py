@@ -59,6 +59,7 @@ def test_each_why_names_the_rule_that_decides(puzzle: Puzzle) -> None:
 def test_the_order_puzzles_are_on_the_virtual_clock_the_timing_ones_on_the_real() -> (
     None
 ):
+    # every_phase's sockets are real, but its order is causal, so the virtual clock holds it.
     real = [p.name for p in PUZZLES if p.clock == "real"]
     assert real == ["blocking_the_loop", "offload_hash"]
 
@@ -71,6 +72,18 @@ def test_a_virtual_clock_puzzle_prints_the_same_every_run(puzzle: Puzzle) -> Non
     first = explain(number, puzzle, run_puzzle(puzzle))
     assert first == explain(number, puzzle, run_puzzle(puzzle))
     assert f"why: {puzzle.why}" in first
+
+
+def test_every_phase_runs_a_callback_in_each_phase_once_idle_and_prepare() -> None:
+    recording = run_puzzle(BY_NAME["every_phase"])
+    assert recording.status == "finished", recording.error
+    rows = [(event.phase, event.label) for event in recording.timeline.events]
+    phases = {phase for phase, _ in rows}
+    assert {"timers", "pending", "idle", "prepare", "poll", "check", "close"} <= phases
+    # The idle and prepare handles close themselves after one run: one row each.
+    assert rows.count(("idle", "an idle handle")) == 1
+    assert rows.count(("prepare", "a prepare handle")) == 1
+    assert ("pending", "a pending callback") in rows
 
 
 def test_the_starvation_puzzle_folds_its_chain_into_one_row() -> None:

@@ -326,6 +326,44 @@ def test_a_server_closes_after_its_connections(net_loop: phaseloop.Loop) -> None
     assert "server close, 0 open" in log
 
 
+@pytest.mark.parametrize("unix", [False, True], ids=["tcp", "unix"])
+def test_listening_comes_from_the_tick_queue_as_in_node(
+    net_loop: phaseloop.Loop, unix: bool, tmp_path: Path
+) -> None:
+    # Node prints this order for `server.listen(0, '127.0.0.1')` (its lookup of the literal
+    # adds a tick) and for `server.listen(path)` (one tick), then a tick queued after listen.
+    log: list[str] = []
+    path = tmp_path / "server.sock"
+
+    def on_connection(stream: Stream) -> None:
+        log.append("connection")
+        stream.destroy()
+        server.close()
+
+    def on_listening() -> None:
+        log.append(f"listening, listening={server.listening}")
+        client = net_loop.connect_unix(path) if unix else net_loop.connect(server.port)
+        client.on("data", lambda data: None).on("error", lambda e: None)
+        client.on("close", lambda _had_error: log.append("client close"))
+
+    if unix:
+        server = net_loop.listen_unix(on_connection, path)
+    else:
+        server = net_loop.listen(on_connection, 0, "127.0.0.1")
+    server.on("listening", on_listening)
+    net_loop.next_tick(log.append, "tick queued after listen")
+    log.append("script end")
+    net_loop.run()
+    listening = ["listening, listening=True"]
+    tick = ["tick queued after listen"]
+    assert log == [
+        "script end",
+        *((listening + tick) if unix else (tick + listening)),
+        "connection",
+        "client close",
+    ]
+
+
 def test_an_unrefed_server_lets_the_loop_end(net_loop: phaseloop.Loop) -> None:
     server = net_loop.listen(lambda s: None).unref()
     assert not server.has_ref()

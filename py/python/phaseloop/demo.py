@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import inspect
 import json
 import sys
@@ -22,6 +23,7 @@ from typing import NamedTuple
 
 from . import Loop, jobs
 from .experiment import Clock, Experiment, Log, Recording, run
+from .net import Server, Stream
 from .svg import render
 
 
@@ -123,6 +125,41 @@ def offload_hash(loop: Loop, log: Log) -> None:
     )
 
 
+def every_phase(loop: Loop, log: Log) -> None:
+    """A refused connect, then a server and its client: a callback in every phase."""
+
+    def on_refused(error: OSError) -> None:
+        log(f"poll: the connect to port 1 fails with {errno.errorcode[error.errno]}")
+        server = loop.listen(
+            lambda socket: on_connection(server, socket), 0, label="the server"
+        )
+        server.on("listening", lambda: connect_client(server.port))
+
+    def on_connection(server: Server, socket: Stream) -> None:
+        log("poll: the server accepts a connection")
+        socket.end("hello")
+        server.close()
+
+    def connect_client(port: int) -> None:
+        client = loop.connect(port, "127.0.0.1", label="the client")
+        client.on("data", lambda data: on_data(client, data))
+        client.on("close", lambda _had_error: log("close: the client's 'close'"))
+
+    def on_data(client: Stream, data: bytes) -> None:
+        log(f"poll: the client reads '{data.decode()}'")
+        loop.set_timeout(log, 0, "timers: the 0 ms timeout")
+        loop.set_immediate(log, "check: the immediate")
+        client.destroy()
+
+    loop.connect(1, "127.0.0.1", label="port 1").on("error", on_refused)
+    # Node gives JavaScript no pending, idle or prepare callback; these run once, log nothing
+    # (so the log stays Node's), and the timeline shows each in its phase.
+    loop.queue_pending(lambda: None, label="a pending callback")
+    idle = loop.add_idle(lambda: idle.close(), label="an idle handle")
+    prepare = loop.add_prepare(lambda: prepare.close(), label="a prepare handle")
+    log("script end")
+
+
 def _js(value: bool) -> str:
     """A boolean as JavaScript's template strings print it, so the logs match Node's."""
     return "true" if value else "false"
@@ -187,6 +224,15 @@ PUZZLES: tuple[Puzzle, ...] = (
         "meanwhile (rule 5.1: poll waits only until the next timer); the hash's callback "
         "comes back in the poll phase (rule 5.2)",
         clock="real",
+    ),
+    Puzzle(
+        "every_phase",
+        "a refused connect, then a server and its client: a callback in every phase",
+        every_phase,
+        "I/O callbacks run in poll (rule 5.2), each step in a later poll than the one it "
+        "started from; the data callback's immediate runs in the check phase of the same "
+        "iteration and the destroyed client's 'close' in its close phase, while the 0 ms "
+        "timeout waits for the next timers phase (rules 3, 4.9)",
     ),
 )
 
@@ -303,6 +349,7 @@ __all__ = [
     "Puzzle",
     "add_arguments",
     "blocking_the_loop",
+    "every_phase",
     "explain",
     "main",
     "microtask_starvation",

@@ -566,6 +566,16 @@ class Server(_Emitter):
         self._emit_close_if_drained()
         return self
 
+    def _emit_listening(self) -> None:
+        # Node emits "listening" from the tick queue, so a callback added after listen()
+        # returns still hears it.
+        self.loop.next_tick(self.emit, "listening", label=self.label)
+
+    def _emit_listening_after_lookup(self) -> None:
+        # Node's listen(port, host) first looks the host up, and the lookup of an IP literal
+        # answers from the tick queue: "listening" comes two ticks later, not one.
+        self.loop.next_tick(self._emit_listening, label=self.label)
+
     def _emit_close_if_drained(self) -> None:
         if self.connections == 0 and not self._close_emitted:
             self._close_emitted = True
@@ -646,6 +656,7 @@ def _listen(
     if server.label is None:
         # The label the timeline shows for the server and the connections it accepts.
         server.label = f"server {_host_port(server._address)}"
+    server._emit_listening_after_lookup()
     return server
 
 
@@ -674,6 +685,7 @@ def _listen_unix(
     server._id = loop._pipe_listen(path, backlog, server._on_connection, label)
     server.listening = True
     server._address = path
+    server._emit_listening()
     return server
 
 

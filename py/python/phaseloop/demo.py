@@ -229,10 +229,12 @@ PUZZLES: tuple[Puzzle, ...] = (
         "every_phase",
         "a refused connect, then a server and its client: a callback in every phase",
         every_phase,
+        "an iteration runs timers, pending, idle, prepare, poll, check, close (rule 3), so "
+        "the pending callback and the idle and prepare handles run before the first poll; "
         "I/O callbacks run in poll (rule 5.2), each step in a later poll than the one it "
         "started from; the data callback's immediate runs in the check phase of the same "
         "iteration and the destroyed client's 'close' in its close phase, while the 0 ms "
-        "timeout waits for the next timers phase (rules 3, 4.9)",
+        "timeout waits for the next timers phase (rule 4.9)",
     ),
 )
 

@@ -1031,7 +1031,7 @@ impl<C: Callback> Loop<C> {
             .iter()
             .filter_map(|(_, t)| t.cb.as_ref())
             .for_each(&mut visit);
-        st.immediates.iter().for_each(|(_, i)| visit(&i.cb));
+        st.immediates.iter().for_each(|(_, i)| visit(i.cb));
         st.handles
             .slab
             .iter()

@@ -28,7 +28,7 @@ use crate::net::stream::Deferred;
 use crate::net::Streams;
 use crate::options::{DrainMode, LoopOptions};
 use crate::poll::{Interest, Watchers, WAKEUP_KEY};
-use crate::pool::{Job, JobState, Pool, WorkOutcome};
+use crate::pool::{Job, Pool, WorkOutcome};
 use crate::process::Processes;
 use crate::remote::Remote;
 use crate::timers::{coerce_delay, TimerQueue};
@@ -71,7 +71,8 @@ pub struct HandleInfo {
 
 pub(crate) struct WorkEntry<C> {
     pub(crate) after: Option<C>,
-    pub(crate) state: Arc<JobState>,
+    /// The job's number in the pool's queue (see [`Pool::cancel`]).
+    pub(crate) number: u64,
     /// The stream whose host name this job resolves (the loop's own job, no host callback).
     pub(crate) connect: Option<Id>,
 }
@@ -679,19 +680,20 @@ impl<C: Callback> Loop<C> {
                 callback: after,
             });
         }
-        let job_state = Arc::new(JobState::new());
         let refused = {
             let mut st = self.st();
             let st = &mut *st;
             // Insert first so the job knows its id; remove again if no thread could be started.
             let id = st.works.insert(WorkEntry {
                 after: None,
-                state: Arc::clone(&job_state),
+                number: 0,
                 connect: None,
             });
-            match st.pool.submit(id, job, job_state) {
-                Ok(()) => {
-                    st.works.get_mut(id).expect("just inserted").after = after;
+            match st.pool.submit(id, job) {
+                Ok(number) => {
+                    let entry = st.works.get_mut(id).expect("just inserted");
+                    entry.after = after;
+                    entry.number = number;
                     return Ok(id);
                 }
                 Err((err, job)) => {
@@ -714,8 +716,8 @@ impl<C: Callback> Loop<C> {
     pub fn cancel_work(&self, id: Id) -> Result<(), Error> {
         self.check_open()?;
         let mut st = self.st();
-        let entry = st.works.get(id).ok_or(Error::NotFound)?;
-        if entry.state.cancel() {
+        let number = st.works.get(id).ok_or(Error::NotFound)?.number;
+        if st.pool.cancel(number) {
             st.cancelled.push(Completion {
                 id,
                 outcome: WorkOutcome::Cancelled,
@@ -1111,10 +1113,11 @@ impl<C: Callback> Loop<C> {
             } else {
                 st.watchers.drain_all(poller)
             });
-            dropped.extend(st.works.drain_all().into_iter().filter_map(|w| {
-                w.state.cancel();
-                w.after
-            }));
+            if !forked {
+                // Nothing queued starts from now on (a forked child has no pool threads).
+                st.pool.stop_taking();
+            }
+            dropped.extend(st.works.drain_all().into_iter().filter_map(|w| w.after));
             dropped.extend(st.ticks.drain(..));
             dropped.extend(st.microtasks.drain(..));
             dropped.extend(st.pending.drain(..).map(Pending::into_callback));

@@ -11,11 +11,12 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
+use rustc_hash::FxHashSet;
 
 use crate::callback::Callback;
 use crate::id::Id;
@@ -45,44 +46,29 @@ pub enum WorkOutcome {
 /// get 8 MiB on Linux by default).
 const POOL_STACK_SIZE: usize = 8 * 1024 * 1024;
 
-const QUEUED: u8 = 0;
-const RUNNING: u8 = 1;
-const CANCELLED: u8 = 2;
-
-/// Shared between the loop (which may cancel) and the thread that picks the job up.
-pub(crate) struct JobState(AtomicU8);
-
-impl JobState {
-    /// Cancels the job if no thread has started it.
-    pub(crate) fn cancel(&self) -> bool {
-        self.0
-            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    pub(crate) fn new() -> Self {
-        JobState(AtomicU8::new(QUEUED))
-    }
-
-    fn start(&self) -> bool {
-        self.0
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    fn is_queued(&self) -> bool {
-        self.0.load(Ordering::Acquire) == QUEUED
-    }
-}
-
+/// A job waiting in the queue. Its place in the FIFO is its number: jobs leave the queue in
+/// the order they entered it, so job `n` is still queued exactly while fewer than `n + 1`
+/// jobs have been taken. That is what cancellation checks (under the queue's lock, as libuv's
+/// `uv_cancel` does), instead of an `Arc`'d atomic state per job: a job costs no allocation
+/// and no atomic besides its own box.
 struct QueuedJob {
     id: Id,
-    state: Arc<JobState>,
     job: Job,
+    /// Set when a thread takes a job that was cancelled while queued: it is dropped unrun.
+    cancelled: bool,
 }
 
 struct Queue {
     jobs: VecDeque<QueuedJob>,
+    /// How many jobs have ever been queued: the number of the next one.
+    pushed: u64,
+    /// How many jobs have ever been taken off the front.
+    taken: u64,
+    /// The numbers of queued jobs that were cancelled (rare: a set, looked at only when
+    /// non-empty).
+    cancelled: FxHashSet<u64>,
+    /// Threads waiting for a job; a submit signals the condition variable only when one is.
+    idle: usize,
     shutdown: bool,
 }
 
@@ -105,6 +91,10 @@ impl<C: Callback> Pool<C> {
             shared: Arc::new(PoolShared {
                 queue: Mutex::new(Queue {
                     jobs: VecDeque::new(),
+                    pushed: 0,
+                    taken: 0,
+                    cancelled: FxHashSet::default(),
+                    idle: 0,
                     shutdown: false,
                 }),
                 available: Condvar::new(),
@@ -120,26 +110,44 @@ impl<C: Callback> Pool<C> {
         self.size
     }
 
-    /// Queues a job; starts the threads on first use. If no thread can be started the job is
-    /// handed back (the caller drops it outside its borrow of the loop state).
-    pub(crate) fn submit(
-        &mut self,
-        id: Id,
-        job: Job,
-        state: Arc<JobState>,
-    ) -> Result<(), (std::io::Error, Job)> {
+    /// Queues a job; starts the threads on first use. Returns the job's number, for
+    /// [`Pool::cancel`]. If no thread can be started the job is handed back (the caller drops
+    /// it outside its borrow of the loop state).
+    pub(crate) fn submit(&mut self, id: Id, job: Job) -> Result<u64, (std::io::Error, Job)> {
         if self.threads.is_empty() {
             if let Err(err) = self.spawn_threads() {
                 return Err((err, job));
             }
         }
-        self.shared
-            .queue
-            .lock()
-            .jobs
-            .push_back(QueuedJob { id, state, job });
-        self.shared.available.notify_one();
-        Ok(())
+        let mut queue = self.shared.queue.lock();
+        let number = queue.pushed;
+        queue.pushed += 1;
+        queue.jobs.push_back(QueuedJob {
+            id,
+            job,
+            cancelled: false,
+        });
+        // Busy threads look at the queue again before they wait: only an idle one needs a
+        // signal (a burst of jobs then costs one wake-up per idle thread, not one per job).
+        let wake = queue.idle > 0;
+        drop(queue);
+        if wake {
+            self.shared.available.notify_one();
+        }
+        Ok(number)
+    }
+
+    /// Cancels job `number` if no thread has taken it yet; false if one has (it runs or ran),
+    /// or if it was cancelled already.
+    pub(crate) fn cancel(&self, number: u64) -> bool {
+        let mut queue = self.shared.queue.lock();
+        number >= queue.taken && queue.cancelled.insert(number)
+    }
+
+    /// Lets no thread take another job (they finish the one they run): the first step of
+    /// closing, so that nothing queued starts while the loop lets go of its requests.
+    pub(crate) fn stop_taking(&self) {
+        self.shared.queue.lock().shutdown = true;
     }
 
     fn spawn_threads(&mut self) -> std::io::Result<()> {
@@ -163,11 +171,7 @@ impl<C: Callback> Pool<C> {
     /// but it no longer waits (libuv's `uv_cancel` takes it out of the queue).
     pub(crate) fn queued(&self) -> usize {
         let queue = self.shared.queue.lock();
-        queue
-            .jobs
-            .iter()
-            .filter(|job| job.state.is_queued())
-            .count()
+        queue.jobs.len() - queue.cancelled.len()
     }
 
     /// Jobs running now.
@@ -226,19 +230,27 @@ fn next_job<C>(shared: &PoolShared<C>, wait: bool) -> Option<QueuedJob> {
         if queue.shutdown {
             return None;
         }
-        if let Some(job) = queue.jobs.pop_front() {
+        if let Some(mut job) = queue.jobs.pop_front() {
+            let number = queue.taken;
+            queue.taken += 1;
+            if !queue.cancelled.is_empty() && queue.cancelled.remove(&number) {
+                // Dropped by `run_job`, inside the host's batch (it may need the host's lock).
+                job.cancelled = true;
+            }
             return Some(job);
         }
         if !wait {
             return None;
         }
+        queue.idle += 1;
         shared.available.wait(&mut queue);
+        queue.idle -= 1;
     }
 }
 
 /// Runs one job, unless it was cancelled while queued, and hands its outcome to the loop.
 fn run_job<C>(shared: &PoolShared<C>, queued: QueuedJob) {
-    if !queued.state.start() {
+    if queued.cancelled {
         return; // cancelled while queued; the loop already reported it
     }
     shared.running.fetch_add(1, Ordering::Relaxed);

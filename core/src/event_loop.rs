@@ -789,7 +789,7 @@ impl<C: Callback> Loop<C> {
             || st.streams.has_ref()
             || st.processes.has_ref()
             || !st.works.is_empty()
-            || self.inbox.pending_calls() > 0
+            || self.inbox.has_calls()
             || !st.pending.is_empty()
             || !st.pending_batch.is_empty()
             || !st.closing.is_empty()
@@ -902,7 +902,7 @@ impl<C: Callback> Loop<C> {
                 detail: String::new(),
             });
         }
-        let calls = self.inbox.pending_calls() + st.calls.len();
+        let calls = self.inbox.queued_calls() + st.calls.len();
         if calls > 0 {
             out.push(HandleInfo {
                 kind: "threadsafe",

@@ -371,7 +371,7 @@ impl<C: Callback> Loop<C> {
             || !st.cancelled.is_empty()
             || !st.poll_ready.is_empty()
             || !st.calls.is_empty()
-            || self.inbox.pending_calls() > 0
+            || self.inbox.has_calls()
             || !st.ticks.is_empty()
             || !st.microtasks.is_empty();
         if queued {
@@ -426,8 +426,7 @@ impl<C: Callback> Loop<C> {
             other => other,
         };
         // With nothing that could become ready, a zero-timeout poll is skipped (no syscall).
-        let must_poll =
-            wait != Some(0) || watching || jobs_in_flight || self.inbox.pending_calls() > 0;
+        let must_poll = wait != Some(0) || watching || jobs_in_flight || self.inbox.has_calls();
 
         let blocking = wait != Some(0);
         // Reading the clock costs tens of ns, as much as a whole iteration's other work: the
@@ -534,7 +533,7 @@ impl<C: Callback> Loop<C> {
                     .extend(completions.drain(..).map(PollItem::Work));
                 st.completions = completions;
             }
-            if self.inbox.pending_calls() > 0 {
+            if self.inbox.has_calls() {
                 let before = st.calls.len();
                 self.inbox.take_calls(&mut st.calls);
                 found += (st.calls.len() - before) as u64;

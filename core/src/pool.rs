@@ -69,6 +69,10 @@ struct Queue {
     cancelled: FxHashSet<u64>,
     /// Threads waiting for a job; a submit signals the condition variable only when one is.
     idle: usize,
+    /// Signals sent whose thread has not woken yet: each will take a queued job, so a submit
+    /// signals another thread only for jobs beyond those (a burst queued faster than threads
+    /// wake up no longer wakes every idle thread for a queue one of them will empty).
+    waking: usize,
     shutdown: bool,
 }
 
@@ -95,6 +99,7 @@ impl<C: Callback> Pool<C> {
                     taken: 0,
                     cancelled: FxHashSet::default(),
                     idle: 0,
+                    waking: 0,
                     shutdown: false,
                 }),
                 available: Condvar::new(),
@@ -129,7 +134,10 @@ impl<C: Callback> Pool<C> {
         });
         // Busy threads look at the queue again before they wait: only an idle one needs a
         // signal (a burst of jobs then costs one wake-up per idle thread, not one per job).
-        let wake = queue.idle > 0;
+        let wake = queue.idle > queue.waking && queue.jobs.len() > queue.waking;
+        if wake {
+            queue.waking += 1;
+        }
         drop(queue);
         if wake {
             self.shared.available.notify_one();
@@ -245,6 +253,8 @@ fn next_job<C>(shared: &PoolShared<C>, wait: bool) -> Option<QueuedJob> {
         queue.idle += 1;
         shared.available.wait(&mut queue);
         queue.idle -= 1;
+        // Saturating: a spurious wake-up may have come first.
+        queue.waking = queue.waking.saturating_sub(1);
     }
 }
 

@@ -28,7 +28,7 @@ use crate::net::stream::Deferred;
 use crate::net::Streams;
 use crate::options::{DrainMode, LoopOptions};
 use crate::poll::{Interest, Watchers, WAKEUP_KEY};
-use crate::pool::{Job, Pool, WorkOutcome};
+use crate::pool::{Job, Pool, RawJob, Work, WorkOutcome};
 use crate::process::Processes;
 use crate::remote::Remote;
 use crate::timers::{coerce_delay, TimerQueue};
@@ -674,6 +674,16 @@ impl<C: Callback> Loop<C> {
     /// `uv_queue_work`: runs `job` on a pool thread, then `after` (if any) with
     /// [`Event::Work`] on the loop thread in the poll phase, in completion order.
     pub fn queue_work(&self, job: Job, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
+        self.submit_work(Work::Boxed(job), after)
+    }
+
+    /// [`Loop::queue_work`] for a job that is a plain function and its arguments (no
+    /// allocation per job); it completes with [`WorkOutcome::Done`] holding `()`.
+    pub fn queue_raw_work(&self, job: RawJob, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
+        self.submit_work(Work::Raw(job), after)
+    }
+
+    fn submit_work(&self, job: Work, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
         if let Err(error) = self.check_open() {
             return Err(Refused {
                 error,

@@ -29,6 +29,42 @@ pub type JobError = Box<dyn std::error::Error + Send + Sync>;
 /// A job for a pool thread.
 pub type Job = Box<dyn FnOnce() -> Result<JobOutput, JobError> + Send>;
 
+/// A job that is a plain function and two words of arguments, queued without an allocation
+/// (see [`crate::Loop::queue_raw_work`]). The C binding's `pl_queue_work` is one: a boxed
+/// closure per job was a `malloc` on the loop thread and a `free` on a pool thread, which
+/// made the allocator's arena lock most of a no-op job's cost. It returns nothing and
+/// completes with [`WorkOutcome::Done`] (holding `()`), or [`WorkOutcome::Panicked`].
+pub struct RawJob {
+    call: unsafe fn([usize; 2]),
+    args: [usize; 2],
+}
+
+// SAFETY: `RawJob::new`'s caller promised that `call(args)` may run on another thread.
+unsafe impl Send for RawJob {}
+
+impl RawJob {
+    /// A job that runs `call(args)` once on a pool thread.
+    ///
+    /// # Safety
+    ///
+    /// `call(args)` must be sound to run once, on any thread, at any time until the loop is
+    /// closed (whatever `args` point to must stay valid and be safe to use from that thread).
+    pub unsafe fn new(call: unsafe fn([usize; 2]), args: [usize; 2]) -> RawJob {
+        RawJob { call, args }
+    }
+
+    fn run(self) {
+        // SAFETY: `RawJob::new`'s contract.
+        unsafe { (self.call)(self.args) }
+    }
+}
+
+/// What a pool thread runs.
+pub(crate) enum Work {
+    Boxed(Job),
+    Raw(RawJob),
+}
+
 /// How a work request ended, as its completion callback sees it.
 #[derive(Debug)]
 pub enum WorkOutcome {
@@ -53,7 +89,7 @@ const POOL_STACK_SIZE: usize = 8 * 1024 * 1024;
 /// and no atomic besides its own box.
 struct QueuedJob {
     id: Id,
-    job: Job,
+    job: Work,
     /// Set when a thread takes a job that was cancelled while queued: it is dropped unrun.
     cancelled: bool,
 }
@@ -118,7 +154,7 @@ impl<C: Callback> Pool<C> {
     /// Queues a job; starts the threads on first use. Returns the job's number, for
     /// [`Pool::cancel`]. If no thread can be started the job is handed back (the caller drops
     /// it outside its borrow of the loop state).
-    pub(crate) fn submit(&mut self, id: Id, job: Job) -> Result<u64, (std::io::Error, Job)> {
+    pub(crate) fn submit(&mut self, id: Id, job: Work) -> Result<u64, (std::io::Error, Work)> {
         if self.threads.is_empty() {
             if let Err(err) = self.spawn_threads() {
                 return Err((err, job));
@@ -190,7 +226,7 @@ impl<C: Callback> Pool<C> {
     /// In a child of `fork()`, which has none of the pool's threads: forgets them (joining
     /// would wait forever) and returns the jobs still queued, unless a thread of the parent held
     /// the queue's lock when the process forked (the jobs are then left where they are).
-    pub(crate) fn abandon(&mut self) -> Vec<Job> {
+    pub(crate) fn abandon(&mut self) -> Vec<Work> {
         std::mem::forget(std::mem::take(&mut self.threads));
         match self.shared.queue.try_lock() {
             Some(mut queue) => {
@@ -203,8 +239,8 @@ impl<C: Callback> Pool<C> {
 
     /// Stops the pool: jobs not started are returned (to be dropped by the caller), running
     /// ones finish, and the threads are joined.
-    pub(crate) fn shutdown(&mut self) -> Vec<Job> {
-        let left: Vec<Job> = {
+    pub(crate) fn shutdown(&mut self) -> Vec<Work> {
+        let left: Vec<Work> = {
             let mut queue = self.shared.queue.lock();
             queue.shutdown = true;
             queue.jobs.drain(..).map(|queued| queued.job).collect()
@@ -264,10 +300,17 @@ fn run_job<C>(shared: &PoolShared<C>, queued: QueuedJob) {
         return; // cancelled while queued; the loop already reported it
     }
     shared.running.fetch_add(1, Ordering::Relaxed);
-    let outcome = match catch_unwind(AssertUnwindSafe(queued.job)) {
-        Ok(Ok(value)) => WorkOutcome::Done(value),
-        Ok(Err(err)) => WorkOutcome::Failed(err),
-        Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+    let outcome = match queued.job {
+        Work::Boxed(job) => match catch_unwind(AssertUnwindSafe(job)) {
+            Ok(Ok(value)) => WorkOutcome::Done(value),
+            Ok(Err(err)) => WorkOutcome::Failed(err),
+            Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+        },
+        // `Box<()>` does not allocate.
+        Work::Raw(job) => match catch_unwind(AssertUnwindSafe(|| job.run())) {
+            Ok(()) => WorkOutcome::Done(Box::new(())),
+            Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+        },
     };
     shared.running.fetch_sub(1, Ordering::Relaxed);
     shared.inbox.complete(Completion {

@@ -16,7 +16,7 @@ use crate::id::Id;
 use crate::net::stream::{ConnectReq, Connecting, Deferred, DeferredResult, StreamEntry};
 use crate::net::tcp::{new_socket, start_connect};
 use crate::net::StreamKind;
-use crate::pool::{JobOutput, WorkOutcome};
+use crate::pool::{JobOutput, Work, WorkOutcome};
 use crate::trace::Kind;
 
 impl<C: Callback> Loop<C> {
@@ -51,7 +51,7 @@ impl<C: Callback> Loop<C> {
             let addrs: Vec<SocketAddr> = (host.as_str(), port).to_socket_addrs()?.collect();
             Ok(Box::new(addrs) as JobOutput)
         });
-        match st.pool.submit(work, job) {
+        match st.pool.submit(work, Work::Boxed(job)) {
             Ok(number) => st.works.get_mut(work).expect("just inserted").number = number,
             Err((err, job)) => {
                 st.works.remove(work);

@@ -183,11 +183,20 @@ impl<C: Callback> Loop<C> {
     /// The drain after one macrotask (callback drain mode only).
     #[inline]
     pub(crate) fn drain_after_callback(&self) -> Result<(), RunError<C::Error>> {
-        if self.drain_mode == DrainMode::Callback {
-            self.drain().map_err(RunError::Callback)
-        } else {
-            Ok(())
+        if self.drain_mode != DrainMode::Callback {
+            return Ok(());
         }
+        // What `drain` does first, inline: after most callbacks both queues are empty and the
+        // hook queues nothing, and this runs once per callback of every phase.
+        if self.queues_empty() {
+            C::after_drain(self).map_err(RunError::Callback)?;
+            if self.queues_empty() {
+                return Ok(());
+            }
+        }
+        // Something is queued: `drain` finds the queues non-empty and runs them, then the
+        // hook, exactly as it would have after its own first look.
+        self.drain().map_err(RunError::Callback)
     }
 
     /// Starts a phase's batch once (not again when a failed phase resumes).

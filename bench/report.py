@@ -79,6 +79,17 @@ def parse(output: str) -> dict[str, float]:
     return figures
 
 
+@dataclass
+class Group:
+    """One interleaved measurement: its programs, and the machine's 1-minute load average
+    as each round began (so that a figure far from its median can be matched with a burst of
+    load from elsewhere)."""
+
+    title: str
+    programs: list[Program]
+    loads: list[float] = field(default_factory=list)
+
+
 class Runner:
     """Runs programs, interleaved by workload, and keeps what they measured."""
 
@@ -86,13 +97,22 @@ class Runner:
         self.runs = runs
         self.verbose = verbose
         self.results: dict[Program, Measured] = {}
+        self.groups: list[Group] = []
 
     def measure(self, title: str, programs: Sequence[Program]) -> None:
         """Runs each program `self.runs` times, one round over all of them at a time."""
         print(f"  {title}", file=sys.stderr, flush=True)
+        group = Group(title, list(programs))
+        self.groups.append(group)
         for program in programs:
             self.results.setdefault(program, Measured())
         for round_no in range(self.runs):
+            group.loads.append(os.getloadavg()[0])
+            if self.verbose:
+                print(
+                    f"    round {round_no + 1}, load {group.loads[-1]:.2f}",
+                    file=sys.stderr,
+                )
             # Alternate who goes first, so that neither side always runs on a warmer machine.
             order = programs if round_no % 2 == 0 else list(reversed(programs))
             for program in order:
@@ -124,6 +144,27 @@ class Runner:
 
     def get(self, program: Program) -> Measured:
         return self.results.get(program, Measured(error="not run"))
+
+    def every_run(self) -> list[str]:
+        """A markdown table of every run's figure, round by round, with the load average as
+        each round began: what the medians above were taken from."""
+        width = max((len(g.loads) for g in self.groups), default=0)
+        head = ["workload", "side", "metric", *[f"run {i + 1}" for i in range(width)]]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for group in self.groups:
+            loads = [f"{load:.2f}" for load in group.loads]
+            lines.append(
+                "| " + " | ".join([group.title, "load (1 min)", "", *loads]) + " |"
+            )
+            for program in group.programs:
+                measured = self.get(program)
+                if measured.error is not None and not measured.runs:
+                    cells = [group.title, program.side, "failed", measured.error]
+                    lines.append("| " + " | ".join(cells) + " |")
+                for metric, values in measured.runs.items():
+                    cells = [group.title, program.side, metric, *map(fmt, values)]
+                    lines.append("| " + " | ".join(cells) + " |")
+        return lines
 
 
 # ----- the suites ---------------------------------------------------------------------------------
@@ -806,6 +847,18 @@ def main() -> None:
 
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     out.append(f"Load average (1/5/15 min) when the run ended: {load}.")
+    out += [
+        "",
+        "## Every run",
+        "",
+        (
+            "ns per operation of each run, in run order, and the 1-minute load average as"
+            " each round began: a figure far from its median next to a higher load was"
+            " the machine, not the code."
+        ),
+        "",
+        *runner.every_run(),
+    ]
     text = "\n".join(out) + "\n"
     print(text)
     if args.out:

@@ -28,7 +28,7 @@ use crate::net::stream::Deferred;
 use crate::net::Streams;
 use crate::options::{DrainMode, LoopOptions};
 use crate::poll::{Interest, Watchers, WAKEUP_KEY};
-use crate::pool::{Job, JobState, Pool, WorkOutcome};
+use crate::pool::{Job, Pool, RawJob, Work, WorkOutcome};
 use crate::process::Processes;
 use crate::remote::Remote;
 use crate::timers::{coerce_delay, TimerQueue};
@@ -71,7 +71,8 @@ pub struct HandleInfo {
 
 pub(crate) struct WorkEntry<C> {
     pub(crate) after: Option<C>,
-    pub(crate) state: Arc<JobState>,
+    /// The job's number in the pool's queue (see [`Pool::cancel`]).
+    pub(crate) number: u64,
     /// The stream whose host name this job resolves (the loop's own job, no host callback).
     pub(crate) connect: Option<Id>,
 }
@@ -673,25 +674,36 @@ impl<C: Callback> Loop<C> {
     /// `uv_queue_work`: runs `job` on a pool thread, then `after` (if any) with
     /// [`Event::Work`] on the loop thread in the poll phase, in completion order.
     pub fn queue_work(&self, job: Job, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
+        self.submit_work(Work::Boxed(job), after)
+    }
+
+    /// [`Loop::queue_work`] for a job that is a plain function and its arguments (no
+    /// allocation per job); it completes with [`WorkOutcome::Done`] holding `()`.
+    pub fn queue_raw_work(&self, job: RawJob, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
+        self.submit_work(Work::Raw(job), after)
+    }
+
+    fn submit_work(&self, job: Work, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
         if let Err(error) = self.check_open() {
             return Err(Refused {
                 error,
                 callback: after,
             });
         }
-        let job_state = Arc::new(JobState::new());
         let refused = {
             let mut st = self.st();
             let st = &mut *st;
             // Insert first so the job knows its id; remove again if no thread could be started.
             let id = st.works.insert(WorkEntry {
                 after: None,
-                state: Arc::clone(&job_state),
+                number: 0,
                 connect: None,
             });
-            match st.pool.submit(id, job, job_state) {
-                Ok(()) => {
-                    st.works.get_mut(id).expect("just inserted").after = after;
+            match st.pool.submit(id, job) {
+                Ok(number) => {
+                    let entry = st.works.get_mut(id).expect("just inserted");
+                    entry.after = after;
+                    entry.number = number;
                     return Ok(id);
                 }
                 Err((err, job)) => {
@@ -714,8 +726,8 @@ impl<C: Callback> Loop<C> {
     pub fn cancel_work(&self, id: Id) -> Result<(), Error> {
         self.check_open()?;
         let mut st = self.st();
-        let entry = st.works.get(id).ok_or(Error::NotFound)?;
-        if entry.state.cancel() {
+        let number = st.works.get(id).ok_or(Error::NotFound)?.number;
+        if st.pool.cancel(number) {
             st.cancelled.push(Completion {
                 id,
                 outcome: WorkOutcome::Cancelled,
@@ -787,7 +799,7 @@ impl<C: Callback> Loop<C> {
             || st.streams.has_ref()
             || st.processes.has_ref()
             || !st.works.is_empty()
-            || self.inbox.pending_calls() > 0
+            || self.inbox.has_calls()
             || !st.pending.is_empty()
             || !st.pending_batch.is_empty()
             || !st.closing.is_empty()
@@ -900,7 +912,7 @@ impl<C: Callback> Loop<C> {
                 detail: String::new(),
             });
         }
-        let calls = self.inbox.pending_calls() + st.calls.len();
+        let calls = self.inbox.queued_calls() + st.calls.len();
         if calls > 0 {
             out.push(HandleInfo {
                 kind: "threadsafe",
@@ -1031,7 +1043,7 @@ impl<C: Callback> Loop<C> {
             .iter()
             .filter_map(|(_, t)| t.cb.as_ref())
             .for_each(&mut visit);
-        st.immediates.iter().for_each(|(_, i)| visit(&i.cb));
+        st.immediates.iter().for_each(|(_, i)| visit(i.cb));
         st.handles
             .slab
             .iter()
@@ -1111,10 +1123,11 @@ impl<C: Callback> Loop<C> {
             } else {
                 st.watchers.drain_all(poller)
             });
-            dropped.extend(st.works.drain_all().into_iter().filter_map(|w| {
-                w.state.cancel();
-                w.after
-            }));
+            if !forked {
+                // Nothing queued starts from now on (a forked child has no pool threads).
+                st.pool.stop_taking();
+            }
+            dropped.extend(st.works.drain_all().into_iter().filter_map(|w| w.after));
             dropped.extend(st.ticks.drain(..));
             dropped.extend(st.microtasks.drain(..));
             dropped.extend(st.pending.drain(..).map(Pending::into_callback));

@@ -75,6 +75,12 @@ impl Id {
         self.0 as u32
     }
 
+    /// The slot index of an id a [`Slab`] just returned (no check that it is still live).
+    #[inline]
+    pub(crate) fn slot(self) -> u32 {
+        self.index()
+    }
+
     fn generation(self) -> u16 {
         ((self.0 >> GEN_SHIFT) & GEN_MASK) as u16
     }
@@ -245,7 +251,15 @@ impl<T> Slab<T> {
 
     pub(crate) fn remove(&mut self, id: Id) -> Option<T> {
         let index = self.index_of(id)?;
-        let generation = id.generation();
+        Some(self.remove_at(index as u32))
+    }
+
+    /// Removes the live object in slot `index` (one [`Slab::index`] just found).
+    pub(crate) fn remove_at(&mut self, index: u32) -> T {
+        let index = index as usize;
+        let Entry::Occupied { generation, .. } = self.entries[index] else {
+            unreachable!("slot {index} is vacant");
+        };
         self.len -= 1;
         // A slot whose generation would wrap is retired for good, so an id is never reissued.
         let (next_generation, next_free) = match generation.checked_add(1) {
@@ -264,9 +278,33 @@ impl<T> Slab<T> {
             },
         );
         match old {
-            Entry::Occupied { value, .. } => Some(value),
-            Entry::Vacant { .. } => None,
+            Entry::Occupied { value, .. } => value,
+            Entry::Vacant { .. } => unreachable!("checked above"),
         }
+    }
+
+    /// Removes the live object in slot `index`, handing `take` a mutable borrow of it first
+    /// and returning what it returns: a caller that wants one field of a large object moves
+    /// only that field, not the whole object (a timer's entry is ten words).
+    #[inline]
+    pub(crate) fn remove_with<R>(&mut self, index: u32, take: impl FnOnce(&mut T) -> R) -> R {
+        let at = index as usize;
+        let Entry::Occupied { generation, value } = &mut self.entries[at] else {
+            unreachable!("slot {index} is vacant");
+        };
+        let generation = *generation;
+        let taken = take(value);
+        self.len -= 1;
+        let (next_generation, next_free) = match generation.checked_add(1) {
+            Some(g) => (g, self.free_head.replace(index)),
+            None => (u16::MAX, None),
+        };
+        // Drops what `take` left of the object in place.
+        self.entries[at] = Entry::Vacant {
+            generation: next_generation,
+            next_free,
+        };
+        taken
     }
 
     /// Every live id and object, in slot order.

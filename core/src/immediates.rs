@@ -10,25 +10,36 @@
 //! (a million queued immediates are a million slots of one deque). A cleared immediate leaves
 //! an empty slot behind, skipped when the check phase reaches it; cleared slots at either end
 //! are dropped at once, so a set-and-clear pair leaves nothing.
+//!
+//! A slot is the callback alone (`Option<C>` costs no more than `C` for the bindings' types):
+//! the rare unref'd immediate is listed in a side set instead of a flag in every slot, because
+//! a million queued immediates are memory the kernel must fault in and zero, and a flag padded
+//! to a word made every slot a fifth larger.
 
 use std::collections::VecDeque;
 
+use rustc_hash::FxHashSet;
+
 use crate::id::{Id, IdKind};
 
-pub(crate) struct ImmediateEntry<C> {
-    pub(crate) cb: C,
+/// A waiting immediate, as queries see it.
+pub(crate) struct ImmediateView<'a, C> {
+    pub(crate) cb: &'a C,
     pub(crate) refed: bool,
 }
 
 pub(crate) struct ImmediateQueue<C> {
     /// Immediates not yet run, in scheduling order; `None` once cleared. `slots[i]` is number
     /// `base + i`.
-    slots: VecDeque<Option<ImmediateEntry<C>>>,
+    slots: VecDeque<Option<C>>,
     /// The sequence number of `slots[0]`.
     base: u64,
     /// One past the last number of the check phase's batch; `<= base` when no batch runs.
     batch_end: u64,
-    refed: usize,
+    /// How many slots hold an immediate.
+    live: usize,
+    /// The sequence numbers of the waiting immediates that are unref'd.
+    unrefed: FxHashSet<u64>,
     tag: u16,
 }
 
@@ -39,7 +50,8 @@ impl<C> ImmediateQueue<C> {
             // Number 0 is never used, so that no immediate id has all-zero sequence bits.
             base: 1,
             batch_end: 1,
-            refed: 0,
+            live: 0,
+            unrefed: FxHashSet::default(),
             tag,
         }
     }
@@ -48,43 +60,59 @@ impl<C> ImmediateQueue<C> {
         Id::sequence(IdKind::Immediate, self.tag, seq)
     }
 
-    /// The slot of a waiting immediate.
-    fn position(&self, id: Id) -> Option<usize> {
+    /// The sequence number and slot of a waiting immediate.
+    fn position(&self, id: Id) -> Option<(u64, usize)> {
         let seq = id.sequence_number(IdKind::Immediate, self.tag)?;
         let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
-        (index < self.slots.len()).then_some(index)
+        (index < self.slots.len() && self.slots[index].is_some()).then_some((seq, index))
+    }
+
+    /// Forgets that `seq` (no longer waiting) was unref'd.
+    #[inline]
+    fn forget_unref(&mut self, seq: u64) {
+        if !self.unrefed.is_empty() {
+            self.unrefed.remove(&seq);
+        }
     }
 
     #[inline]
     pub(crate) fn push(&mut self, cb: C) -> Id {
         let seq = self.base + self.slots.len() as u64;
-        self.slots
-            .push_back(Some(ImmediateEntry { cb, refed: true }));
-        self.refed += 1;
+        self.slots.push_back(Some(cb));
+        self.live += 1;
         self.id(seq)
     }
 
     /// Whether any ref'd immediate waits (rule 5.1: poll must not block; rule 6: alive).
     pub(crate) fn has_ref(&self) -> bool {
-        self.refed > 0
+        self.live > self.unrefed.len()
     }
 
     /// The waiting immediate `id`, if it is one.
-    pub(crate) fn get(&self, id: Id) -> Option<&ImmediateEntry<C>> {
-        self.slots.get(self.position(id)?)?.as_ref()
+    pub(crate) fn get(&self, id: Id) -> Option<ImmediateView<'_, C>> {
+        let (seq, index) = self.position(id)?;
+        Some(ImmediateView {
+            cb: self.slots[index].as_ref()?,
+            refed: !self.unrefed.contains(&seq),
+        })
     }
 
     /// Whether `id` is an immediate still waiting to run.
     pub(crate) fn contains(&self, id: Id) -> bool {
-        self.get(id).is_some()
+        self.position(id).is_some()
     }
 
     /// Every waiting immediate, in scheduling order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (Id, &ImmediateEntry<C>)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Id, ImmediateView<'_, C>)> + '_ {
         self.slots
             .iter()
             .zip(self.base..)
-            .filter_map(|(slot, seq)| slot.as_ref().map(|entry| (self.id(seq), entry)))
+            .filter_map(|(slot, seq)| {
+                slot.as_ref().map(|cb| {
+                    let refed = !self.unrefed.contains(&seq);
+                    (self.id(seq), ImmediateView { cb, refed })
+                })
+            })
     }
 
     /// Starts a check phase's batch, unless a failed one is still being resumed.
@@ -101,22 +129,20 @@ impl<C> ImmediateQueue<C> {
             let slot = self.slots.pop_front()?;
             let seq = self.base;
             self.base += 1;
-            if let Some(entry) = slot {
-                if entry.refed {
-                    self.refed -= 1;
-                }
-                return Some((self.id(seq), entry.cb));
+            if let Some(cb) = slot {
+                self.live -= 1;
+                self.forget_unref(seq);
+                return Some((self.id(seq), cb));
             }
         }
         None
     }
 
     pub(crate) fn clear(&mut self, id: Id) -> Option<C> {
-        let index = self.position(id)?;
-        let entry = self.slots[index].take()?;
-        if entry.refed {
-            self.refed -= 1;
-        }
+        let (seq, index) = self.position(id)?;
+        let cb = self.slots[index].take()?;
+        self.live -= 1;
+        self.forget_unref(seq);
         // Empty slots at the ends carry nothing: drop them (not below the running batch's
         // end, which later numbers must stay behind).
         while self.base + (self.slots.len() as u64) > self.batch_end
@@ -128,23 +154,17 @@ impl<C> ImmediateQueue<C> {
             self.slots.pop_front();
             self.base += 1;
         }
-        Some(entry.cb)
+        Some(cb)
     }
 
     pub(crate) fn set_ref(&mut self, id: Id, refed: bool) -> bool {
-        let Some(index) = self.position(id) else {
+        let Some((seq, _)) = self.position(id) else {
             return false;
         };
-        let Some(entry) = self.slots[index].as_mut() else {
-            return false;
-        };
-        if entry.refed != refed {
-            entry.refed = refed;
-            if refed {
-                self.refed += 1;
-            } else {
-                self.refed -= 1;
-            }
+        if refed {
+            self.unrefed.remove(&seq);
+        } else {
+            self.unrefed.insert(seq);
         }
         true
     }
@@ -152,14 +172,16 @@ impl<C> ImmediateQueue<C> {
     pub(crate) fn drain_all(&mut self) -> Vec<C> {
         self.base += self.slots.len() as u64;
         self.batch_end = self.base;
-        self.refed = 0;
-        self.slots.drain(..).flatten().map(|e| e.cb).collect()
+        self.live = 0;
+        self.unrefed.clear();
+        self.slots.drain(..).flatten().collect()
     }
 
     /// How many immediates wait (cleared ones not counted).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.slots.iter().flatten().count()
+        debug_assert_eq!(self.live, self.slots.iter().flatten().count());
+        self.live
     }
 }
 
@@ -191,7 +213,7 @@ mod tests {
         let a = q.push("a");
         let b = q.push("b");
         assert_ne!(a, b);
-        assert_eq!(q.get(b).map(|e| e.cb), Some("b"));
+        assert_eq!(q.get(b).map(|e| *e.cb), Some("b"));
         assert_eq!(run_batch(&mut q), ["a", "b"]);
         let c = q.push("c");
         assert!(!q.contains(a) && !q.contains(b));

@@ -6,7 +6,7 @@
 //! wake-up.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use polling::Poller;
@@ -30,11 +30,12 @@ pub(crate) struct Inbox<C> {
     pub(crate) poller: Poller,
     completions: Mutex<Vec<Completion>>,
     calls: Mutex<Calls<C>>,
-    /// Threadsafe calls queued and not yet taken by the loop (taken ones wait in the loop's
-    /// own queue); they keep the loop alive (rule 6.1). Counted so that the loop can tell
-    /// without taking the lock; the loop subtracts a whole batch at once, so that senders and
-    /// the loop do not fight over this cache line once per call.
-    pending_calls: AtomicUsize,
+    /// Whether threadsafe calls are queued and not yet taken by the loop (taken ones wait in
+    /// the loop's own queue); they keep the loop alive (rule 6.1). A flag the loop reads
+    /// without taking the lock, written under it only when the queue goes from empty to
+    /// non-empty and back: a counter cost every call an atomic add on a cache line the loop
+    /// reads, where a burst of calls now writes it once.
+    has_calls: AtomicBool,
 }
 
 impl<C> Inbox<C> {
@@ -46,7 +47,7 @@ impl<C> Inbox<C> {
                 queue: VecDeque::new(),
                 closed: false,
             }),
-            pending_calls: AtomicUsize::new(0),
+            has_calls: AtomicBool::new(false),
         })
     }
 
@@ -74,7 +75,9 @@ impl<C> Inbox<C> {
         }
         let was_empty = calls.queue.is_empty();
         calls.queue.push_back(cb);
-        self.pending_calls.fetch_add(1, Ordering::Relaxed);
+        if was_empty {
+            self.has_calls.store(true, Ordering::Relaxed);
+        }
         drop(calls);
         if was_empty {
             self.wake();
@@ -82,8 +85,15 @@ impl<C> Inbox<C> {
         Ok(())
     }
 
-    pub(crate) fn pending_calls(&self) -> usize {
-        self.pending_calls.load(Ordering::Relaxed)
+    /// Whether threadsafe calls wait to be taken (without taking the lock).
+    pub(crate) fn has_calls(&self) -> bool {
+        self.has_calls.load(Ordering::Relaxed)
+    }
+
+    /// How many threadsafe calls wait to be taken (takes the lock: for listings, not the
+    /// loop's own checks).
+    pub(crate) fn queued_calls(&self) -> usize {
+        self.calls.lock().queue.len()
     }
 
     /// Moves every completion into `into`, in completion order.
@@ -100,8 +110,7 @@ impl<C> Inbox<C> {
     /// queues when `into` is empty, so that a burst of calls is never copied).
     pub(crate) fn take_calls(&self, into: &mut VecDeque<C>) {
         let mut calls = self.calls.lock();
-        self.pending_calls
-            .fetch_sub(calls.queue.len(), Ordering::Relaxed);
+        self.has_calls.store(false, Ordering::Relaxed);
         if into.is_empty() {
             std::mem::swap(into, &mut calls.queue);
         } else {
@@ -114,7 +123,7 @@ impl<C> Inbox<C> {
         let mut calls = self.calls.lock();
         calls.closed = true;
         let left = std::mem::take(&mut calls.queue);
-        self.pending_calls.store(0, Ordering::Relaxed);
+        self.has_calls.store(false, Ordering::Relaxed);
         left
     }
 
@@ -125,7 +134,7 @@ impl<C> Inbox<C> {
             return VecDeque::new();
         };
         calls.closed = true;
-        self.pending_calls.store(0, Ordering::Relaxed);
+        self.has_calls.store(false, Ordering::Relaxed);
         std::mem::take(&mut calls.queue)
     }
 

@@ -59,7 +59,7 @@ pub use net::dns::{LookupAddress, LookupError, LookupFamily};
 pub use net::{Datagram, ListenOptions, NetAddr, ReadEvent, StreamKind, SyncWrite, WriteBufs};
 pub use options::{DrainMode, LoopOptions, RunMode, DEFAULT_THREADPOOL_SIZE, MAX_THREADPOOL_SIZE};
 pub use poll::Interest;
-pub use pool::{panic_message, Job, JobError, JobOutput, WorkOutcome};
+pub use pool::{panic_message, Job, JobError, JobOutput, RawJob, WorkOutcome};
 pub use process::{ExitStatus, SpawnOptions, Spawned, Stdio};
 pub use promise::{Promise, PromiseHost, PromiseJob, PromiseState, ResolvingFunctions, Settled};
 pub use remote::Remote;

@@ -11,11 +11,12 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
+use rustc_hash::FxHashSet;
 
 use crate::callback::Callback;
 use crate::id::Id;
@@ -27,6 +28,42 @@ pub type JobOutput = Box<dyn Any + Send>;
 pub type JobError = Box<dyn std::error::Error + Send + Sync>;
 /// A job for a pool thread.
 pub type Job = Box<dyn FnOnce() -> Result<JobOutput, JobError> + Send>;
+
+/// A job that is a plain function and two words of arguments, queued without an allocation
+/// (see [`crate::Loop::queue_raw_work`]). The C binding's `pl_queue_work` is one: a boxed
+/// closure per job was a `malloc` on the loop thread and a `free` on a pool thread, which
+/// made the allocator's arena lock most of a no-op job's cost. It returns nothing and
+/// completes with [`WorkOutcome::Done`] (holding `()`), or [`WorkOutcome::Panicked`].
+pub struct RawJob {
+    call: unsafe fn([usize; 2]),
+    args: [usize; 2],
+}
+
+// SAFETY: `RawJob::new`'s caller promised that `call(args)` may run on another thread.
+unsafe impl Send for RawJob {}
+
+impl RawJob {
+    /// A job that runs `call(args)` once on a pool thread.
+    ///
+    /// # Safety
+    ///
+    /// `call(args)` must be sound to run once, on any thread, at any time until the loop is
+    /// closed (whatever `args` point to must stay valid and be safe to use from that thread).
+    pub unsafe fn new(call: unsafe fn([usize; 2]), args: [usize; 2]) -> RawJob {
+        RawJob { call, args }
+    }
+
+    fn run(self) {
+        // SAFETY: `RawJob::new`'s contract.
+        unsafe { (self.call)(self.args) }
+    }
+}
+
+/// What a pool thread runs.
+pub(crate) enum Work {
+    Boxed(Job),
+    Raw(RawJob),
+}
 
 /// How a work request ended, as its completion callback sees it.
 #[derive(Debug)]
@@ -45,44 +82,33 @@ pub enum WorkOutcome {
 /// get 8 MiB on Linux by default).
 const POOL_STACK_SIZE: usize = 8 * 1024 * 1024;
 
-const QUEUED: u8 = 0;
-const RUNNING: u8 = 1;
-const CANCELLED: u8 = 2;
-
-/// Shared between the loop (which may cancel) and the thread that picks the job up.
-pub(crate) struct JobState(AtomicU8);
-
-impl JobState {
-    /// Cancels the job if no thread has started it.
-    pub(crate) fn cancel(&self) -> bool {
-        self.0
-            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    pub(crate) fn new() -> Self {
-        JobState(AtomicU8::new(QUEUED))
-    }
-
-    fn start(&self) -> bool {
-        self.0
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    fn is_queued(&self) -> bool {
-        self.0.load(Ordering::Acquire) == QUEUED
-    }
-}
-
+/// A job waiting in the queue. Its place in the FIFO is its number: jobs leave the queue in
+/// the order they entered it, so job `n` is still queued exactly while fewer than `n + 1`
+/// jobs have been taken. That is what cancellation checks (under the queue's lock, as libuv's
+/// `uv_cancel` does), instead of an `Arc`'d atomic state per job: a job costs no allocation
+/// and no atomic besides its own box.
 struct QueuedJob {
     id: Id,
-    state: Arc<JobState>,
-    job: Job,
+    job: Work,
+    /// Set when a thread takes a job that was cancelled while queued: it is dropped unrun.
+    cancelled: bool,
 }
 
 struct Queue {
     jobs: VecDeque<QueuedJob>,
+    /// How many jobs have ever been queued: the number of the next one.
+    pushed: u64,
+    /// How many jobs have ever been taken off the front.
+    taken: u64,
+    /// The numbers of queued jobs that were cancelled (rare: a set, looked at only when
+    /// non-empty).
+    cancelled: FxHashSet<u64>,
+    /// Threads waiting for a job; a submit signals the condition variable only when one is.
+    idle: usize,
+    /// Signals sent whose thread has not woken yet: each will take a queued job, so a submit
+    /// signals another thread only for jobs beyond those (a burst queued faster than threads
+    /// wake up no longer wakes every idle thread for a queue one of them will empty).
+    waking: usize,
     shutdown: bool,
 }
 
@@ -105,6 +131,11 @@ impl<C: Callback> Pool<C> {
             shared: Arc::new(PoolShared {
                 queue: Mutex::new(Queue {
                     jobs: VecDeque::new(),
+                    pushed: 0,
+                    taken: 0,
+                    cancelled: FxHashSet::default(),
+                    idle: 0,
+                    waking: 0,
                     shutdown: false,
                 }),
                 available: Condvar::new(),
@@ -120,26 +151,47 @@ impl<C: Callback> Pool<C> {
         self.size
     }
 
-    /// Queues a job; starts the threads on first use. If no thread can be started the job is
-    /// handed back (the caller drops it outside its borrow of the loop state).
-    pub(crate) fn submit(
-        &mut self,
-        id: Id,
-        job: Job,
-        state: Arc<JobState>,
-    ) -> Result<(), (std::io::Error, Job)> {
+    /// Queues a job; starts the threads on first use. Returns the job's number, for
+    /// [`Pool::cancel`]. If no thread can be started the job is handed back (the caller drops
+    /// it outside its borrow of the loop state).
+    pub(crate) fn submit(&mut self, id: Id, job: Work) -> Result<u64, (std::io::Error, Work)> {
         if self.threads.is_empty() {
             if let Err(err) = self.spawn_threads() {
                 return Err((err, job));
             }
         }
-        self.shared
-            .queue
-            .lock()
-            .jobs
-            .push_back(QueuedJob { id, state, job });
-        self.shared.available.notify_one();
-        Ok(())
+        let mut queue = self.shared.queue.lock();
+        let number = queue.pushed;
+        queue.pushed += 1;
+        queue.jobs.push_back(QueuedJob {
+            id,
+            job,
+            cancelled: false,
+        });
+        // Busy threads look at the queue again before they wait: only an idle one needs a
+        // signal (a burst of jobs then costs one wake-up per idle thread, not one per job).
+        let wake = queue.idle > queue.waking && queue.jobs.len() > queue.waking;
+        if wake {
+            queue.waking += 1;
+        }
+        drop(queue);
+        if wake {
+            self.shared.available.notify_one();
+        }
+        Ok(number)
+    }
+
+    /// Cancels job `number` if no thread has taken it yet; false if one has (it runs or ran),
+    /// or if it was cancelled already.
+    pub(crate) fn cancel(&self, number: u64) -> bool {
+        let mut queue = self.shared.queue.lock();
+        number >= queue.taken && queue.cancelled.insert(number)
+    }
+
+    /// Lets no thread take another job (they finish the one they run): the first step of
+    /// closing, so that nothing queued starts while the loop lets go of its requests.
+    pub(crate) fn stop_taking(&self) {
+        self.shared.queue.lock().shutdown = true;
     }
 
     fn spawn_threads(&mut self) -> std::io::Result<()> {
@@ -163,11 +215,7 @@ impl<C: Callback> Pool<C> {
     /// but it no longer waits (libuv's `uv_cancel` takes it out of the queue).
     pub(crate) fn queued(&self) -> usize {
         let queue = self.shared.queue.lock();
-        queue
-            .jobs
-            .iter()
-            .filter(|job| job.state.is_queued())
-            .count()
+        queue.jobs.len() - queue.cancelled.len()
     }
 
     /// Jobs running now.
@@ -178,7 +226,7 @@ impl<C: Callback> Pool<C> {
     /// In a child of `fork()`, which has none of the pool's threads: forgets them (joining
     /// would wait forever) and returns the jobs still queued, unless a thread of the parent held
     /// the queue's lock when the process forked (the jobs are then left where they are).
-    pub(crate) fn abandon(&mut self) -> Vec<Job> {
+    pub(crate) fn abandon(&mut self) -> Vec<Work> {
         std::mem::forget(std::mem::take(&mut self.threads));
         match self.shared.queue.try_lock() {
             Some(mut queue) => {
@@ -191,8 +239,8 @@ impl<C: Callback> Pool<C> {
 
     /// Stops the pool: jobs not started are returned (to be dropped by the caller), running
     /// ones finish, and the threads are joined.
-    pub(crate) fn shutdown(&mut self) -> Vec<Job> {
-        let left: Vec<Job> = {
+    pub(crate) fn shutdown(&mut self) -> Vec<Work> {
+        let left: Vec<Work> = {
             let mut queue = self.shared.queue.lock();
             queue.shutdown = true;
             queue.jobs.drain(..).map(|queued| queued.job).collect()
@@ -226,26 +274,43 @@ fn next_job<C>(shared: &PoolShared<C>, wait: bool) -> Option<QueuedJob> {
         if queue.shutdown {
             return None;
         }
-        if let Some(job) = queue.jobs.pop_front() {
+        if let Some(mut job) = queue.jobs.pop_front() {
+            let number = queue.taken;
+            queue.taken += 1;
+            if !queue.cancelled.is_empty() && queue.cancelled.remove(&number) {
+                // Dropped by `run_job`, inside the host's batch (it may need the host's lock).
+                job.cancelled = true;
+            }
             return Some(job);
         }
         if !wait {
             return None;
         }
+        queue.idle += 1;
         shared.available.wait(&mut queue);
+        queue.idle -= 1;
+        // Saturating: a spurious wake-up may have come first.
+        queue.waking = queue.waking.saturating_sub(1);
     }
 }
 
 /// Runs one job, unless it was cancelled while queued, and hands its outcome to the loop.
 fn run_job<C>(shared: &PoolShared<C>, queued: QueuedJob) {
-    if !queued.state.start() {
+    if queued.cancelled {
         return; // cancelled while queued; the loop already reported it
     }
     shared.running.fetch_add(1, Ordering::Relaxed);
-    let outcome = match catch_unwind(AssertUnwindSafe(queued.job)) {
-        Ok(Ok(value)) => WorkOutcome::Done(value),
-        Ok(Err(err)) => WorkOutcome::Failed(err),
-        Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+    let outcome = match queued.job {
+        Work::Boxed(job) => match catch_unwind(AssertUnwindSafe(job)) {
+            Ok(Ok(value)) => WorkOutcome::Done(value),
+            Ok(Err(err)) => WorkOutcome::Failed(err),
+            Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+        },
+        // `Box<()>` does not allocate.
+        Work::Raw(job) => match catch_unwind(AssertUnwindSafe(|| job.run())) {
+            Ok(()) => WorkOutcome::Done(Box::new(())),
+            Err(panic) => WorkOutcome::Panicked(panic_message(&*panic)),
+        },
     };
     shared.running.fetch_sub(1, Ordering::Relaxed);
     shared.inbox.complete(Completion {

@@ -183,11 +183,20 @@ impl<C: Callback> Loop<C> {
     /// The drain after one macrotask (callback drain mode only).
     #[inline]
     pub(crate) fn drain_after_callback(&self) -> Result<(), RunError<C::Error>> {
-        if self.drain_mode == DrainMode::Callback {
-            self.drain().map_err(RunError::Callback)
-        } else {
-            Ok(())
+        if self.drain_mode != DrainMode::Callback {
+            return Ok(());
         }
+        // What `drain` does first, inline: after most callbacks both queues are empty and the
+        // hook queues nothing, and this runs once per callback of every phase.
+        if self.queues_empty() {
+            C::after_drain(self).map_err(RunError::Callback)?;
+            if self.queues_empty() {
+                return Ok(());
+            }
+        }
+        // Something is queued: `drain` finds the queues non-empty and runs them, then the
+        // hook, exactly as it would have after its own first look.
+        self.drain().map_err(RunError::Callback)
     }
 
     /// Starts a phase's batch once (not again when a failed phase resumes).
@@ -371,7 +380,7 @@ impl<C: Callback> Loop<C> {
             || !st.cancelled.is_empty()
             || !st.poll_ready.is_empty()
             || !st.calls.is_empty()
-            || self.inbox.pending_calls() > 0
+            || self.inbox.has_calls()
             || !st.ticks.is_empty()
             || !st.microtasks.is_empty();
         if queued {
@@ -426,8 +435,7 @@ impl<C: Callback> Loop<C> {
             other => other,
         };
         // With nothing that could become ready, a zero-timeout poll is skipped (no syscall).
-        let must_poll =
-            wait != Some(0) || watching || jobs_in_flight || self.inbox.pending_calls() > 0;
+        let must_poll = wait != Some(0) || watching || jobs_in_flight || self.inbox.has_calls();
 
         let blocking = wait != Some(0);
         // Reading the clock costs tens of ns, as much as a whole iteration's other work: the
@@ -534,7 +542,7 @@ impl<C: Callback> Loop<C> {
                     .extend(completions.drain(..).map(PollItem::Work));
                 st.completions = completions;
             }
-            if self.inbox.pending_calls() > 0 {
+            if self.inbox.has_calls() {
                 let before = st.calls.len();
                 self.inbox.take_calls(&mut st.calls);
                 found += (st.calls.len() - before) as u64;

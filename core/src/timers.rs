@@ -12,6 +12,10 @@
 //! once the heap has grown: a set/clear pair that creates and deletes a list costs no malloc).
 //! Each timer knows its list's slot, so removing one needs no lookup by delay. A cleared or
 //! refreshed timer leaves no trace, so memory stays flat over any number of set/clear pairs.
+//!
+//! Finding a delay's list is a plain array index for delays below [`DIRECT_DELAYS`] (the
+//! delays programs use: 0 to a minute), a hash lookup only above: a set/clear pair of a fresh
+//! delay creates and deletes a list, and three hash operations were most of its cost.
 
 use rustc_hash::FxHashMap;
 
@@ -21,9 +25,12 @@ use crate::id::{Id, IdKind, Slab};
 pub const TIMEOUT_MAX: f64 = 2_147_483_647.0;
 
 /// Node's delay coercion: < 1, NaN or > 2**31 - 1 become 1; fractions are truncated.
+#[inline]
 pub fn coerce_delay(delay_ms: f64) -> u64 {
     if (1.0..=TIMEOUT_MAX).contains(&delay_ms) {
-        delay_ms.trunc() as u64
+        // `as` truncates toward zero, which for a positive in-range value is `trunc()`; the
+        // latter is a libm call on the baseline x86-64 target.
+        delay_ms as u64
     } else {
         1
     }
@@ -47,6 +54,79 @@ impl<C> TimerEntry<C> {
     /// Whether the timer is armed (in a list).
     pub(crate) fn linked(&self) -> bool {
         self.linked
+    }
+}
+
+/// Delays below this find their list by indexing an array (grown on demand, at most
+/// 4 × 65,536 bytes per loop); larger ones through a hash map.
+const DIRECT_DELAYS: u64 = 1 << 16;
+/// "No list" in [`DelayIndex::direct`].
+const NO_LIST: u32 = u32::MAX;
+
+/// The list slot of each delay that has a list.
+#[derive(Default)]
+struct DelayIndex {
+    /// `direct[delay]` for delays below [`DIRECT_DELAYS`]; [`NO_LIST`] where there is none.
+    direct: Vec<u32>,
+    /// The other delays.
+    large: FxHashMap<u64, u32>,
+    /// How many delays have a list (for tests).
+    #[cfg(test)]
+    len: usize,
+}
+
+impl DelayIndex {
+    #[inline]
+    fn get(&self, delay: u64) -> Option<u32> {
+        if delay < DIRECT_DELAYS {
+            match self.direct.get(delay as usize) {
+                Some(&slot) if slot != NO_LIST => Some(slot),
+                _ => None,
+            }
+        } else {
+            self.large.get(&delay).copied()
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, delay: u64, slot: u32) {
+        #[cfg(test)]
+        {
+            self.len += 1;
+        }
+        if delay < DIRECT_DELAYS {
+            let at = delay as usize;
+            if at >= self.direct.len() {
+                // Powers of two, so a program's few delays cost a few regrowths at most.
+                let len = (at + 1).next_power_of_two().max(64);
+                self.direct.resize(len, NO_LIST);
+            }
+            self.direct[at] = slot;
+        } else {
+            self.large.insert(delay, slot);
+        }
+    }
+
+    #[inline]
+    fn remove(&mut self, delay: u64) {
+        #[cfg(test)]
+        {
+            self.len -= 1;
+        }
+        if delay < DIRECT_DELAYS {
+            self.direct[delay as usize] = NO_LIST;
+        } else {
+            self.large.remove(&delay);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.direct.clear();
+        self.large.clear();
+        #[cfg(test)]
+        {
+            self.len = 0;
+        }
     }
 }
 
@@ -74,7 +154,7 @@ pub(crate) struct TimerQueue<C> {
     lists: Vec<TimerList>,
     free_lists: Vec<u32>,
     /// The list of each delay.
-    by_delay: FxHashMap<u64, u32>,
+    by_delay: DelayIndex,
     /// List slots, a min-heap by [`TimerList::key`].
     heap: Vec<u32>,
     next_list_id: u64,
@@ -87,7 +167,7 @@ impl<C> TimerQueue<C> {
             slab: Slab::new(IdKind::Timer, tag),
             lists: Vec::new(),
             free_lists: Vec::new(),
-            by_delay: FxHashMap::default(),
+            by_delay: DelayIndex::default(),
             heap: Vec::new(),
             next_list_id: 1,
             refed_armed: 0,
@@ -107,8 +187,7 @@ impl<C> TimerQueue<C> {
             next: None,
             list: 0,
         });
-        let index = self.slab.index(id).expect("just inserted");
-        self.link(index, start);
+        self.link(id.slot(), start);
         id
     }
 
@@ -215,7 +294,7 @@ impl<C> TimerQueue<C> {
             self.sift_up(pos);
             self.sift_down(pos);
         }
-        self.by_delay.remove(&delay);
+        self.by_delay.remove(delay);
         self.free_lists.push(slot);
     }
 
@@ -229,8 +308,8 @@ impl<C> TimerQueue<C> {
         if entry.refed {
             self.refed_armed += 1;
         }
-        let (slot, tail) = match self.by_delay.get(&delay) {
-            Some(&slot) => (slot, self.lists[slot as usize].tail.replace(index)),
+        let (slot, tail) = match self.by_delay.get(delay) {
+            Some(slot) => (slot, self.lists[slot as usize].tail.replace(index)),
             None => (self.new_list(delay, start + delay, index), None),
         };
         let entry = self.slab.at_mut(index);
@@ -321,7 +400,8 @@ impl<C> TimerQueue<C> {
         if self.slab.at_mut(index).linked {
             self.unlink(index);
         }
-        self.slab.remove(id).map(|entry| entry.cb)
+        // `index` was just found live for `id`: no second lookup, and only the callback moves.
+        Some(self.slab.remove_with(index, |entry| entry.cb.take()))
     }
 
     /// Re-arms a timer with a fresh start (Node's `refresh()`).
@@ -546,7 +626,7 @@ mod tests {
             q.clear(id);
         }
         assert_eq!(q.len(), 1);
-        assert_eq!(q.by_delay.len(), 1);
+        assert_eq!(q.by_delay.len, 1);
         assert_eq!(q.heap.len(), 1);
         assert!(q.lists.len() <= 2, "list slots are reused");
         assert!(q.slab.contains(keep));

@@ -3,27 +3,11 @@
 
 use std::os::raw::{c_int, c_void};
 
-use phaseloop_core::{Job, JobOutput};
+use phaseloop_core::{Job, RawJob};
 
 use crate::callback::{pl_after_work_fn, pl_drop_fn, pl_work_fn, CCallback};
 use crate::event_loop::{id, pl_id, pl_loop, with_loop};
 use crate::status::{status, status_of, PL_ECLOSED, PL_EINVAL, PL_OK};
-
-/// `data` on its way to a pool thread.
-struct PoolData(*mut c_void);
-
-// SAFETY: the caller hands `data` to the pool thread by contract (as with uv_queue_work): only
-// the work function uses it there, and the loop thread uses it again only after the work has
-// finished (its completion is delivered after the job returned; pl_loop_free joins the pool
-// before any drop function runs).
-unsafe impl Send for PoolData {}
-
-impl PoolData {
-    // A method, so that closures capture the whole wrapper (and its `Send`), not the raw field.
-    fn get(&self) -> *mut c_void {
-        self.0
-    }
-}
 
 /// Queues a pool job with its completion callback (both made inside the entry check, so a
 /// refused call made neither); writes the request's id to `out` unless NULL.
@@ -77,22 +61,50 @@ pub unsafe extern "C" fn pl_queue_work(
     drop: pl_drop_fn,
     out: *mut pl_id,
 ) -> c_int {
-    submit(
-        lp,
-        out,
-        || {
-            let work = work.ok_or(PL_EINVAL)?;
-            let shared = PoolData(data);
-            let job: Job = Box::new(move || {
-                // SAFETY: the caller's work function with its own data, on a pool thread, as
-                // the header documents.
-                unsafe { work(shared.get()) };
-                Ok(Box::new(()) as JobOutput)
-            });
-            Ok(job)
-        },
-        || CCallback::after_work(after, data, drop),
-    )
+    with_loop(lp, |core| {
+        if core.is_closed() {
+            return PL_ECLOSED;
+        }
+        let Some(work) = work else {
+            return PL_EINVAL;
+        };
+        // SAFETY: `run_c_work` gets back exactly these two words: the caller's work function
+        // and its data, which the header lets a pool thread use (as uv_queue_work does).
+        let job = unsafe { RawJob::new(run_c_work, [work as usize, data as usize]) };
+        match core.queue_raw_work(job, CCallback::after_work(after, data, drop)) {
+            Ok(request) => {
+                if !out.is_null() {
+                    // SAFETY: a non-NULL `out` points to a pl_id (the header's contract).
+                    unsafe { out.write(request.as_u64()) };
+                }
+                PL_OK
+            }
+            Err(refused) => {
+                if let Some(cb) = refused.callback {
+                    cb.disown();
+                }
+                status_of(&refused.error)
+            }
+        }
+    })
+}
+
+/// A pl_queue_work job on its pool thread: `[work function, data]`. A raw job rather than a
+/// boxed closure, so that queueing work allocates nothing.
+///
+/// # Safety
+///
+/// `args` must be a `pl_work_fn`'s function pointer and the data it was queued with.
+unsafe fn run_c_work(args: [usize; 2]) {
+    // SAFETY: `args[0]` was made from a non-NULL `unsafe extern "C" fn(*mut c_void)` by
+    // pl_queue_work (function and data pointers are one word on every supported target).
+    let work: unsafe extern "C" fn(*mut c_void) = unsafe { std::mem::transmute(args[0]) };
+    // SAFETY: the caller's work function with its own data, on a pool thread, as the header
+    // documents: the caller hands `data` to the pool thread by contract (as with
+    // uv_queue_work), and the loop thread uses it again only after the work has finished (its
+    // completion is delivered after the job returned; pl_loop_free joins the pool before any
+    // drop function runs).
+    unsafe { work(args[1] as *mut c_void) };
 }
 
 /// Cancels a work request that has not started (`uv_cancel`): returns 0, and its completion

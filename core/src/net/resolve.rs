@@ -6,7 +6,6 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
 
 use socket2::{Domain, SockRef};
 
@@ -17,7 +16,7 @@ use crate::id::Id;
 use crate::net::stream::{ConnectReq, Connecting, Deferred, DeferredResult, StreamEntry};
 use crate::net::tcp::{new_socket, start_connect};
 use crate::net::StreamKind;
-use crate::pool::{JobOutput, JobState, WorkOutcome};
+use crate::pool::{JobOutput, Work, WorkOutcome};
 use crate::trace::Kind;
 
 impl<C: Callback> Loop<C> {
@@ -40,27 +39,29 @@ impl<C: Callback> Loop<C> {
             cb: None,
             state: Connecting::Resolving(Id::from_u64(0)),
         });
-        let job_state = Arc::new(JobState::new());
         let mut st = self.st();
         let st = &mut *st;
         let stream = st.streams.slab.insert(entry);
         let work = st.works.insert(WorkEntry {
             after: None,
-            state: Arc::clone(&job_state),
+            number: 0,
             connect: Some(stream),
         });
         let job = Box::new(move || {
             let addrs: Vec<SocketAddr> = (host.as_str(), port).to_socket_addrs()?.collect();
             Ok(Box::new(addrs) as JobOutput)
         });
-        if let Err((err, job)) = st.pool.submit(work, job, job_state) {
-            st.works.remove(work);
-            st.streams.slab.remove(stream);
-            drop(job);
-            return Err(Refused {
-                error: Error::Io(err),
-                callback: cb,
-            });
+        match st.pool.submit(work, Work::Boxed(job)) {
+            Ok(number) => st.works.get_mut(work).expect("just inserted").number = number,
+            Err((err, job)) => {
+                st.works.remove(work);
+                st.streams.slab.remove(stream);
+                drop(job);
+                return Err(Refused {
+                    error: Error::Io(err),
+                    callback: cb,
+                });
+            }
         }
         let connect = st
             .streams

@@ -790,7 +790,7 @@ impl<C: Callback> Loop<C> {
                     if let Some(connect) = entry.connect.take() {
                         if let Connecting::Resolving(work) = connect.state {
                             if let Some(w) = st.works.get(work) {
-                                w.state.cancel();
+                                st.pool.cancel(w.number);
                             }
                         }
                         if let Some(cb) = connect.cb {

@@ -3,7 +3,7 @@
 
 use std::os::raw::{c_int, c_void};
 
-use phaseloop_core::{Job, RawJob};
+use phaseloop_core::{Id, Job, RawJob, Refused};
 
 use crate::callback::{pl_after_work_fn, pl_drop_fn, pl_work_fn, CCallback};
 use crate::event_loop::{id, pl_id, pl_loop, with_loop};
@@ -25,22 +25,28 @@ pub(crate) fn submit(
             Ok(job) => job,
             Err(status) => return status,
         };
-        match core.queue_work(job, after()) {
-            Ok(request) => {
-                if !out.is_null() {
-                    // SAFETY: a non-NULL `out` points to a pl_id (the header's contract).
-                    unsafe { out.write(request.as_u64()) };
-                }
-                PL_OK
-            }
-            Err(refused) => {
-                if let Some(cb) = refused.callback {
-                    cb.disown();
-                }
-                status_of(&refused.error)
-            }
-        }
+        queued(core.queue_work(job, after()), out)
     })
+}
+
+/// What a queueing call returns: PL_OK with the request's id written to `out` (unless NULL),
+/// or the refusal's status, the callback handed back to the caller (its `data` is theirs).
+fn queued(result: Result<Id, Refused<Option<CCallback>>>, out: *mut pl_id) -> c_int {
+    match result {
+        Ok(request) => {
+            if !out.is_null() {
+                // SAFETY: a non-NULL `out` points to a pl_id (the header's contract).
+                unsafe { out.write(request.as_u64()) };
+            }
+            PL_OK
+        }
+        Err(refused) => {
+            if let Some(cb) = refused.callback {
+                cb.disown();
+            }
+            status_of(&refused.error)
+        }
+    }
 }
 
 /// Runs `work(data)` on a pool thread, then `after(lp, data, status)` on the loop thread in the
@@ -71,21 +77,10 @@ pub unsafe extern "C" fn pl_queue_work(
         // SAFETY: `run_c_work` gets back exactly these two words: the caller's work function
         // and its data, which the header lets a pool thread use (as uv_queue_work does).
         let job = unsafe { RawJob::new(run_c_work, [work as usize, data as usize]) };
-        match core.queue_raw_work(job, CCallback::after_work(after, data, drop)) {
-            Ok(request) => {
-                if !out.is_null() {
-                    // SAFETY: a non-NULL `out` points to a pl_id (the header's contract).
-                    unsafe { out.write(request.as_u64()) };
-                }
-                PL_OK
-            }
-            Err(refused) => {
-                if let Some(cb) = refused.callback {
-                    cb.disown();
-                }
-                status_of(&refused.error)
-            }
-        }
+        queued(
+            core.queue_raw_work(job, CCallback::after_work(after, data, drop)),
+            out,
+        )
     })
 }
 

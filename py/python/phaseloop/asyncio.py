@@ -31,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import math
 import selectors
-from asyncio import events
+from asyncio import base_events, events
+from asyncio.log import logger
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -42,8 +43,32 @@ _T = TypeVar("_T")
 
 def _run_handle(handle: asyncio.Handle) -> None:
     # A cancelled handle is skipped, as asyncio's _run_once skips it.
-    if not handle._cancelled:  # type: ignore[attr-defined]
+    if handle._cancelled:  # type: ignore[attr-defined]
+        return
+    loop = handle._loop  # type: ignore[attr-defined]
+    if loop._debug:
+        _run_handle_timed(loop, handle)
+    else:
         handle._run()  # type: ignore[attr-defined]
+
+
+def _run_handle_timed(loop: Any, handle: asyncio.Handle) -> None:
+    """Debug mode, as asyncio's ``_run_once``: the handle is the loop's current one while it
+    runs (the exception handler reports where it was created), and one that runs for
+    ``slow_callback_duration`` or longer is logged as slow, with asyncio's message."""
+    try:
+        loop._current_handle = handle
+        started = loop.time()
+        handle._run()  # type: ignore[attr-defined]
+        took = loop.time() - started
+        if took >= loop.slow_callback_duration:
+            logger.warning(
+                "Executing %s took %.3f seconds",
+                base_events._format_handle(handle),  # type: ignore[attr-defined]
+                took,
+            )
+    finally:
+        loop._current_handle = None
 
 
 def _label(callback: Any) -> str | None:
@@ -221,7 +246,7 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             self._arm(timer)
             return
         timer._scheduled = False  # type: ignore[attr-defined]
-        timer._run()  # type: ignore[attr-defined]
+        _run_handle(timer)
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         timer = self._pl_timers.pop(id(handle), None)

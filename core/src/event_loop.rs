@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use polling::Events;
+use crate::poller::Events;
 
 use crate::callback::{Callback, Event};
 use crate::clock::{Clock, ClockKind};
@@ -972,6 +972,11 @@ impl<C: Callback> Loop<C> {
     pub fn record(&self, enabled: bool) {
         self.recording.set(enabled);
         self.tracing.set(enabled || self.hook_set.get());
+    }
+
+    /// Whether `record(true)` is on.
+    pub fn is_recording(&self) -> bool {
+        self.recording.get()
     }
 
     /// The recorded timeline so far.

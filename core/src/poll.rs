@@ -12,7 +12,9 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
-use polling::{Event as PollEvent, PollMode, Poller};
+use polling::{Event as PollEvent, PollMode};
+
+use crate::poller::Poller;
 use signal_hook::SigId;
 
 use crate::error::Error;

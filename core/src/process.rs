@@ -17,7 +17,9 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio as StdStdio};
 
-use polling::{Event as PollEvent, PollMode, Poller};
+use polling::{Event as PollEvent, PollMode};
+
+use crate::poller::Poller;
 
 use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};

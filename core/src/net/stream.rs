@@ -6,7 +6,9 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
-use polling::{Event as PollEvent, PollMode, Poller};
+use polling::{Event as PollEvent, PollMode};
+
+use crate::poller::Poller;
 
 use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};

@@ -49,6 +49,10 @@ impl Host {
         self.trace.borrow().as_ref().map(|f| f.clone_ref(py))
     }
 
+    pub(crate) fn trace_hook_set(&self) -> bool {
+        self.tracing.get()
+    }
+
     pub(crate) fn set_trace(&self, hook: Option<Py<PyAny>>) {
         self.tracing.set(hook.is_some());
         let old = self.trace.replace(hook);

@@ -123,6 +123,15 @@ impl Loop {
         Ok(())
     }
 
+    /// Whether each callback is being observed: `record()` is on or a `trace` hook is set.
+    /// (`phaseloop.asyncio` gives each callback an immediate of its own, with its label, only
+    /// then.)
+    #[getter]
+    fn observed(&self) -> PyResult<bool> {
+        let lp = self.owned()?;
+        Ok(lp.is_recording() || lp.host().trace_hook_set())
+    }
+
     /// The recorded timeline so far, a list of `TraceEvent`.
     fn timeline<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let records = self.open()?.timeline();

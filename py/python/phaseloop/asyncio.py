@@ -179,6 +179,9 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
     ) -> None:
         self._pl = phaseloop.Loop(threadpool_size=threadpool_size, clock=clock)  # type: ignore[arg-type]
         self._pl_timers: dict[int, phaseloop.Timer] = {}
+        # Whether an immediate to run asyncio's _ready deque is queued (see _enqueue).
+        self._batch_due = False
+        self._run_ready_cb = self._run_ready  # bound once, queued once per batch
         self._virtual = clock == "virtual"
         super().__init__(_Selector(self._pl))
 
@@ -198,18 +201,97 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
     # ----- scheduling -------------------------------------------------------------------------
 
     def _run_once(self) -> None:
-        self._pl.run("once")
+        # asyncio's run_forever calls this until stop() is called. One phaseloop run() serves
+        # the whole of it: stop() below stops phaseloop too, at the end of the iteration it was
+        # called in, as asyncio's own _run_once ends then. (A run("once") per iteration would
+        # pay phaseloop's run() entry, signal routing included, once per iteration.) A stop()
+        # before run_forever runs one iteration that does not wait for I/O, as asyncio's does.
+        if self._stopping:  # type: ignore[attr-defined]
+            self._pl.run("nowait")
+        else:
+            self._pl.run()
+
+    def stop(self) -> None:
+        super().stop()
+        if self.is_running() and not self._pl.closed:
+            self._pl.stop()
+
+    def call_soon(
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:  # type: ignore[override]
+        # asyncio's call_soon, checks and all, without its second call (to _call_soon).
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")
+        if self._debug:  # type: ignore[attr-defined]
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_soon")  # type: ignore[attr-defined]
+        handle = events.Handle(callback, args, self, context)
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            del handle._source_traceback[-1]  # type: ignore[attr-defined]
+        # _enqueue, inlined: this is the path of every task step.
+        if self._batch_due:
+            self._ready.append(handle)  # type: ignore[attr-defined]
+        else:
+            self._enqueue(handle)
+        return handle
 
     def _call_soon(self, callback: Any, args: Any, context: Any) -> asyncio.Handle:
         handle = events.Handle(callback, args, self, context)
         if handle._source_traceback:  # type: ignore[attr-defined]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
-        self._pl.set_immediate(_run_handle, handle, label=_label(callback))
+        self._enqueue(handle)
         return handle
 
     def _add_callback(self, handle: asyncio.Handle) -> None:
         if not handle._cancelled:  # type: ignore[attr-defined]
-            self._pl.set_immediate(_run_handle, handle, label=_label(handle._callback))  # type: ignore[attr-defined]
+            self._enqueue(handle)
+
+    def _enqueue(self, handle: asyncio.Handle) -> None:
+        """Queues a ready handle for the check phase.
+
+        While phaseloop records or traces, each handle is an immediate of its own, labelled
+        with its task's name, so the timeline shows every callback. Otherwise the handles wait
+        in asyncio's ``_ready`` deque and one immediate runs the batch, as asyncio's
+        ``_run_once`` does, without a phaseloop callback apiece. Either way the order is the
+        same: FIFO, in the check phase, and what a batch schedules runs in the next iteration.
+        A handle queued while a batch is due joins that batch, so switching between the two
+        never reorders anything."""
+        if self._batch_due:
+            self._ready.append(handle)  # type: ignore[attr-defined]
+        elif self._pl.observed:
+            self._pl.set_immediate(
+                _run_handle,
+                handle,
+                label=_label(handle._callback),  # type: ignore[attr-defined]
+            )
+        else:
+            self._ready.append(handle)  # type: ignore[attr-defined]
+            self._batch_due = True
+            self._pl.set_immediate(self._run_ready_cb)
+
+    def _run_ready(self) -> None:
+        """The immediate that runs the handles ready when it was queued (asyncio's rule: those
+        they schedule wait for the next iteration)."""
+        self._batch_due = False
+        ready = self._ready  # type: ignore[attr-defined]
+        popleft = ready.popleft
+        try:
+            if self._debug:  # type: ignore[attr-defined]
+                for _ in range(len(ready)):
+                    handle = popleft()
+                    if not handle._cancelled:
+                        _run_handle_timed(self, handle)
+            else:
+                for _ in range(len(ready)):
+                    handle = popleft()
+                    if not handle._cancelled:
+                        handle._run()
+        finally:
+            # A KeyboardInterrupt or SystemExit out of a handle leaves the rest of the batch
+            # for the next run, as asyncio does.
+            if ready and not self._batch_due and not self._pl.closed:
+                self._batch_due = True
+                self._pl.set_immediate(self._run_ready_cb)
 
     def call_at(
         self,
@@ -233,9 +315,10 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
 
     def _arm(self, timer: asyncio.TimerHandle) -> None:
         delay_ms = max(0.0, (timer.when() - self.time()) * 1000.0)
+        label = _label(timer._callback) if self._pl.observed else None  # type: ignore[attr-defined]
         self._pl_timers[id(timer)] = self._pl.set_timeout(
-            self._fire, math.ceil(delay_ms), timer, label=_label(timer._callback)
-        )  # type: ignore[attr-defined]
+            self._fire, math.ceil(delay_ms), timer, label=label
+        )
 
     def _fire(self, timer: asyncio.TimerHandle) -> None:
         self._pl_timers.pop(id(timer), None)
@@ -303,6 +386,7 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         if self.is_closed():
             return
         super().close()
+        self._batch_due = False
         self._pl_timers.clear()
         self._pl.close()
 

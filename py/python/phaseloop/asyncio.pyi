@@ -18,6 +18,13 @@ class EventLoop(asyncio.SelectorEventLoop):
     @property
     def phaseloop(self) -> phaseloop.Loop: ...
     def time(self) -> float: ...
+    def call_soon(  # type: ignore[override]
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: Context | None = None,
+    ) -> asyncio.Handle: ...
+    def stop(self) -> None: ...
     def call_at(  # type: ignore[override]
         self,
         when: float,

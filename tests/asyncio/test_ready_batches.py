@@ -1,0 +1,114 @@
+"""phaseloop.asyncio runs the handles of an iteration as one batch while nothing observes the
+loop, and one immediate each while it records: the order is asyncio's either way, and
+switching between the two reorders nothing (docs/asyncio.md). asyncio's own loop is the
+oracle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import phaseloop.asyncio as pla
+import pytest
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "phaseloop": pla.new_event_loop,
+    "phaseloop recording": lambda: _recording(pla.new_event_loop()),
+}
+
+
+def _recording(loop: pla.EventLoop) -> pla.EventLoop:
+    loop.phaseloop.record()
+    return loop
+
+
+def program(loop: asyncio.AbstractEventLoop, toggle: Callable[[], None]) -> list[str]:
+    """Nested call_soon chains, tasks and a cancelled handle; `toggle` is called between
+    steps (it switches recording on phaseloop's loop)."""
+    log: list[str] = []
+
+    def step(name: str, depth: int) -> None:
+        log.append(f"{name}{depth}")
+        toggle()
+        if depth < 3:
+            loop.call_soon(step, name, depth + 1)
+
+    async def task(name: str) -> None:
+        for i in range(3):
+            log.append(f"{name}.{i}")
+            toggle()
+            await asyncio.sleep(0)
+
+    loop.call_soon(step, "a", 0)
+    loop.create_task(task("t"))
+    loop.call_soon(step, "b", 0)
+    loop.call_soon(log.append, "never").cancel()
+    loop.create_task(task("u"))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    return log
+
+
+def test_the_order_is_asyncios_batched_recorded_or_switching_between_the_two() -> None:
+    orders = {}
+    for name, factory in LOOPS.items():
+        loop = factory()
+        try:
+            orders[name] = program(loop, lambda: None)
+        finally:
+            loop.close()
+    switching = pla.new_event_loop()
+    flips = iter(range(1_000))
+
+    def toggle() -> None:
+        switching.phaseloop.record(next(flips) % 3 == 0)
+
+    try:
+        orders["switching"] = program(switching, toggle)
+    finally:
+        switching.close()
+    assert "never" not in orders["asyncio"]
+    assert len(orders["asyncio"]) == 14
+    for name, order in orders.items():
+        assert order == orders["asyncio"], name
+
+
+def test_recording_gives_each_task_step_its_own_labelled_row() -> None:
+    loop = pla.new_event_loop()
+    loop.phaseloop.record()
+
+    async def worker() -> None:
+        await asyncio.sleep(0)
+
+    try:
+        loop.run_until_complete(loop.create_task(worker(), name="the worker"))
+        rows = [e for e in loop.phaseloop.timeline() if e.label == "the worker"]
+    finally:
+        loop.close()
+    assert [e.phase for e in rows] == ["check", "check"]
+
+
+@pytest.mark.parametrize("name", ["asyncio", "phaseloop"])
+def test_a_keyboard_interrupt_leaves_the_rest_of_the_batch_for_the_next_run(
+    name: str,
+) -> None:
+    loop = LOOPS[name]()
+    log: list[str] = []
+
+    def interrupt() -> None:
+        log.append("interrupt")
+        raise KeyboardInterrupt
+
+    try:
+        loop.call_soon(log.append, "first")
+        loop.call_soon(interrupt)
+        loop.call_soon(log.append, "after")
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_forever()
+        assert log == ["first", "interrupt"]
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert log == ["first", "interrupt", "after"]
+        assert loop.run_until_complete(asyncio.sleep(0, "reusable")) == "reusable"
+    finally:
+        loop.close()

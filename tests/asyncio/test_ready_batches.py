@@ -112,3 +112,86 @@ def test_a_keyboard_interrupt_leaves_the_rest_of_the_batch_for_the_next_run(
         assert loop.run_until_complete(asyncio.sleep(0, "reusable")) == "reusable"
     finally:
         loop.close()
+
+
+def timer_program(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """Timers out of insertion order, some within one millisecond of each other, 150 of
+    them cancelled (enough for asyncio to rebuild its heap), and one scheduling another."""
+    log: list[str] = []
+    base = loop.time() + 0.005
+    for name, offset in [("c", 0.040), ("a", 0.0100), ("b", 0.0102), ("d", 0.0101)]:
+        loop.call_at(base + offset, log.append, name)
+    cancelled = [loop.call_at(base, log.append, f"x{i}") for i in range(150)]
+    for handle in cancelled:
+        handle.cancel()
+
+    def chain() -> None:
+        log.append("chain")
+        loop.call_later(0, log.append, "chained")
+
+    loop.call_at(base + 0.020, chain)
+    loop.run_until_complete(asyncio.sleep(0.06))
+    return log
+
+
+def test_timers_run_in_asyncios_order_batched_or_recorded() -> None:
+    orders = {}
+    for name, factory in LOOPS.items():
+        loop = factory()
+        try:
+            orders[name] = timer_program(loop)
+        finally:
+            loop.close()
+    assert orders["asyncio"] == ["a", "d", "b", "chain", "chained", "c"]
+    assert orders["phaseloop"] == orders["asyncio"]
+    # One phaseloop timer each rounds `when` to milliseconds: within one millisecond they
+    # keep the order they were scheduled in.
+    assert sorted(orders["phaseloop recording"]) == sorted(orders["asyncio"])
+
+
+def test_cancelled_timers_leave_the_heap_and_a_batched_timer_runs_in_the_timers_phase() -> (
+    None
+):
+    loop = pla.new_event_loop()
+    phases: list[object] = []
+    try:
+        handles = [loop.call_later(10, phases.append, i) for i in range(300)]
+        for handle in handles[:200]:
+            handle.cancel()
+        # Rebuilt once cancelled handles were half of it, as asyncio's own heap is.
+        assert len(loop._scheduled) <= 150  # type: ignore[attr-defined]
+        for handle in handles[200:]:
+            handle.cancel()
+        loop.call_later(0.001, lambda: phases.append(loop.phaseloop.phase))
+        loop.run_until_complete(asyncio.sleep(0.01))
+    finally:
+        loop.close()
+    assert phases == ["timers"]
+
+
+@pytest.mark.parametrize("name", ["asyncio", "phaseloop"])
+def test_a_keyboard_interrupt_in_a_timer_leaves_the_other_due_timers_for_the_next_run(
+    name: str,
+) -> None:
+    loop = LOOPS[name]()
+    log: list[str] = []
+
+    def interrupt() -> None:
+        log.append("interrupt")
+        raise KeyboardInterrupt
+
+    try:
+        # One pass: all three are due by the time the first runs (asyncio's heap does not
+        # order equal `when`s, so they differ by a microsecond).
+        when = loop.time() + 0.002
+        loop.call_at(when, log.append, "first")
+        loop.call_at(when + 1e-6, interrupt)
+        loop.call_at(when + 2e-6, log.append, "after")
+        loop.call_at(when + 0.01, loop.stop)
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_forever()
+        assert log == ["first", "interrupt"]
+        loop.run_forever()
+        assert log == ["first", "interrupt", "after"]
+    finally:
+        loop.close()

@@ -22,15 +22,20 @@ own code. What runs where, fixed so that timelines mean the same everywhere:
 - ``run_in_executor`` with the default executor runs on phaseloop's pool; its result arrives
   in the poll phase, then the awaiting task resumes in the check phase.
 
-Each iteration of asyncio's ``run_forever`` is one phaseloop iteration (``run("once")``), so
-``stop()`` takes effect at the end of the iteration in which it is called.
+``run_forever`` is one phaseloop ``run()``; ``stop()`` stops it at the end of the iteration in
+which it is called, as asyncio's does. While nothing observes the loop (``Loop.observed``),
+the ready handles of an iteration run as one immediate and timers wait in asyncio's heap under
+one phaseloop timer, as asyncio runs them; while it records or traces, each has a phaseloop
+callback (and a timeline row, labelled) of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import selectors
+import time as _time
 from asyncio import base_events, events
 from asyncio.log import logger
 from collections.abc import Callable, Coroutine, Mapping
@@ -182,7 +187,15 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         # Whether an immediate to run asyncio's _ready deque is queued (see _enqueue).
         self._batch_due = False
         self._run_ready_cb = self._run_ready  # bound once, queued once per batch
+        # The phaseloop timer that runs asyncio's timer heap, and the `when` it is armed for.
+        self._wake_timer: phaseloop.Timer | None = None
+        self._wake_at = math.inf
+        self._run_due_cb = self._run_due
         self._virtual = clock == "virtual"
+        if not self._virtual:
+            # time() is asyncio's own (time.monotonic), called without a Python frame: it is
+            # on the path of every call_later.
+            self.time = _time.monotonic  # type: ignore[method-assign]
         super().__init__(_Selector(self._pl))
 
     def time(self) -> float:
@@ -302,7 +315,8 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
     ) -> asyncio.TimerHandle:  # type: ignore[override]
         if when is None:
             raise TypeError("when cannot be None")
-        self._check_closed()  # type: ignore[attr-defined]
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")
         if self._debug:  # type: ignore[attr-defined]
             self._check_thread()  # type: ignore[attr-defined]
             self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
@@ -310,14 +324,73 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         if timer._source_traceback:  # type: ignore[attr-defined]
             del timer._source_traceback[-1]  # type: ignore[attr-defined]
         timer._scheduled = True  # type: ignore[attr-defined]
-        self._arm(timer)
+        if self._pl.observed:
+            self._arm(timer)
+        else:
+            # As asyncio keeps them: a heap, with one phaseloop timer for the earliest.
+            heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+            if when < self._wake_at:
+                self._wake_for(when)
         return timer
+
+    # Timers while nothing observes the loop: asyncio's heap (`_scheduled`), due ones run by
+    # one phaseloop timer in the timers phase, in asyncio's order (by `when`, then FIFO).
+
+    def _wake_for(self, when: float) -> None:
+        """(Re-)arms the phaseloop timer that runs the heap's due handles for `when`."""
+        if self._wake_timer is not None:
+            self._pl.clear_timeout(self._wake_timer)
+        delay_ms = (when - self.time()) * 1000.0
+        self._wake_at = when
+        self._wake_timer = self._pl.set_timeout(
+            self._run_due_cb, math.ceil(delay_ms) if delay_ms > 0 else 0
+        )
+
+    def _run_due(self) -> None:
+        """Runs the heap's handles that are due (never early: the millisecond clock can be
+        ahead of ``time()``); those they schedule wait for a later pass, as in asyncio."""
+        self._wake_timer = None
+        self._wake_at = math.inf
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        now = self.time()
+        due = []
+        while scheduled and scheduled[0]._when <= now:
+            timer = heapq.heappop(scheduled)
+            timer._scheduled = False
+            if timer._cancelled:
+                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+            else:
+                due.append(timer)
+        ran = 0
+        try:
+            for timer in due:
+                ran += 1
+                if not timer._cancelled:
+                    _run_handle(timer)
+        finally:
+            # A KeyboardInterrupt or SystemExit out of one leaves the rest for the next run.
+            for rest in due[ran:]:
+                rest._scheduled = True
+                heapq.heappush(scheduled, rest)
+            self._drop_cancelled_head()
+            if scheduled and scheduled[0]._when < self._wake_at and not self._pl.closed:
+                self._wake_for(scheduled[0]._when)
+
+    def _drop_cancelled_head(self) -> None:
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        while scheduled and scheduled[0]._cancelled:
+            heapq.heappop(scheduled)._scheduled = False
+            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+
+    # Timers while the loop is observed: one phaseloop timer each, labelled.
 
     def _arm(self, timer: asyncio.TimerHandle) -> None:
         delay_ms = max(0.0, (timer.when() - self.time()) * 1000.0)
-        label = _label(timer._callback) if self._pl.observed else None  # type: ignore[attr-defined]
         self._pl_timers[id(timer)] = self._pl.set_timeout(
-            self._fire, math.ceil(delay_ms), timer, label=label
+            self._fire,
+            math.ceil(delay_ms),
+            timer,
+            label=_label(timer._callback),  # type: ignore[attr-defined]
         )
 
     def _fire(self, timer: asyncio.TimerHandle) -> None:
@@ -333,9 +406,28 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         timer = self._pl_timers.pop(id(handle), None)
-        if timer is not None and not self._pl.closed:
-            self._pl.clear_timeout(timer)
-        handle._scheduled = False  # type: ignore[attr-defined]
+        if timer is not None:
+            if not self._pl.closed:
+                self._pl.clear_timeout(timer)
+            handle._scheduled = False  # type: ignore[attr-defined]
+            return
+        # In the heap: left there until it reaches the head, counted as asyncio counts it;
+        # the heap is rebuilt when they are most of it, as asyncio's _run_once does.
+        self._timer_cancelled_count += 1  # type: ignore[attr-defined]
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        if (
+            len(scheduled) > base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
+            and self._timer_cancelled_count  # type: ignore[attr-defined]
+            > len(scheduled) * base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
+        ):
+            # The handle being cancelled is marked only after this returns.
+            kept = [h for h in scheduled if not h._cancelled and h is not handle]
+            for h in scheduled:
+                if h._cancelled or h is handle:
+                    h._scheduled = False
+            heapq.heapify(kept)
+            scheduled[:] = kept
+            self._timer_cancelled_count = 0  # type: ignore[attr-defined]
 
     def call_soon_threadsafe(
         self, callback: Callable[..., object], *args: Any, context: Any = None
@@ -387,6 +479,8 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             return
         super().close()
         self._batch_due = False
+        self._wake_timer = None
+        self._wake_at = math.inf
         self._pl_timers.clear()
         self._pl.close()
 

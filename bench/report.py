@@ -1,6 +1,6 @@
 """Runs every benchmark of bench/ in one go and prints the table of ratios.
 
-    python bench/report.py --build DIR [--quick] [--runs R] [--suites c,python,node,rust]
+    python bench/report.py --build DIR [--quick] [--runs R] [--suites c,python,asyncio,js,rust]
                            [--out bench/RESULTS.md]
 
 bench/run.sh calls this after building everything (it is the one command to use). Each
@@ -180,10 +180,11 @@ class Sizes:
     py_timers: int
     py_work: int
     py_threadsafe: int
+    py_tasks: int
 
 
-FULL = Sizes(1_000_000, 100_000, 1_000_000, 100_000, 100_000, 100_000)
-QUICK = Sizes(10_000, 1_000, 10_000, 1_000, 1_000, 1_000)
+FULL = Sizes(1_000_000, 100_000, 1_000_000, 100_000, 100_000, 100_000, 10_000)
+QUICK = Sizes(10_000, 1_000, 10_000, 1_000, 1_000, 1_000, 1_000)
 
 
 @dataclass(frozen=True)
@@ -257,20 +258,18 @@ def verdict(
     metric: str,
 ) -> str:
     """The target of a row and whether this run met it. A target is a list of
-    `<anchor index or 'floor'><=<bound>` terms, e.g. `0<=0.5 1<=1 floor<=2`."""
+    `<anchor name or 'floor'><=<bound>` terms, e.g. `asyncio<=0.5 uvloop<=1 floor<=2`."""
     if not target:
         return ""
     met = True
     shown = []
     for term in target.split():
-        who, _, bound_text = term.partition("<=")
+        name, _, bound_text = term.partition("<=")
         bound = float(bound_text)
-        if who == "floor":
+        if name == "floor":
             value = ratio(ours, floor, metric, "call")
-            name = "floor"
         else:
-            value = ratio(ours, anchors[int(who)], metric)
-            name = anchor_names[int(who)]
+            value = ratio(ours, anchors[list(anchor_names).index(name)], metric)
         ok = value is not None and value <= bound
         met = met and ok
         shown.append(f"{name} ≤ {bound:g}" + ("" if ok else " ✗"))
@@ -301,16 +300,22 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
                     ours,
                     "start",
                     (theirs,),
-                    "0<=1",
+                    "libuv<=1",
                 ),
                 Row(
                     f"{m} timers: run, CPU time of the loop thread",
                     ours,
                     "run_cpu",
                     (theirs,),
-                    "0<=0.5",
+                    "libuv<=0.5",
                 ),
-                Row(f"{m} timers: run, wall time", ours, "run_wall", (theirs,), "0<=1"),
+                Row(
+                    f"{m} timers: run, wall time",
+                    ours,
+                    "run_wall",
+                    (theirs,),
+                    "libuv<=1",
+                ),
             ],
         )
     )
@@ -325,7 +330,7 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
                     ours,
                     "iteration",
                     (theirs,),
-                    "0<=1",
+                    "libuv<=1",
                 )
             ],
         )
@@ -345,7 +350,7 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
                     ours,
                     "total",
                     (theirs,),
-                    "0<=1",
+                    "libuv<=1",
                 ),
                 Row("  of which queueing", ours, "schedule", (theirs,)),
                 Row("  of which running", ours, "run", (theirs,)),
@@ -366,7 +371,7 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
                     ours,
                     "callback",
                     (theirs,),
-                    "0<=1",
+                    "libuv<=1",
                 )
             ],
         )
@@ -376,7 +381,7 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
         (
             "C: timer start+stop",
             [ours, theirs],
-            [Row(f"{m} timer start+stop pairs", ours, "pair", (theirs,), "0<=1")],
+            [Row(f"{m} timer start+stop pairs", ours, "pair", (theirs,), "libuv<=1")],
         )
     )
     for pool in (1, 4):
@@ -391,7 +396,7 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
                         ours,
                         "job",
                         (theirs,),
-                        "0<=1",
+                        "libuv<=1",
                     )
                 ],
             )
@@ -409,7 +414,7 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
                         ours,
                         "round_trip",
                         (theirs,),
-                        "0<=1",
+                        "libuv<=1",
                     )
                 ],
             )
@@ -428,7 +433,7 @@ def c_rows(build: Path, sizes: Sizes) -> list[tuple[str, list[Program], list[Row
                         ours,
                         "call",
                         (theirs,),
-                        "0<=1",
+                        "libuv<=1",
                     )
                 ],
             )
@@ -458,7 +463,7 @@ def python_rows(
         ours_i = prog("phaseloop-immediate", workload, million)
         ours_t = prog("phaseloop-tick", workload, million)
         metric = "total" if workload == "callbacks_flat" else "callback"
-        target = "0<=0.5 1<=1 2<=1 floor<=2"
+        target = "asyncio<=0.5 uvloop<=1 rloop<=1 floor<=2"
         rows = [
             Row(
                 f"{million} callbacks {shape}: set_immediate vs call_soon",
@@ -513,7 +518,7 @@ def python_rows(
                     ours_py,
                     "job",
                     anchors,
-                    "0<=0.1",
+                    "asyncio<=0.1",
                 ),
                 Row(
                     f"{n} native no-op jobs (jobs.sleep(0)) vs run_in_executor",
@@ -543,6 +548,60 @@ def python_rows(
         )
     )
     return groups
+
+
+#: The asyncio suite, as data: (workload in bench/python/workloads.py, how many, the row's
+#: label, the metric), each run on phaseloop.asyncio and on every anchor. Issue 19's target for
+#: each: at or above uvloop, at least 2x asyncio.
+ASYNCIO_WORKLOADS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "callbacks_flat",
+        "py_million",
+        "{n} call_soon callbacks queued, then run",
+        "total",
+    ),
+    (
+        "callbacks_chain",
+        "py_million",
+        "{n} call_soon callbacks, each queueing the next",
+        "callback",
+    ),
+    ("sleep0", "py_timers", "{n} steps of a task awaiting asyncio.sleep(0)", "step"),
+    ("gather", "py_tasks", "{n} tasks (each one sleep(0)) gathered", "task"),
+    (
+        "executor",
+        "py_tasks",
+        "{n} run_in_executor(None, noop) round trips",
+        "round_trip",
+    ),
+    ("timers", "py_timers", "{n} call_later timers (i % 1000 ms): schedule", "start"),
+    ("timers", "py_timers", "{n} call_later timers: run, CPU time", "run_cpu"),
+    (
+        "threadsafe",
+        "py_threadsafe",
+        "{n} call_soon_threadsafe from another thread",
+        "call",
+    ),
+)
+ASYNCIO_TARGET = "asyncio<=0.5 uvloop<=1"
+
+
+def asyncio_rows(
+    python: str, sizes: Sizes
+) -> list[tuple[str, list[Program], list[Row]]]:
+    """phaseloop.asyncio against asyncio, uvloop and rloop: the same asyncio program on each."""
+    script = str(BENCH / "python" / "workloads.py")
+    groups: dict[str, tuple[list[Program], list[Row]]] = {}
+    for workload, size, label, metric in ASYNCIO_WORKLOADS:
+        n = getattr(sizes, size)
+
+        def prog(impl: str, workload: str = workload, n: int = n) -> Program:
+            return Program(impl, (python, script, impl, workload, str(n)))
+
+        ours, anchors = prog("phaseloop-asyncio"), tuple(map(prog, PY_ANCHORS))
+        _, rows = groups.setdefault(workload, ([ours, *anchors], []))
+        rows.append(Row(label.format(n=n), ours, metric, anchors, ASYNCIO_TARGET))
+    return [(f"asyncio: {w}", progs, rows) for w, (progs, rows) in groups.items()]
 
 
 def floor_programs(python: str, sizes: Sizes) -> tuple[Program, Program]:
@@ -729,7 +788,7 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, help="runs per figure (default 5, --quick 3)"
     )
-    parser.add_argument("--suites", default="c,python,js,rust")
+    parser.add_argument("--suites", default="c,python,asyncio,js,rust")
     parser.add_argument("--out", type=Path, help="write the markdown here too")
     parser.add_argument(
         "--verbose", action="store_true", help="print every run's figures"
@@ -791,6 +850,21 @@ def main() -> None:
             [row for _, _, rows in groups for row in rows],
             PY_ANCHORS,
             floor_ctx_m,
+        )
+        out.append("")
+
+    if "asyncio" in suites:
+        groups = asyncio_rows(args.python, sizes)
+        for title, programs, _ in groups:
+            runner.measure(title, programs)
+        out += [
+            "## asyncio programs: phaseloop.asyncio against asyncio, uvloop and rloop",
+            "",
+            "The same asyncio code on each loop (bench/python/workloads.py).",
+            "",
+        ]
+        out += table(
+            runner, [row for _, _, rows in groups for row in rows], PY_ANCHORS, None
         )
         out.append("")
 

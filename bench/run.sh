@@ -6,7 +6,7 @@
 # Usage: bash bench/run.sh [--quick] [report.py options...]
 #   --quick             a hundredth of the sizes and 3 runs: a smoke run of a minute or two,
 #                       written to bench/build/RESULTS-quick.md (RESULTS.md is left alone)
-#   --suites c,python,js,rust   only these tables;  --runs R   R runs per figure (default 5)
+#   --suites c,python,asyncio,js,rust   only these tables;  --runs R   R runs per figure (default 5)
 #   --verbose           every run's figures on stderr
 # Needs: cargo, cc, python3 (with venv), pkg-config; installs libuv1-dev with apt-get when it is
 # missing, and uvloop and rloop from PyPI into bench/build/venv. Node is optional (its columns

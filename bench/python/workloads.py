@@ -6,8 +6,9 @@ runs one workload once on one implementation and prints one line per figure,
 ``<metric> <ns per operation>``, for bench/report.py, which runs every implementation in turn
 (in fresh processes, so that no loop library's import affects another's figures) and takes the
 medians. A workload that lost or repeated a callback exits with an error instead of a figure.
-``IMPL`` is ``phaseloop``, ``asyncio``, ``uvloop``, ``rloop`` or ``floor`` (the bare-call
-floor, no loop at all); ``WORKLOAD`` one of the names in ``WORKLOADS`` below.
+``IMPL`` is ``phaseloop``, ``asyncio``, ``uvloop``, ``rloop``, ``phaseloop-asyncio`` (the same
+asyncio program on ``phaseloop.asyncio``) or ``floor`` (the bare-call floor, no loop at all);
+``WORKLOAD`` one of the names in ``WORKLOADS`` below.
 
 The callbacks are the same on every side: a closure that counts (``nonlocal count;
 count += 1``), so the floor is what the same closure costs without any loop.
@@ -45,6 +46,10 @@ def new_asyncio_style_loop(impl: str) -> asyncio.AbstractEventLoop:
 
         loop: asyncio.AbstractEventLoop = rloop.new_event_loop()
         return loop
+    if impl == "phaseloop-asyncio":
+        import phaseloop.asyncio
+
+        return phaseloop.asyncio.new_event_loop()
     raise SystemExit(f"unknown implementation {impl}")
 
 
@@ -388,16 +393,81 @@ def phaseloop_threadsafe(n: int) -> Figures:
     return {"call": per_op(elapsed, n)}
 
 
+# ----- asyncio programs: coroutines, tasks, the default executor ----------------------------------
+
+
+def asyncio_sleep0(impl: str, n: int) -> Figures:
+    """One task awaiting `asyncio.sleep(0)` n times: a task step per iteration."""
+    loop = new_asyncio_style_loop(impl)
+    count = 0
+
+    async def main() -> None:
+        nonlocal count
+        sleep = asyncio.sleep
+        for _ in range(n):
+            await sleep(0)
+            count += 1
+
+    start = time.perf_counter_ns()
+    loop.run_until_complete(main())
+    elapsed = time.perf_counter_ns() - start
+    loop.close()
+    expect("sleep(0)", count, n)
+    return {"step": per_op(elapsed, n)}
+
+
+def asyncio_gather(impl: str, n: int) -> Figures:
+    """n tasks, each awaiting `asyncio.sleep(0)` once, gathered: created, run and collected."""
+    loop = new_asyncio_style_loop(impl)
+
+    async def one(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+    start = time.perf_counter_ns()
+    results = loop.run_until_complete(main())
+    elapsed = time.perf_counter_ns() - start
+    loop.close()
+    expect("gather", sum(1 for i, r in enumerate(results) if i == r), n)
+    return {"task": per_op(elapsed, n)}
+
+
+def asyncio_executor(impl: str, n: int) -> Figures:
+    """n `await loop.run_in_executor(None, noop)` round trips, one in flight: the default
+    executor (phaseloop's pool on phaseloop.asyncio, a ThreadPoolExecutor elsewhere)."""
+    loop = new_asyncio_style_loop(impl)
+    count = 0
+
+    async def main() -> None:
+        nonlocal count
+        run_in_executor = loop.run_in_executor
+        for _ in range(n):
+            await run_in_executor(None, noop)
+            count += 1
+
+    start = time.perf_counter_ns()
+    loop.run_until_complete(main())
+    elapsed = time.perf_counter_ns() - start
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+    expect("executor", count, n)
+    return {"round_trip": per_op(elapsed, n)}
+
+
 # ----- the table of workloads ---------------------------------------------------------------------
 
 Runner = Callable[[int], Figures]
 
 
 def asyncio_style(fn: Callable[[str, int], Figures]) -> dict[str, Runner]:
-    """The same workload on the three asyncio-compatible loops."""
+    """The same workload on the asyncio-compatible loops: asyncio's own, uvloop, rloop and
+    phaseloop.asyncio."""
     return {
         impl: (lambda n, impl=impl: fn(impl, n))  # type: ignore[misc]
-        for impl in ("asyncio", "uvloop", "rloop")
+        for impl in ("asyncio", "uvloop", "rloop", "phaseloop-asyncio")
     }
 
 
@@ -426,6 +496,9 @@ WORKLOADS: dict[str, dict[str, Runner]] = {
         "phaseloop": phaseloop_threadsafe,
         **asyncio_style(asyncio_threadsafe),
     },
+    "sleep0": asyncio_style(asyncio_sleep0),
+    "gather": asyncio_style(asyncio_gather),
+    "executor": asyncio_style(asyncio_executor),
 }
 
 

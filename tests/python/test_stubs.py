@@ -66,7 +66,7 @@ def stub_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
 def members(cls: ast.ClassDef) -> dict[str, ast.AST]:
     found: dict[str, ast.AST] = {}
     for node in cls.body:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             found[node.name] = node
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             found[node.target.id] = node

@@ -32,6 +32,7 @@ callback (and a timeline row, labelled) of its own.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import heapq
 import math
 import selectors
@@ -191,6 +192,12 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         self._wake_timer: phaseloop.Timer | None = None
         self._wake_at = math.inf
         self._run_due_cb = self._run_due
+        # The jobs run_in_executor gave phaseloop's pool: (work, func, args) by a key of
+        # their own; and the future shutdown_default_executor waits on until none is left.
+        self._pool_jobs: dict[
+            object, tuple[phaseloop.Work, Callable[..., Any], Any]
+        ] = {}
+        self._pool_idle: asyncio.Future[None] | None = None
         self._virtual = clock == "virtual"
         if not self._virtual:
             # time() is asyncio's own (time.monotonic), called without a Python frame: it is
@@ -455,8 +462,13 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         if self._executor_shutdown_called:  # type: ignore[attr-defined]
             raise RuntimeError("Executor shutdown has been called")
         future: asyncio.Future[_T] = self.create_future()
+        key = object()
 
         def done(error: BaseException | None, result: Any) -> None:
+            self._pool_jobs.pop(key, None)
+            if self._pool_idle is not None and not self._pool_jobs:
+                self._pool_idle.set_result(None)
+                self._pool_idle = None
             if future.cancelled():
                 return
             if isinstance(error, phaseloop.Cancelled):
@@ -467,8 +479,18 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
                 future.set_result(result)
 
         work = self._pl.queue_work(func, *args, callback=done)
+        self._pool_jobs[key] = (work, func, args)
         future.add_done_callback(lambda f: f.cancelled() and work.cancel())
         return future
+
+    async def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> None:
+        """As asyncio's: waits for every job given to the default executor, phaseloop's pool
+        included (then no more are taken)."""
+        self._executor_shutdown_called = True  # type: ignore[attr-defined]
+        if self._pool_jobs:
+            self._pool_idle = self.create_future()
+            await self._pool_idle
+        await super().shutdown_default_executor(*args, **kwargs)
 
     # ----- closing ----------------------------------------------------------------------------
 
@@ -479,10 +501,31 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             return
         super().close()
         self._batch_due = False
+        self._hand_over_pool_jobs()
         self._wake_timer = None
         self._wake_at = math.inf
         self._pl_timers.clear()
         self._pl.close()
+
+    def _hand_over_pool_jobs(self) -> None:
+        """Jobs of the default executor still waiting for a pool thread when the loop closes
+        run anyway, on a thread of their own, as asyncio's executor still runs what it was
+        given (``close()`` shuts it down without cancelling): a file that a program closes
+        with ``run_in_executor(None, f.close)`` is closed. Their results are dropped, as
+        asyncio drops them. Jobs already running finish on the pool."""
+        left = [
+            (func, args)
+            for work, func, args in self._pool_jobs.values()
+            if work.cancel()
+        ]
+        self._pool_jobs.clear()
+        if left:
+            executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=min(len(left), 4)
+            )
+            for func, args in left:
+                executor.submit(func, *args)
+            executor.shutdown(wait=False)
 
 
 class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):  # type: ignore[misc,valid-type]

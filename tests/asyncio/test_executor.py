@@ -1,0 +1,67 @@
+"""run_in_executor(None, ...) on phaseloop's pool keeps asyncio's promises about the default
+executor: asyncio.run waits for every job (shutdown_default_executor), and a job still queued
+when the loop closes runs anyway, as it does on asyncio's ThreadPoolExecutor. asyncio's loop
+is the oracle (found by aiohttp, whose FileResponse closes its file that way)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+import phaseloop.asyncio as pla
+import pytest
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "phaseloop": pla.new_event_loop,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_asyncio_run_waits_for_jobs_nobody_awaited(name: str) -> None:
+    finished: list[str] = []
+
+    def slow(tag: str) -> None:
+        time.sleep(0.05)
+        finished.append(tag)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for i in range(8):
+            loop.run_in_executor(None, slow, f"job {i}")
+
+    with asyncio.Runner(loop_factory=LOOPS[name]) as runner:
+        runner.run(main())
+    assert sorted(finished) == [f"job {i}" for i in range(8)]
+
+
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_a_job_queued_when_the_loop_closes_still_runs(name: str) -> None:
+    started = threading.Event()
+    release = threading.Event()
+    loop = LOOPS[name]()
+    with tempfile.TemporaryFile() as keep:
+        fds_before = len(os.listdir("/proc/self/fd"))
+        files = [open(os.devnull, "rb") for _ in range(16)]  # noqa: SIM115
+        # Every pool thread busy, so the closes are still queued when the loop closes.
+        blockers = [
+            loop.run_in_executor(None, lambda: (started.set(), release.wait(5)))
+            for _ in range(8)
+        ]
+        for f in files:
+            loop.run_in_executor(None, f.close)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert started.is_set()
+        assert not any(f.closed for f in files)
+        threading.Timer(0.2, release.set).start()
+        loop.close()
+        deadline = time.monotonic() + 5
+        while not all(f.closed for f in files) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(f.closed for f in files)
+        assert len(os.listdir("/proc/self/fd")) <= fds_before
+        del blockers, keep

@@ -13,6 +13,7 @@
 //! (`coroutine`: `Loop.start` and `await`).
 
 mod args;
+mod asyncio_ready;
 mod callback;
 mod coroutine;
 mod dns;
@@ -53,6 +54,14 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitor::DelayMonitor>()?;
     m.add_class::<jobs::NativeJob>()?;
     m.add_class::<promise::Promise>()?;
+    m.add(
+        "_AsyncioHandle",
+        py.get_type::<asyncio_ready::ReadyHandle>(),
+    )?;
+    m.add(
+        "_AsyncioReadyQueue",
+        py.get_type::<asyncio_ready::ReadyQueue>(),
+    )?;
     m.add("TraceEvent", monitor::trace_event_type(py)?)?;
     m.add("Error", py.get_type::<errors::Error>())?;
     m.add("LoopClosed", py.get_type::<errors::LoopClosed>())?;

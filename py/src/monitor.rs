@@ -127,7 +127,7 @@ impl Loop {
     /// (`phaseloop.asyncio` gives each callback an immediate of its own, with its label, only
     /// then.)
     #[getter]
-    fn observed(&self) -> PyResult<bool> {
+    pub(crate) fn observed(&self) -> PyResult<bool> {
         let lp = self.owned()?;
         Ok(lp.is_recording() || lp.host().trace_hook_set())
     }

@@ -43,6 +43,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import phaseloop
+from phaseloop import _phaseloop  # type: ignore[attr-defined]
 
 _T = TypeVar("_T")
 
@@ -185,9 +186,10 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
     ) -> None:
         self._pl = phaseloop.Loop(threadpool_size=threadpool_size, clock=clock)  # type: ignore[arg-type]
         self._pl_timers: dict[int, phaseloop.Timer] = {}
-        # Whether an immediate to run asyncio's _ready deque is queued (see _enqueue).
-        self._batch_due = False
-        self._run_ready_cb = self._run_ready  # bound once, queued once per batch
+        # The ready handles and the immediate that runs them (py/src/asyncio_ready.rs); its
+        # call_soon is this loop's, without a Python frame.
+        self._ready_queue = _phaseloop._AsyncioReadyQueue(self, self._pl)
+        self.call_soon = self._ready_queue.call_soon  # type: ignore[method-assign]
         # The phaseloop timer that runs asyncio's timer heap, and the `when` it is armed for.
         self._wake_timer: phaseloop.Timer | None = None
         self._wake_at = math.inf
@@ -239,20 +241,25 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
     def call_soon(
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:  # type: ignore[override]
-        # asyncio's call_soon, checks and all, without its second call (to _call_soon).
-        if self._closed:  # type: ignore[attr-defined]
-            raise RuntimeError("Event loop is closed")
+        """asyncio's ``call_soon``. (The instance's ``call_soon`` is the native ready queue's
+        own; this is the same, for a call through the class.)"""
+        handle: asyncio.Handle = self._ready_queue.call_soon(
+            callback, *args, context=context
+        )
+        return handle
+
+    def _call_soon_python(
+        self, callback: Any, args: Any, context: Any
+    ) -> asyncio.Handle:
+        """``call_soon`` in debug mode or while the loop is observed: asyncio's checks and its
+        own handle (with the traceback of where it was made, in debug mode)."""
         if self._debug:  # type: ignore[attr-defined]
             self._check_thread()  # type: ignore[attr-defined]
             self._check_callback(callback, "call_soon")  # type: ignore[attr-defined]
         handle = events.Handle(callback, args, self, context)
         if handle._source_traceback:  # type: ignore[attr-defined]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
-        # _enqueue, inlined: this is the path of every task step.
-        if self._batch_due:
-            self._ready.append(handle)  # type: ignore[attr-defined]
-        else:
-            self._enqueue(handle)
+        self._enqueue(handle)
         return handle
 
     def _call_soon(self, callback: Any, args: Any, context: Any) -> asyncio.Handle:
@@ -271,47 +278,24 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
 
         While phaseloop records or traces, each handle is an immediate of its own, labelled
         with its task's name, so the timeline shows every callback. Otherwise the handles wait
-        in asyncio's ``_ready`` deque and one immediate runs the batch, as asyncio's
-        ``_run_once`` does, without a phaseloop callback apiece. Either way the order is the
-        same: FIFO, in the check phase, and what a batch schedules runs in the next iteration.
-        A handle queued while a batch is due joins that batch, so switching between the two
-        never reorders anything."""
-        if self._batch_due:
-            self._ready.append(handle)  # type: ignore[attr-defined]
-        elif self._pl.observed:
+        in the native ready queue and one immediate runs the batch, as asyncio's
+        ``_run_once`` runs its ``_ready`` deque, without a phaseloop callback apiece. Either
+        way the order is the same: FIFO, in the check phase, and what a batch schedules runs
+        in the next iteration. A handle queued while a batch is due joins that batch, so
+        switching between the two never reorders anything."""
+        queue = self._ready_queue
+        if not queue.batch_due and self._pl.observed:
             self._pl.set_immediate(
                 _run_handle,
                 handle,
                 label=_label(handle._callback),  # type: ignore[attr-defined]
             )
         else:
-            self._ready.append(handle)  # type: ignore[attr-defined]
-            self._batch_due = True
-            self._pl.set_immediate(self._run_ready_cb)
+            queue.push(handle)
 
-    def _run_ready(self) -> None:
-        """The immediate that runs the handles ready when it was queued (asyncio's rule: those
-        they schedule wait for the next iteration)."""
-        self._batch_due = False
-        ready = self._ready  # type: ignore[attr-defined]
-        popleft = ready.popleft
-        try:
-            if self._debug:  # type: ignore[attr-defined]
-                for _ in range(len(ready)):
-                    handle = popleft()
-                    if not handle._cancelled:
-                        _run_handle_timed(self, handle)
-            else:
-                for _ in range(len(ready)):
-                    handle = popleft()
-                    if not handle._cancelled:
-                        handle._run()
-        finally:
-            # A KeyboardInterrupt or SystemExit out of a handle leaves the rest of the batch
-            # for the next run, as asyncio does.
-            if ready and not self._batch_due and not self._pl.closed:
-                self._batch_due = True
-                self._pl.set_immediate(self._run_ready_cb)
+    def set_debug(self, enabled: bool) -> None:
+        super().set_debug(enabled)
+        self._ready_queue.set_debug(enabled)
 
     def call_at(
         self,
@@ -500,7 +484,7 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         if self.is_closed():
             return
         super().close()
-        self._batch_due = False
+        self._ready_queue.close()
         self._hand_over_pool_jobs()
         self._wake_timer = None
         self._wake_at = math.inf
@@ -564,4 +548,8 @@ def run(
         return runner.run(main)
 
 
-__all__ = ["EventLoop", "EventLoopPolicy", "install", "new_event_loop", "run"]
+#: The handle ``EventLoop.call_soon`` returns: ``asyncio.Handle``'s interface (``cancel()``,
+#: ``cancelled()``, ``get_context()``), native, and not a subclass of it (as uvloop's).
+Handle = _phaseloop._AsyncioHandle
+
+__all__ = ["EventLoop", "EventLoopPolicy", "Handle", "install", "new_event_loop", "run"]

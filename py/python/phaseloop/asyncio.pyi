@@ -3,11 +3,20 @@
 import asyncio
 from collections.abc import Callable, Coroutine
 from contextvars import Context
-from typing import Any, TypeVar
+from typing import Any, TypeVar, final
 
 import phaseloop
 
 _T = TypeVar("_T")
+
+@final
+class Handle:
+    """The handle ``EventLoop.call_soon`` returns: ``asyncio.Handle``'s interface, native (not
+    a subclass of ``asyncio.Handle``, as uvloop's is not)."""
+
+    def cancel(self) -> None: ...
+    def cancelled(self) -> bool: ...
+    def get_context(self) -> Context: ...
 
 class EventLoop(asyncio.SelectorEventLoop):
     """An ``asyncio`` event loop running on a ``phaseloop.Loop`` (``self.phaseloop``)."""
@@ -25,6 +34,7 @@ class EventLoop(asyncio.SelectorEventLoop):
         context: Context | None = None,
     ) -> asyncio.Handle: ...
     def stop(self) -> None: ...
+    def set_debug(self, enabled: bool) -> None: ...
     def call_at(  # type: ignore[override]
         self,
         when: float,
@@ -57,4 +67,4 @@ def run(
     threadpool_size: int | None = None,
 ) -> _T: ...
 
-__all__ = ["EventLoop", "EventLoopPolicy", "install", "new_event_loop", "run"]
+__all__ = ["EventLoop", "EventLoopPolicy", "Handle", "install", "new_event_loop", "run"]

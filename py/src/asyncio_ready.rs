@@ -1,0 +1,337 @@
+//! `phaseloop.asyncio`'s ready queue, natively: `call_soon`, its handle, and the batch of
+//! ready handles that one immediate runs in the check phase (asyncio's `_ready` deque and the
+//! loop over it in `BaseEventLoop._run_once`).
+//!
+//! A task step or a future callback is a `call_soon`, so this is the path every asyncio program
+//! lives on. Written in Python on top of asyncio's `Handle` it cost what asyncio's own loop
+//! costs (a Python `Handle.__init__`, a `get_debug()` call and the loop's frames); here the
+//! handle is a native object with asyncio's `Handle` interface, as uvloop's is (neither is a
+//! subclass of `asyncio.Handle`). Debug mode, and a loop that records its timeline, take the
+//! Python path in `phaseloop/asyncio.py` instead (asyncio's own handles with their source
+//! tracebacks; an immediate and a label per handle), feeding the same queue so the order is
+//! one FIFO.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::callback::{call_in_context, copy_context};
+use crate::event_loop::Loop;
+
+/// asyncio's `format_helpers._format_callback_source`, which its handles' `repr` and error
+/// messages use.
+static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn format_callback<'py>(
+    py: Python<'py>,
+    callback: &Py<PyAny>,
+    args: &Py<PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    FORMAT_CALLBACK
+        .get_or_try_init(py, || {
+            py.import("asyncio.format_helpers")?
+                .getattr("_format_callback_source")
+                .map(Bound::unbind)
+        })?
+        .bind(py)
+        .call1((callback, args))
+}
+
+/// A callback `call_soon` scheduled: `asyncio.Handle`'s interface (`cancel()`, `cancelled()`,
+/// `get_context()`, and the private attributes asyncio's helpers read).
+#[pyclass(module = "phaseloop.asyncio", name = "Handle", frozen)]
+pub struct ReadyHandle {
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
+    context: Py<PyAny>,
+    event_loop: Py<PyAny>,
+    cancelled: AtomicBool,
+}
+
+impl ReadyHandle {
+    /// asyncio's `Handle._run`: the callback in its context; an exception goes to the loop's
+    /// exception handler, except `SystemExit` and `KeyboardInterrupt`, which propagate.
+    fn run(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let handle = slf.get();
+        let Err(err) = call_in_context(
+            py,
+            &handle.context,
+            &handle.callback,
+            Some(&handle.args),
+            &[],
+        ) else {
+            return Ok(());
+        };
+        if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
+            return Err(err);
+        }
+        let source = format_callback(py, &handle.callback, &handle.args)?;
+        let context = PyDict::new(py);
+        context.set_item("message", format!("Exception in callback {source}"))?;
+        context.set_item("exception", err.into_value(py))?;
+        context.set_item("handle", slf)?;
+        handle
+            .event_loop
+            .bind(py)
+            .call_method1("call_exception_handler", (context,))?;
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl ReadyHandle {
+    /// Cancels the callback: it will not run.
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether `cancel()` was called.
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// The `contextvars.Context` the callback runs in.
+    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context.clone_ref(py)
+    }
+
+    /// Runs the callback now, as `asyncio.Handle._run` does (debug mode's timed runs use it).
+    fn _run(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::run(slf)
+    }
+
+    #[getter]
+    fn _callback(&self, py: Python<'_>) -> Py<PyAny> {
+        self.callback.clone_ref(py)
+    }
+
+    #[getter]
+    fn _args(&self, py: Python<'_>) -> Py<PyTuple> {
+        self.args.clone_ref(py)
+    }
+
+    #[getter]
+    fn _context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context.clone_ref(py)
+    }
+
+    #[getter]
+    fn _loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
+    }
+
+    #[getter]
+    fn _cancelled(&self) -> bool {
+        self.cancelled()
+    }
+
+    /// Always `None`: debug mode, which records where a handle was made, uses asyncio's own.
+    #[getter]
+    fn _source_traceback(&self) -> Option<Py<PyAny>> {
+        None
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let source = format_callback(py, &self.callback, &self.args)?;
+        let state = if self.cancelled() { "cancelled " } else { "" };
+        Ok(format!("<Handle {state}{source}>"))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.callback)?;
+        visit.call(&self.args)?;
+        visit.call(&self.context)?;
+        visit.call(&self.event_loop)
+    }
+}
+
+/// The ready handles of an `EventLoop`, and the immediate that runs them.
+#[pyclass(module = "phaseloop.asyncio", frozen)]
+pub struct ReadyQueue {
+    event_loop: Py<PyAny>,
+    pl: Py<Loop>,
+    ready: Mutex<VecDeque<Py<PyAny>>>,
+    /// The immediate that runs the queue is scheduled.
+    batch_due: AtomicBool,
+    closed: AtomicBool,
+    debug: AtomicBool,
+}
+
+impl ReadyQueue {
+    fn take_front(&self) -> Option<Py<PyAny>> {
+        self.ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    fn len(&self) -> usize {
+        self.ready.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Runs one queued handle, ours or asyncio's.
+    fn run_one(&self, py: Python<'_>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.debug.load(Ordering::Relaxed) {
+            let timed = py
+                .import("phaseloop.asyncio")?
+                .getattr("_run_handle_timed")?;
+            if !handle.getattr("_cancelled")?.is_truthy()? {
+                timed.call1((&self.event_loop, handle))?;
+            }
+            return Ok(());
+        }
+        if let Ok(ours) = handle.cast::<ReadyHandle>() {
+            if ours.get().cancelled() {
+                return Ok(());
+            }
+            return ReadyHandle::run(ours);
+        }
+        if !handle.getattr("_cancelled")?.is_truthy()? {
+            handle.call_method0("_run")?;
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl ReadyQueue {
+    #[new]
+    fn new(event_loop: Py<PyAny>, pl: Py<Loop>) -> Self {
+        ReadyQueue {
+            event_loop,
+            pl,
+            ready: Mutex::new(VecDeque::new()),
+            batch_due: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            debug: AtomicBool::new(false),
+        }
+    }
+
+    /// asyncio's `call_soon(callback, *args, context=None)`.
+    #[pyo3(signature = (callback, *args, context = None))]
+    fn call_soon(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let queue = slf.get();
+        if queue.closed.load(Ordering::Relaxed) {
+            return Err(PyRuntimeError::new_err("Event loop is closed"));
+        }
+        if queue.debug.load(Ordering::Relaxed) || queue.pl.get().observed()? {
+            // asyncio's checks and handles (debug), or a labelled immediate (recording).
+            let context = context.map_or_else(|| py.None(), |c| c.clone().unbind());
+            return Ok(queue
+                .event_loop
+                .bind(py)
+                .call_method1("_call_soon_python", (callback, args, context))?
+                .unbind());
+        }
+        let context = match context {
+            Some(context) if !context.is_none() => context.clone().unbind(),
+            _ => copy_context(py)?,
+        };
+        let handle = Py::new(
+            py,
+            ReadyHandle {
+                callback: callback.clone().unbind(),
+                args: args.unbind(),
+                context,
+                event_loop: queue.event_loop.clone_ref(py),
+                cancelled: AtomicBool::new(false),
+            },
+        )?
+        .into_any();
+        Self::push(slf, handle.clone_ref(py))?;
+        Ok(handle)
+    }
+
+    /// Queues a handle (one of ours, or asyncio's) for the next batch.
+    fn push(slf: &Bound<'_, Self>, handle: Py<PyAny>) -> PyResult<()> {
+        let queue = slf.get();
+        queue
+            .ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(handle);
+        if !queue.batch_due.swap(true, Ordering::Relaxed) {
+            let run = slf.getattr("run")?;
+            queue
+                .pl
+                .bind(slf.py())
+                .call_method1("set_immediate", (run,))?;
+        }
+        Ok(())
+    }
+
+    /// Whether a batch is due: a handle queued now joins it (so the order stays FIFO).
+    #[getter]
+    fn batch_due(&self) -> bool {
+        self.batch_due.load(Ordering::Relaxed)
+    }
+
+    /// The immediate: runs the handles queued when it started; those they queue wait for the
+    /// next iteration. An interrupt out of one leaves the rest for the next run.
+    fn run(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let queue = slf.get();
+        queue.batch_due.store(false, Ordering::Relaxed);
+        for _ in 0..queue.len() {
+            let Some(handle) = queue.take_front() else {
+                break;
+            };
+            if let Err(err) = queue.run_one(py, handle.bind(py)) {
+                if queue.len() > 0
+                    && !queue.closed.load(Ordering::Relaxed)
+                    && !queue.batch_due.swap(true, Ordering::Relaxed)
+                {
+                    let run = slf.getattr("run")?;
+                    queue.pl.bind(py).call_method1("set_immediate", (run,))?;
+                }
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Debug mode on or off (`EventLoop.set_debug`).
+    fn set_debug(&self, enabled: bool) {
+        self.debug.store(enabled, Ordering::Relaxed);
+    }
+
+    /// The loop closed: `call_soon` raises, and what was queued is dropped.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.batch_due.store(false, Ordering::Relaxed);
+        let dropped: VecDeque<Py<PyAny>> =
+            std::mem::take(&mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(dropped);
+    }
+
+    fn __len__(&self) -> usize {
+        self.len()
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.event_loop)?;
+        visit.call(&self.pl)?;
+        if let Ok(ready) = self.ready.try_lock() {
+            for handle in ready.iter() {
+                visit.call(handle)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        self.close();
+    }
+}

@@ -13,6 +13,7 @@ use phaseloop_core::{Remote, RunError};
 
 use crate::args;
 use crate::callback::PyCallback;
+use crate::context::Snapshots;
 use crate::errors::{core_error, loop_closed};
 use crate::host::Host;
 use crate::owner::ThreadBound;
@@ -28,6 +29,8 @@ pub struct Loop {
     core: ThreadBound<Core>,
     /// The way in from other threads (`call_threadsafe`).
     pub(crate) remote: Remote<PyCallback>,
+    /// The context snapshots of `call_threadsafe`'s callbacks (see `context`).
+    pub(crate) remote_snapshots: Snapshots,
 }
 
 impl Loop {
@@ -83,6 +86,7 @@ impl Loop {
         Ok(Loop {
             core: ThreadBound::new(lp),
             remote,
+            remote_snapshots: Snapshots::default(),
         })
     }
 
@@ -277,6 +281,7 @@ impl Loop {
             }
         });
         result?;
+        self.remote_snapshots.traverse(&visit)?;
         lp.host().traverse(&visit)
     }
 
@@ -286,6 +291,7 @@ impl Loop {
         // Cannot be running: a running loop is reachable from the frame running it.
         let _ = close_core(lp);
         lp.host().clear();
+        self.remote_snapshots.clear();
     }
 }
 

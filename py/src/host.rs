@@ -13,6 +13,7 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Kind, Loop as CoreLoop};
 
 use crate::callback::PyCallback;
+use crate::context::Snapshots;
 use crate::event_loop::Loop;
 use crate::promise_host::upgrade_owner;
 use crate::signals;
@@ -33,6 +34,8 @@ pub struct Host {
     owner: RefCell<Option<Py<PyWeakrefReference>>>,
     /// This loop's active SIGINT watchers (see `signals`).
     pub(crate) sigint_watchers: Cell<usize>,
+    /// The context snapshot the callbacks that run once share (see `context`).
+    pub(crate) snapshots: Snapshots,
 }
 
 impl Host {
@@ -164,7 +167,7 @@ impl Host {
         if let Ok(hook) = self.on_rejection_handled.try_borrow() {
             visit.call(hook.as_ref())?;
         }
-        Ok(())
+        self.snapshots.traverse(visit)
     }
 
     /// Drops the hooks (the garbage collector's `__clear__`).
@@ -173,6 +176,7 @@ impl Host {
         self.set_trace(None);
         self.set_on_unhandled_rejection(None);
         self.set_on_rejection_handled(None);
+        self.snapshots.clear();
     }
 }
 

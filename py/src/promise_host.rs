@@ -15,7 +15,8 @@ use phaseloop_core::promise::HostRef;
 use phaseloop_core::{Kind, Promise as CorePromise, PromiseHost, PromiseJob};
 use phaseloop_core::{ResolvingFunctions, Settled};
 
-use crate::callback::{call_in_context, qualname, Body, PyCallback};
+use crate::callback::{qualname, Body, PyCallback};
+use crate::context::CallContext;
 use crate::coroutine::{self, CoroutineTask};
 use crate::errors::{AggregateError, UnhandledRejection};
 use crate::event_loop::Core;
@@ -48,7 +49,7 @@ pub enum PyHandler {
         /// The callable.
         func: Py<PyAny>,
         /// The `contextvars` context it runs in.
-        context: Py<PyAny>,
+        context: CallContext,
         /// The `label=` given to `then` / `catch` / `finally_`, for the timeline.
         label: Option<Py<PyString>>,
     },
@@ -67,7 +68,7 @@ impl PyHandler {
         match self {
             PyHandler::Call { func, context, .. } => {
                 visit.call(func)?;
-                visit.call(context)
+                context.traverse(visit)
             }
             PyHandler::Resume { task, .. } => visit.call(task),
         }
@@ -194,11 +195,10 @@ impl PromiseHost for PyCallback {
         // the loop's thread with the GIL held.
         let py = unsafe { Python::assume_attached() };
         match handler {
-            PyHandler::Call { func, context, .. } => {
-                call_in_context(py, &context, &func, None, &[argument.0.as_ptr()])
-                    .map(|value| PyValue(value.unbind()))
-                    .map_err(|err| thrown(py, lp, err))
-            }
+            PyHandler::Call { func, context, .. } => context
+                .call(py, &func, None, &[argument.0.as_ptr()])
+                .map(|value| PyValue(value.unbind()))
+                .map_err(|err| thrown(py, lp, err)),
             PyHandler::Resume { task, throw } => {
                 coroutine::resume(py, lp, task.bind(py), throw, argument.0);
                 Ok(PyValue::none(py))
@@ -210,11 +210,10 @@ impl PromiseHost for PyCallback {
         // SAFETY: as in `call_handler`.
         let py = unsafe { Python::assume_attached() };
         match on_finally {
-            PyHandler::Call { func, context, .. } => {
-                call_in_context(py, &context, &func, None, &[])
-                    .map(|value| PyValue(value.unbind()))
-                    .map_err(|err| thrown(py, lp, err))
-            }
+            PyHandler::Call { func, context, .. } => context
+                .call(py, &func, None, &[])
+                .map(|value| PyValue(value.unbind()))
+                .map_err(|err| thrown(py, lp, err)),
             resume @ PyHandler::Resume { .. } => {
                 PromiseHost::call_handler(lp, resume, PyValue::none(py))
             }

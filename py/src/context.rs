@@ -1,8 +1,8 @@
 //! [`CallContext`]: the `contextvars` context a callback runs in, and [`Snapshots`], which lets
 //! the callbacks scheduled in an unchanged context share one copy of it.
 //!
-//! A callback runs in the context current when it was scheduled (API.md), and what it sets
-//! there is seen by no other callback. asyncio gets both by copying the context for every
+//! A callback runs in the context current when it was scheduled (as in asyncio), and what it
+//! sets there is seen by no other callback. asyncio gets both by copying the context for every
 //! handle. A copy is a small object, but one the garbage collector tracks: a million queued
 //! callbacks are a million live tracked objects, and CPython's collector then runs over and
 //! over across all of them (most of the cost of queueing a million callbacks, measured in

@@ -61,6 +61,7 @@ fn close_core(lp: &Core) -> PyResult<()> {
         other => core_error(other),
     })?;
     signals::forget_sigint_watchers(lp.host());
+    lp.host().release_caches();
     Ok(())
 }
 
@@ -96,7 +97,10 @@ impl Loop {
         let lp = self.open()?;
         let mode = args::run_mode(mode)?;
         let _wakeup = signals::route_signals(py, lp, mode)?;
-        match lp.run(mode) {
+        let result = lp.run(mode);
+        lp.host().release_caches();
+        self.remote_snapshots.clear();
+        match result {
             Ok(alive) => Ok(alive),
             Err(RunError::Callback(err)) => Err(err),
             Err(RunError::Loop(CoreError::InCallback)) => Err(PyRuntimeError::new_err(
@@ -240,7 +244,9 @@ impl Loop {
     /// Cancels everything still queued, joins the pool and frees the loop. A second call does
     /// nothing.
     fn close(&self) -> PyResult<()> {
-        close_core(self.owned()?)
+        close_core(self.owned()?)?;
+        self.remote_snapshots.clear();
+        Ok(())
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {

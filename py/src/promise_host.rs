@@ -26,11 +26,28 @@ use crate::resolvers::{ResolvingFunction, Settle};
 /// A promise's value or reason: any Python object.
 pub struct PyValue(pub(crate) Py<PyAny>);
 
+/// The thread's Python token inside a promise operation.
+///
+/// # Safety
+/// Only where the core runs promise code: promise operations run on the loop's thread, called
+/// from Python (a `Promise` or `Loop` method) or from a callback the loop runs, so the thread
+/// is attached. (`Python::attach` would find that out again through a thread-local lookup, a
+/// few of them per reaction.)
+#[inline]
+unsafe fn attached_in_promise_code() -> Python<'static> {
+    // SAFETY: the caller's contract.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: a plain query of the interpreter's thread state.
+    debug_assert!(unsafe { pyo3::ffi::PyGILState_Check() } == 1);
+    py
+}
+
 impl Clone for PyValue {
+    #[inline]
     fn clone(&self) -> Self {
-        // The core clones values only inside promise operations, which run on the loop's
-        // thread under the GIL, so attaching here finds the thread attached already.
-        Python::attach(|py| PyValue(self.0.clone_ref(py)))
+        // SAFETY: the core clones values only inside promise operations.
+        let py = unsafe { attached_in_promise_code() };
+        PyValue(self.0.clone_ref(py))
     }
 }
 
@@ -220,15 +237,16 @@ impl PromiseHost for PyCallback {
         }
     }
 
+    #[inline]
     fn as_promise(value: &PyValue) -> Option<CorePromise<PyCallback>> {
-        Python::attach(|py| {
-            value
-                .0
-                .bind(py)
-                .cast_exact::<Promise>()
-                .ok()
-                .map(|promise| promise.get().core().clone())
-        })
+        // SAFETY: asked for by the core's promise operations only.
+        let py = unsafe { attached_in_promise_code() };
+        value
+            .0
+            .bind(py)
+            .cast_exact::<Promise>()
+            .ok()
+            .map(|promise| promise.get().core().clone())
     }
 
     fn get_then(lp: &Core, value: &PyValue) -> Result<Option<Py<PyAny>>, PyValue> {

@@ -131,7 +131,7 @@ impl Loop {
         let lp = slf.get().open()?;
         let cb = PyCallback::once(callback, Some(args), label, Kind::Immediate, snapshots(lp))?;
         let id = lp.set_immediate(cb).map_err(core_error)?;
-        Bound::new(slf.py(), Immediate::new(slf.clone().unbind(), id))
+        Immediate::handed_out(slf, &lp.host().spare_immediate, id)
     }
 
     /// `clearImmediate`: accepts `None` and immediates that ran silently.

@@ -264,6 +264,26 @@ def test_immediate_ref_unref_active(loop: phaseloop.Loop) -> None:
     assert repr(immediate) == "<phaseloop.Immediate>"
 
 
+def test_each_immediate_object_stays_its_own_whatever_was_dropped_before(
+    loop: phaseloop.Loop,
+) -> None:
+    log: list[str] = []
+    # Dropped at once, unref'd first: the next immediate is ref'd and active all the same.
+    loop.set_immediate(log.append, "dropped").unref()
+    kept = loop.set_immediate(log.append, "kept")
+    assert kept.has_ref()
+    assert kept.active
+    other = loop.set_immediate(log.append, "cleared")
+    assert other is not kept
+    loop.clear_immediate(other)
+    assert kept.active
+    assert not other.active
+    loop.clear_immediate(loop.set_immediate(log.append, "cleared at once"))
+    loop.run()
+    assert log == ["dropped", "kept"]
+    assert not kept.active
+
+
 def test_immediates_queued_in_the_check_phase_wait_for_the_next_iteration(
     loop: phaseloop.Loop,
 ) -> None:

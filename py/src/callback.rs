@@ -17,7 +17,7 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop, PromiseJob};
 
 use crate::args;
-use crate::context::{CallContext, Snapshots};
+use crate::context::{CallContext, Slot, Snapshots};
 use crate::gil_session;
 use crate::host::Host;
 use crate::net_events;
@@ -66,14 +66,14 @@ impl PyCallback {
     }
 
     /// A callback for `func(*args)` that runs once (an immediate, a tick, a microtask, a
-    /// pending callback): its context is a snapshot shared through `snapshots`.
+    /// pending callback, a threadsafe call): its context is a snapshot shared through `snapshots`.
     #[inline]
     pub(crate) fn once(
         func: &Bound<'_, PyAny>,
         args: Option<&Bound<'_, PyTuple>>,
         label: Option<Bound<'_, PyString>>,
         kind: Kind,
-        snapshots: &Snapshots,
+        snapshots: &Snapshots<impl Slot>,
     ) -> PyResult<PyCallback> {
         args::callable(func, "callback")?;
         let context = CallContext::once(func.py(), snapshots)?;

@@ -7,9 +7,9 @@
 //! callbacks are a million live tracked objects, and CPython's collector then runs over and
 //! over across all of them (most of the cost of queueing a million callbacks, measured in
 //! bench/RESULTS.md). So a callback that runs once (an immediate, a tick, a microtask, a
-//! pending callback, a promise reaction) keeps a *snapshot* instead: a copy that is never
-//! entered, shared by every callback scheduled while the context's variables stayed the same,
-//! and each run enters a fresh copy of it, dropped when the run ends. What a run sets goes
+//! pending callback, a threadsafe call, a promise reaction) keeps a *snapshot* instead: a copy
+//! that is never entered, shared by every callback scheduled while the context's variables
+//! stayed the same, and each run enters a fresh copy of it, dropped when the run ends. What a run sets goes
 //! nowhere else, as with a copy per callback. A callback that runs again (a timer that may be
 //! refreshed, an interval, a handle, a watcher) keeps a copy of its own, entered as it is on
 //! every run: what one run sets, the next run of the same callback sees, as an asyncio handle
@@ -21,10 +21,11 @@
 //! from 3.7 to 3.14), which [`check_layout`] verifies once, by behaviour, when the module is
 //! loaded. Should a CPython lay it out differently, every callback keeps a copy of its own.
 
+use std::cell::RefCell;
 use std::mem::size_of;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use pyo3::ffi;
 use pyo3::gc::PyVisit;
@@ -109,23 +110,69 @@ pub(crate) fn check_layout(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// The last snapshot handed out, for the next callback scheduled in the same context. A loop
-/// has one for its own thread (in its `Host`) and one for `call_threadsafe`, which any thread
-/// calls (the lock is uncontended but for two threads scheduling at once).
-#[derive(Default)]
-pub(crate) struct Snapshots {
-    last: Mutex<Option<Py<PyAny>>>,
+/// Where [`Snapshots`] keeps the last snapshot: a `RefCell` on the loop's own thread, a
+/// `Mutex` for `call_threadsafe`, which any thread calls.
+pub(crate) trait Slot: Default {
+    /// Runs `f` on the kept snapshot.
+    fn with<R>(&self, f: impl FnOnce(&mut Option<Py<PyAny>>) -> R) -> R;
+    /// Runs `f` on it unless it is in use (the garbage collector's traversal).
+    fn try_with(
+        &self,
+        f: impl FnOnce(&Option<Py<PyAny>>) -> Result<(), PyTraverseError>,
+    ) -> Result<(), PyTraverseError>;
 }
 
-impl Snapshots {
+impl Slot for RefCell<Option<Py<PyAny>>> {
     #[inline]
-    fn lock(&self) -> MutexGuard<'_, Option<Py<PyAny>>> {
-        // A panic while it was held left a valid `Option`.
-        self.last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn with<R>(&self, f: impl FnOnce(&mut Option<Py<PyAny>>) -> R) -> R {
+        f(&mut self.borrow_mut())
     }
 
+    fn try_with(
+        &self,
+        f: impl FnOnce(&Option<Py<PyAny>>) -> Result<(), PyTraverseError>,
+    ) -> Result<(), PyTraverseError> {
+        match self.try_borrow() {
+            Ok(kept) => f(&kept),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Slot for Mutex<Option<Py<PyAny>>> {
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut Option<Py<PyAny>>) -> R) -> R {
+        // A panic while it was held left a valid `Option`.
+        f(&mut self.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn try_with(
+        &self,
+        f: impl FnOnce(&Option<Py<PyAny>>) -> Result<(), PyTraverseError>,
+    ) -> Result<(), PyTraverseError> {
+        match self.try_lock() {
+            Ok(kept) => f(&kept),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// The last snapshot handed out, for the next callback scheduled in the same context. A loop
+/// has one for its own thread (in its `Host`, [`LoopSnapshots`]) and one for
+/// `call_threadsafe` ([`ThreadsafeSnapshots`]).
+#[derive(Default)]
+pub(crate) struct Snapshots<S: Slot> {
+    last: S,
+}
+
+/// The snapshots of the callbacks scheduled on the loop's own thread.
+pub(crate) type LoopSnapshots = Snapshots<RefCell<Option<Py<PyAny>>>>;
+
+/// The snapshots of `call_threadsafe`'s callbacks (the lock is uncontended but for two threads
+/// calling it at once: every caller holds the GIL).
+pub(crate) type ThreadsafeSnapshots = Snapshots<Mutex<Option<Py<PyAny>>>>;
+
+impl<S: Slot> Snapshots<S> {
     /// A snapshot of the current context: the last one if the variables are the same.
     #[inline]
     fn current(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -133,37 +180,40 @@ impl Snapshots {
         if !LAYOUT_KNOWN.load(Ordering::Relaxed) {
             return Ok(fresh);
         }
-        let mut last = self.lock();
-        if let Some(kept) = last.as_ref() {
-            // SAFETY: both are live contexts (made by `PyContext_CopyCurrent`) and the layout
-            // is known. The kept snapshot holds its mapping, so an equal address is the same
-            // mapping, not a new one at a freed one's address.
-            if unsafe { vars_of(kept.as_ptr()) == vars_of(fresh.as_ptr()) } {
-                let kept = kept.clone_ref(py);
-                drop(last);
+        let replaced = self.last.with(|last| {
+            if let Some(kept) = last.as_ref() {
+                // SAFETY: both are live contexts (made by `PyContext_CopyCurrent`) and the
+                // layout is known. The kept snapshot holds its mapping, so an equal address is
+                // the same mapping, not a new one at a freed one's address.
+                if unsafe { vars_of(kept.as_ptr()) == vars_of(fresh.as_ptr()) } {
+                    return Err(kept.clone_ref(py));
+                }
+            }
+            Ok(last.replace(fresh.clone_ref(py)))
+        });
+        // Dropping a context may run Python code (a variable's value freed): not inside the
+        // slot.
+        match replaced {
+            Err(kept) => {
                 drop(fresh);
-                return Ok(kept);
+                Ok(kept)
+            }
+            Ok(replaced) => {
+                drop(replaced);
+                Ok(fresh)
             }
         }
-        let replaced = last.replace(fresh.clone_ref(py));
-        // Dropping a snapshot may run Python code (a variable's value freed): not while the
-        // lock is held.
-        drop(last);
-        drop(replaced);
-        Ok(fresh)
     }
 
     /// Tells the garbage collector what it holds.
     pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
-        match self.last.try_lock() {
-            Ok(last) => visit.call(last.as_ref()),
-            Err(_) => Ok(()),
-        }
+        self.last.try_with(|last| visit.call(last.as_ref()))
     }
 
-    /// Drops the snapshot (the garbage collector's `__clear__`).
+    /// Drops the snapshot (when `run()` returns, when the loop closes, and the garbage
+    /// collector's `__clear__`).
     pub(crate) fn clear(&self) {
-        let last = self.lock().take();
+        let last = self.last.with(Option::take);
         drop(last);
     }
 }
@@ -187,7 +237,7 @@ impl CallContext {
 
     /// The current context for a callback that runs once, shared through `snapshots`.
     #[inline]
-    pub(crate) fn once(py: Python<'_>, snapshots: &Snapshots) -> PyResult<CallContext> {
+    pub(crate) fn once<S: Slot>(py: Python<'_>, snapshots: &Snapshots<S>) -> PyResult<CallContext> {
         Ok(CallContext {
             context: snapshots.current(py)?,
             snapshot: true,

@@ -13,7 +13,7 @@ use phaseloop_core::{Remote, RunError};
 
 use crate::args;
 use crate::callback::PyCallback;
-use crate::context::Snapshots;
+use crate::context::ThreadsafeSnapshots;
 use crate::errors::{core_error, loop_closed};
 use crate::host::Host;
 use crate::owner::ThreadBound;
@@ -30,7 +30,7 @@ pub struct Loop {
     /// The way in from other threads (`call_threadsafe`).
     pub(crate) remote: Remote<PyCallback>,
     /// The context snapshots of `call_threadsafe`'s callbacks (see `context`).
-    pub(crate) remote_snapshots: Snapshots,
+    pub(crate) remote_snapshots: ThreadsafeSnapshots,
 }
 
 impl Loop {
@@ -87,7 +87,7 @@ impl Loop {
         Ok(Loop {
             core: ThreadBound::new(lp),
             remote,
-            remote_snapshots: Snapshots::default(),
+            remote_snapshots: ThreadsafeSnapshots::default(),
         })
     }
 

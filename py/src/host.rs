@@ -13,7 +13,7 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Kind, Loop as CoreLoop};
 
 use crate::callback::PyCallback;
-use crate::context::Snapshots;
+use crate::context::LoopSnapshots;
 use crate::event_loop::Loop;
 use crate::handles::Immediate;
 use crate::promise_host::upgrade_owner;
@@ -36,7 +36,7 @@ pub struct Host {
     /// This loop's active SIGINT watchers (see `signals`).
     pub(crate) sigint_watchers: Cell<usize>,
     /// The context snapshot the callbacks that run once share (see `context`).
-    pub(crate) snapshots: Snapshots,
+    pub(crate) snapshots: LoopSnapshots,
     /// The `Immediate` last handed out, reused once nothing else holds it (see
     /// `Immediate::handed_out`).
     pub(crate) spare_immediate: RefCell<Option<Py<Immediate>>>,

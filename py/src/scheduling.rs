@@ -9,7 +9,7 @@ use phaseloop_core::{HandleKind, Kind};
 
 use crate::args;
 use crate::callback::PyCallback;
-use crate::context::Snapshots;
+use crate::context::LoopSnapshots;
 use crate::errors::{core_error, loop_closed};
 use crate::event_loop::{Core, Loop};
 use crate::handles::{interest, Handle, HandleType, Immediate, Timer, Watcher};
@@ -17,7 +17,7 @@ use crate::signals;
 
 /// The context snapshots of the loop, for the callbacks that run once (see `context`).
 #[inline]
-fn snapshots(lp: &Core) -> &Snapshots {
+fn snapshots(lp: &Core) -> &LoopSnapshots {
     &lp.host().snapshots
 }
 

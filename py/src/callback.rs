@@ -1,13 +1,12 @@
 //! [`PyCallback`]: what the core loop stores for every Python callback, and how it is called.
 //!
 //! A callback is the callable, its extra positional args, the `contextvars` context current when
-//! it was scheduled (as asyncio captures one per handle) and an optional label: four object
-//! references and a kind, stored inline in the core's queues. Calling it enters the context with
-//! the C-level `PyContext_Enter`, calls through vectorcall (or `PyObject_Call` with the args
-//! tuple as it is), and exits; there is no Python-level wrapper object on the way. A microtask
-//! queued by a promise holds the core's promise job instead (see `promise_host`).
-
-use std::ptr;
+//! it was scheduled (see `context`: a copy of its own, or a snapshot shared with the callbacks
+//! scheduled in the same context) and an optional label: four object references and a kind,
+//! stored inline in the core's queues. Calling it enters the context with the C-level
+//! `PyContext_Enter`, calls through vectorcall (or `PyObject_Call` with the args tuple as it
+//! is), and exits; there is no Python-level wrapper object on the way. A microtask queued by a
+//! promise holds the core's promise job instead (see `promise_host`).
 
 use pyo3::ffi;
 use pyo3::gc::PyVisit;
@@ -18,6 +17,7 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop, PromiseJob};
 
 use crate::args;
+use crate::context::{CallContext, Slot, Snapshots};
 use crate::gil_session;
 use crate::host::Host;
 use crate::net_events;
@@ -42,55 +42,17 @@ pub(crate) enum Body {
         func: Py<PyAny>,
         /// Extra positional args (`None` when there are none).
         args: Option<Py<PyTuple>>,
-        /// A copy of the `contextvars` context current when it was scheduled.
-        context: Py<PyAny>,
+        /// The `contextvars` context current when it was scheduled.
+        context: CallContext,
     },
     /// A promise reaction or resolve-thenable job (its handlers carry their own contexts);
     /// taken out when it runs, since a job runs once.
     Promise(Option<Box<PromiseJob<PyCallback>>>),
 }
 
-/// A copy of the current `contextvars` context (`contextvars.copy_context()`).
-#[inline]
-pub(crate) fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    // SAFETY: attached (we hold `py`); the call returns a new reference or NULL with an error.
-    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()).map(Bound::unbind) }
-}
-
-/// Calls `func(*args)` or `func(*extra)` inside `context` (`context.run(func, ...)` without the
-/// bound-method call and argument tuple that costs from Python).
-#[inline]
-pub(crate) fn call_in_context<'py>(
-    py: Python<'py>,
-    context: &Py<PyAny>,
-    func: &Py<PyAny>,
-    args: Option<&Py<PyTuple>>,
-    extra: &[*mut ffi::PyObject],
-) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: attached; every pointer is a live object we hold a reference to, and `context` is
-    // a `contextvars.Context` (made by `copy_context`), which `PyContext_Enter` requires.
-    unsafe {
-        let ctx = context.as_ptr();
-        if ffi::PyContext_Enter(ctx) != 0 {
-            return Err(PyErr::fetch(py));
-        }
-        let result = match args {
-            Some(args) => ffi::PyObject_Call(func.as_ptr(), args.as_ptr(), ptr::null_mut()),
-            None => ffi::PyObject_Vectorcall(
-                func.as_ptr(),
-                extra.as_ptr(),
-                extra.len(),
-                ptr::null_mut(),
-            ),
-        };
-        // Exiting a context we entered just above cannot fail.
-        ffi::PyContext_Exit(ctx);
-        Bound::from_owned_ptr_or_err(py, result)
-    }
-}
-
 impl PyCallback {
-    /// A callback for `func(*args)`; `TypeError` unless `func` is callable.
+    /// A callback for `func(*args)` with a context of its own (it may run more than once);
+    /// `TypeError` unless `func` is callable.
     #[inline]
     pub(crate) fn new(
         func: &Bound<'_, PyAny>,
@@ -99,17 +61,44 @@ impl PyCallback {
         kind: Kind,
     ) -> PyResult<PyCallback> {
         args::callable(func, "callback")?;
-        Ok(PyCallback {
+        let context = CallContext::own(func.py())?;
+        Ok(PyCallback::with_context(func, args, label, kind, context))
+    }
+
+    /// A callback for `func(*args)` that runs once (an immediate, a tick, a microtask, a
+    /// pending callback, a threadsafe call): its context is a snapshot shared through `snapshots`.
+    #[inline]
+    pub(crate) fn once(
+        func: &Bound<'_, PyAny>,
+        args: Option<&Bound<'_, PyTuple>>,
+        label: Option<Bound<'_, PyString>>,
+        kind: Kind,
+        snapshots: &Snapshots<impl Slot>,
+    ) -> PyResult<PyCallback> {
+        args::callable(func, "callback")?;
+        let context = CallContext::once(func.py(), snapshots)?;
+        Ok(PyCallback::with_context(func, args, label, kind, context))
+    }
+
+    #[inline]
+    fn with_context(
+        func: &Bound<'_, PyAny>,
+        args: Option<&Bound<'_, PyTuple>>,
+        label: Option<Bound<'_, PyString>>,
+        kind: Kind,
+        context: CallContext,
+    ) -> PyCallback {
+        PyCallback {
             body: Body::Call {
                 func: func.clone().unbind(),
                 args: args
                     .filter(|args| !args.is_empty())
                     .map(|args| args.clone().unbind()),
-                context: copy_context(func.py())?,
+                context,
             },
             label: label.map(Bound::unbind),
             kind,
-        })
+        }
     }
 
     /// An optional callback (`close(callback=None)`).
@@ -159,7 +148,7 @@ impl PyCallback {
             } => {
                 visit.call(func)?;
                 visit.call(args)?;
-                visit.call(context)
+                context.traverse(visit)
             }
             Body::Promise(Some(job)) => promise_host::traverse_job(job, visit),
             Body::Promise(None) => Ok(()),
@@ -176,7 +165,7 @@ impl PyCallback {
                 context,
             } => {
                 debug_assert!(extra.is_empty() || args.is_none());
-                call_in_context(py, context, func, args.as_ref(), extra).map(drop)
+                context.call(py, func, args.as_ref(), extra).map(drop)
             }
             Body::Promise(_) => Ok(()),
         }

@@ -21,7 +21,8 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Promise as CorePromise, ResolvingFunctions};
 
 use crate::args;
-use crate::callback::{call_in_context, copy_context, PyCallback};
+use crate::callback::PyCallback;
+use crate::context::{call_in_context, copy_context};
 use crate::errors::Rejection;
 use crate::event_loop::{Core, Loop};
 use crate::promise::Promise;

@@ -13,6 +13,7 @@ use phaseloop_core::{Remote, RunError};
 
 use crate::args;
 use crate::callback::PyCallback;
+use crate::context::ThreadsafeSnapshots;
 use crate::errors::{core_error, loop_closed};
 use crate::host::Host;
 use crate::owner::ThreadBound;
@@ -28,6 +29,8 @@ pub struct Loop {
     core: ThreadBound<Core>,
     /// The way in from other threads (`call_threadsafe`).
     pub(crate) remote: Remote<PyCallback>,
+    /// The context snapshots of `call_threadsafe`'s callbacks (see `context`).
+    pub(crate) remote_snapshots: ThreadsafeSnapshots,
 }
 
 impl Loop {
@@ -58,6 +61,7 @@ fn close_core(lp: &Core) -> PyResult<()> {
         other => core_error(other),
     })?;
     signals::forget_sigint_watchers(lp.host());
+    lp.host().release_caches();
     Ok(())
 }
 
@@ -83,6 +87,7 @@ impl Loop {
         Ok(Loop {
             core: ThreadBound::new(lp),
             remote,
+            remote_snapshots: ThreadsafeSnapshots::default(),
         })
     }
 
@@ -92,7 +97,10 @@ impl Loop {
         let lp = self.open()?;
         let mode = args::run_mode(mode)?;
         let _wakeup = signals::route_signals(py, lp, mode)?;
-        match lp.run(mode) {
+        let result = lp.run(mode);
+        lp.host().release_caches();
+        self.remote_snapshots.clear();
+        match result {
             Ok(alive) => Ok(alive),
             Err(RunError::Callback(err)) => Err(err),
             Err(RunError::Loop(CoreError::InCallback)) => Err(PyRuntimeError::new_err(
@@ -236,7 +244,9 @@ impl Loop {
     /// Cancels everything still queued, joins the pool and frees the loop. A second call does
     /// nothing.
     fn close(&self) -> PyResult<()> {
-        close_core(self.owned()?)
+        close_core(self.owned()?)?;
+        self.remote_snapshots.clear();
+        Ok(())
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
@@ -277,6 +287,7 @@ impl Loop {
             }
         });
         result?;
+        self.remote_snapshots.traverse(&visit)?;
         lp.host().traverse(&visit)
     }
 
@@ -286,6 +297,7 @@ impl Loop {
         // Cannot be running: a running loop is reachable from the frame running it.
         let _ = close_core(lp);
         lp.host().clear();
+        self.remote_snapshots.clear();
     }
 }
 

@@ -2,6 +2,7 @@
 //! watchers), `Watcher` (fd watchers) and `Work`. Each names its object in the core by id and
 //! keeps its loop alive; every method checks the loop's thread like the loop's own methods.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -209,17 +210,54 @@ impl Timer {
 #[pyclass(module = "phaseloop", frozen)]
 pub struct Immediate {
     lp: Py<Loop>,
-    id: Id,
+    /// The core's id of the immediate (set anew when the object is reused, see `handed_out`).
+    id: AtomicU64,
     refed: AtomicBool,
 }
 
 impl Immediate {
-    pub(crate) fn new(lp: Py<Loop>, id: Id) -> Immediate {
-        Immediate {
-            lp,
-            id,
-            refed: AtomicBool::new(true),
+    /// The `Immediate` object `set_immediate` returns for `id`.
+    ///
+    /// Most programs drop it at once, and making and freeing a tracked Python object costs
+    /// as much as the rest of `set_immediate`. So the loop keeps the last one it handed out
+    /// (`spare`), and when nothing but the loop holds it any more, it is the object for the
+    /// next immediate: a free list of one, as CPython keeps for its own small objects. Nothing
+    /// can tell (the class cannot be subclassed, weakly referenced or given a `__del__`), but
+    /// that `id()` may repeat, as it may for any freed object.
+    pub(crate) fn handed_out<'py>(
+        lp: &Bound<'py, Loop>,
+        spare: &RefCell<Option<Py<Immediate>>>,
+        id: Id,
+    ) -> PyResult<Bound<'py, Immediate>> {
+        let py = lp.py();
+        let mut kept = spare.borrow_mut();
+        if let Some(object) = kept.as_ref() {
+            // SAFETY: attached (we hold `py`); reading a live object's reference count.
+            if unsafe { pyo3::ffi::Py_REFCNT(object.as_ptr()) } == 1 {
+                let this = object.get();
+                this.id.store(id.as_u64(), Ordering::Relaxed);
+                this.refed.store(true, Ordering::Relaxed);
+                return Ok(object.clone_ref(py).into_bound(py));
+            }
         }
+        let object = Bound::new(
+            py,
+            Immediate {
+                lp: lp.clone().unbind(),
+                id: AtomicU64::new(id.as_u64()),
+                refed: AtomicBool::new(true),
+            },
+        )?;
+        let replaced = kept.replace(object.clone().unbind());
+        // The program still holds the one replaced (else it would have been reused): dropping
+        // the loop's reference frees nothing, but not while the cell is borrowed all the same.
+        drop(kept);
+        drop(replaced);
+        Ok(object)
+    }
+
+    fn id(&self) -> Id {
+        Id::from_u64(self.id.load(Ordering::Relaxed))
     }
 
     pub(crate) fn belongs_to(&self, lp: &Bound<'_, Loop>) -> bool {
@@ -227,13 +265,13 @@ impl Immediate {
     }
 
     pub(crate) fn clear(&self) -> PyResult<()> {
-        found_or_finished(self.lp.get().open()?.clear_immediate(self.id))
+        found_or_finished(self.lp.get().open()?.clear_immediate(self.id()))
     }
 
     fn set_ref(slf: PyRef<'_, Self>, refed: bool) -> PyResult<PyRef<'_, Self>> {
         let lp = slf.lp.get().open()?;
         slf.refed.store(refed, Ordering::Relaxed);
-        found_or_finished(lp.set_immediate_ref(slf.id, refed))?;
+        found_or_finished(lp.set_immediate_ref(slf.id(), refed))?;
         Ok(slf)
     }
 }
@@ -257,7 +295,7 @@ impl Immediate {
     /// Whether it is still waiting to run.
     #[getter]
     fn active(&self) -> PyResult<bool> {
-        Ok(self.lp.get().owned()?.immediate_active(self.id))
+        Ok(self.lp.get().owned()?.immediate_active(self.id()))
     }
 
     fn __repr__(&self) -> &'static str {

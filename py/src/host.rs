@@ -13,7 +13,9 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Kind, Loop as CoreLoop};
 
 use crate::callback::PyCallback;
+use crate::context::LoopSnapshots;
 use crate::event_loop::Loop;
+use crate::handles::Immediate;
 use crate::promise_host::upgrade_owner;
 use crate::signals;
 
@@ -33,6 +35,11 @@ pub struct Host {
     owner: RefCell<Option<Py<PyWeakrefReference>>>,
     /// This loop's active SIGINT watchers (see `signals`).
     pub(crate) sigint_watchers: Cell<usize>,
+    /// The context snapshot the callbacks that run once share (see `context`).
+    pub(crate) snapshots: LoopSnapshots,
+    /// The `Immediate` last handed out, reused once nothing else holds it (see
+    /// `Immediate::handed_out`).
+    pub(crate) spare_immediate: RefCell<Option<Py<Immediate>>>,
 }
 
 impl Host {
@@ -168,7 +175,10 @@ impl Host {
         if let Ok(hook) = self.on_rejection_handled.try_borrow() {
             visit.call(hook.as_ref())?;
         }
-        Ok(())
+        if let Ok(spare) = self.spare_immediate.try_borrow() {
+            visit.call(spare.as_ref())?;
+        }
+        self.snapshots.traverse(visit)
     }
 
     /// Drops the hooks (the garbage collector's `__clear__`).
@@ -177,6 +187,16 @@ impl Host {
         self.set_trace(None);
         self.set_on_unhandled_rejection(None);
         self.set_on_rejection_handled(None);
+        self.release_caches();
+    }
+
+    /// Drops what the loop keeps only to reuse (the context snapshot, the spare `Immediate`),
+    /// when `run()` returns and when the loop closes: a closed or idle loop holds no context
+    /// variable's value alive, and the spare `Immediate`, which holds the loop, no cycle.
+    pub(crate) fn release_caches(&self) {
+        self.snapshots.clear();
+        let spare = self.spare_immediate.take();
+        drop(spare);
     }
 }
 

@@ -7,7 +7,7 @@
 //! One concept per file: the `Loop` class and its lifecycle (`event_loop`), scheduling
 //! (`scheduling`), work and native jobs (`work`, `jobs`), monitoring (`monitor`), handles
 //! (`handles`), the callback the core stores (`callback`), the per-loop Python state (`host`),
-//! thread ownership (`owner`), signals (`signals`), arguments (`args`), exceptions (`errors`),
+//! the contexts callbacks run in (`context`), thread ownership (`owner`), signals (`signals`), arguments (`args`), exceptions (`errors`),
 //! promises (`promise`: the class and the loop's promise methods; `promise_host`: how the core's
 //! promises hold Python values; `resolvers`: resolve/reject functions) and coroutines
 //! (`coroutine`: `Loop.start` and `await`).
@@ -15,6 +15,7 @@
 mod args;
 mod asyncio_ready;
 mod callback;
+mod context;
 mod coroutine;
 mod dns;
 mod errors;
@@ -73,5 +74,6 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("Rejection", py.get_type::<errors::Rejection>())?;
     errors::declare_attributes(py)?;
+    context::check_layout(py)?;
     exit::register(py)
 }

@@ -12,7 +12,8 @@ use pyo3::PyTraverseError;
 use phaseloop_core::{Error as CoreError, Kind, Promise as CorePromise, Settled};
 
 use crate::args;
-use crate::callback::{copy_context, Body, PyCallback};
+use crate::callback::{Body, PyCallback};
+use crate::context::CallContext;
 use crate::errors::{core_error, Error};
 use crate::event_loop::{Core, Loop};
 use crate::promise_host::{thrown, visit_host_ref, PyHandler, PyValue};
@@ -79,6 +80,7 @@ impl Drop for Promise {
 /// A reaction handler for `callback` (`None` passes the value or reason through).
 fn handler(
     py: Python<'_>,
+    lp: &Core,
     callback: Option<&Bound<'_, PyAny>>,
     name: &str,
     label: Option<&Bound<'_, PyString>>,
@@ -89,7 +91,8 @@ fn handler(
     args::callable(callback, name)?;
     Ok(Some(PyHandler::Call {
         func: callback.clone().unbind(),
-        context: copy_context(py)?,
+        // A handler runs once: its context is a shared snapshot (see `context`).
+        context: CallContext::once(py, &lp.host().snapshots)?,
         label: label.map(|label| label.clone().unbind()),
     }))
 }
@@ -118,8 +121,8 @@ impl Promise {
         let py = slf.py();
         let this = slf.get();
         let lp = this.open()?;
-        let on_fulfilled = handler(py, on_fulfilled, "on_fulfilled", label)?;
-        let on_rejected = handler(py, on_rejected, "on_rejected", label)?;
+        let on_fulfilled = handler(py, lp, on_fulfilled, "on_fulfilled", label)?;
+        let on_rejected = handler(py, lp, on_rejected, "on_rejected", label)?;
         let derived = this
             .core
             .then(lp, on_fulfilled, on_rejected)
@@ -152,7 +155,7 @@ impl Promise {
         let py = slf.py();
         let this = slf.get();
         let lp = this.open()?;
-        let on_finally = handler(py, callback, "callback", label)?;
+        let on_finally = handler(py, lp, callback, "callback", label)?;
         let derived = this.core.finally(lp, on_finally).map_err(core_error)?;
         wrap(this.lp.bind(py), derived)
     }
@@ -523,7 +526,7 @@ fn settle_callback(
                 .map(|value| PyTuple::new(py, [value]))
                 .transpose()?
                 .map(Bound::unbind),
-            context: copy_context(py)?,
+            context: CallContext::own(py)?,
         },
         label: Some(label.unbind()),
         kind,

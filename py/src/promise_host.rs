@@ -15,7 +15,8 @@ use phaseloop_core::promise::HostRef;
 use phaseloop_core::{Kind, Promise as CorePromise, PromiseHost, PromiseJob};
 use phaseloop_core::{ResolvingFunctions, Settled};
 
-use crate::callback::{call_in_context, qualname, Body, PyCallback};
+use crate::callback::{qualname, Body, PyCallback};
+use crate::context::CallContext;
 use crate::coroutine::{self, CoroutineTask};
 use crate::errors::{AggregateError, UnhandledRejection};
 use crate::event_loop::Core;
@@ -25,11 +26,28 @@ use crate::resolvers::{ResolvingFunction, Settle};
 /// A promise's value or reason: any Python object.
 pub struct PyValue(pub(crate) Py<PyAny>);
 
+/// The thread's Python token inside a promise operation.
+///
+/// # Safety
+/// Only where the core runs promise code: promise operations run on the loop's thread, called
+/// from Python (a `Promise` or `Loop` method) or from a callback the loop runs, so the thread
+/// is attached. (`Python::attach` would find that out again through a thread-local lookup, a
+/// few of them per reaction.)
+#[inline]
+unsafe fn attached_in_promise_code() -> Python<'static> {
+    // SAFETY: the caller's contract.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: a plain query of the interpreter's thread state.
+    debug_assert!(unsafe { pyo3::ffi::PyGILState_Check() } == 1);
+    py
+}
+
 impl Clone for PyValue {
+    #[inline]
     fn clone(&self) -> Self {
-        // The core clones values only inside promise operations, which run on the loop's
-        // thread under the GIL, so attaching here finds the thread attached already.
-        Python::attach(|py| PyValue(self.0.clone_ref(py)))
+        // SAFETY: the core clones values only inside promise operations.
+        let py = unsafe { attached_in_promise_code() };
+        PyValue(self.0.clone_ref(py))
     }
 }
 
@@ -48,7 +66,7 @@ pub enum PyHandler {
         /// The callable.
         func: Py<PyAny>,
         /// The `contextvars` context it runs in.
-        context: Py<PyAny>,
+        context: CallContext,
         /// The `label=` given to `then` / `catch` / `finally_`, for the timeline.
         label: Option<Py<PyString>>,
     },
@@ -67,7 +85,7 @@ impl PyHandler {
         match self {
             PyHandler::Call { func, context, .. } => {
                 visit.call(func)?;
-                visit.call(context)
+                context.traverse(visit)
             }
             PyHandler::Resume { task, .. } => visit.call(task),
         }
@@ -194,11 +212,10 @@ impl PromiseHost for PyCallback {
         // the loop's thread with the GIL held.
         let py = unsafe { Python::assume_attached() };
         match handler {
-            PyHandler::Call { func, context, .. } => {
-                call_in_context(py, &context, &func, None, &[argument.0.as_ptr()])
-                    .map(|value| PyValue(value.unbind()))
-                    .map_err(|err| thrown(py, lp, err))
-            }
+            PyHandler::Call { func, context, .. } => context
+                .call(py, &func, None, &[argument.0.as_ptr()])
+                .map(|value| PyValue(value.unbind()))
+                .map_err(|err| thrown(py, lp, err)),
             PyHandler::Resume { task, throw } => {
                 coroutine::resume(py, lp, task.bind(py), throw, argument.0);
                 Ok(PyValue::none(py))
@@ -210,26 +227,26 @@ impl PromiseHost for PyCallback {
         // SAFETY: as in `call_handler`.
         let py = unsafe { Python::assume_attached() };
         match on_finally {
-            PyHandler::Call { func, context, .. } => {
-                call_in_context(py, &context, &func, None, &[])
-                    .map(|value| PyValue(value.unbind()))
-                    .map_err(|err| thrown(py, lp, err))
-            }
+            PyHandler::Call { func, context, .. } => context
+                .call(py, &func, None, &[])
+                .map(|value| PyValue(value.unbind()))
+                .map_err(|err| thrown(py, lp, err)),
             resume @ PyHandler::Resume { .. } => {
                 PromiseHost::call_handler(lp, resume, PyValue::none(py))
             }
         }
     }
 
+    #[inline]
     fn as_promise(value: &PyValue) -> Option<CorePromise<PyCallback>> {
-        Python::attach(|py| {
-            value
-                .0
-                .bind(py)
-                .cast_exact::<Promise>()
-                .ok()
-                .map(|promise| promise.get().core().clone())
-        })
+        // SAFETY: asked for by the core's promise operations only.
+        let py = unsafe { attached_in_promise_code() };
+        value
+            .0
+            .bind(py)
+            .cast_exact::<Promise>()
+            .ok()
+            .map(|promise| promise.get().core().clone())
     }
 
     fn get_then(lp: &Core, value: &PyValue) -> Result<Option<Py<PyAny>>, PyValue> {

@@ -9,10 +9,17 @@ use phaseloop_core::{HandleKind, Kind};
 
 use crate::args;
 use crate::callback::PyCallback;
+use crate::context::LoopSnapshots;
 use crate::errors::{core_error, loop_closed};
-use crate::event_loop::Loop;
+use crate::event_loop::{Core, Loop};
 use crate::handles::{interest, Handle, HandleType, Immediate, Timer, Watcher};
 use crate::signals;
+
+/// The context snapshots of the loop, for the callbacks that run once (see `context`).
+#[inline]
+fn snapshots(lp: &Core) -> &LoopSnapshots {
+    &lp.host().snapshots
+}
 
 fn another_loop(name: &str) -> PyErr {
     PyValueError::new_err(format!("{name} belongs to another loop"))
@@ -122,9 +129,9 @@ impl Loop {
     ) -> PyResult<Bound<'py, Immediate>> {
         let label = args::label(label)?;
         let lp = slf.get().open()?;
-        let cb = PyCallback::new(callback, Some(args), label, Kind::Immediate)?;
+        let cb = PyCallback::once(callback, Some(args), label, Kind::Immediate, snapshots(lp))?;
         let id = lp.set_immediate(cb).map_err(core_error)?;
-        Bound::new(slf.py(), Immediate::new(slf.clone().unbind(), id))
+        Immediate::handed_out(slf, &lp.host().spare_immediate, id)
     }
 
     /// `clearImmediate`: accepts `None` and immediates that ran silently.
@@ -152,7 +159,7 @@ impl Loop {
     ) -> PyResult<()> {
         let label = args::label(label)?;
         let lp = self.open()?;
-        let cb = PyCallback::new(callback, Some(args), label, Kind::Tick)?;
+        let cb = PyCallback::once(callback, Some(args), label, Kind::Tick, snapshots(lp))?;
         lp.next_tick(cb).map_err(core_error)
     }
 
@@ -165,7 +172,7 @@ impl Loop {
     ) -> PyResult<()> {
         let label = args::label(label)?;
         let lp = self.open()?;
-        let cb = PyCallback::new(callback, None, label, Kind::Microtask)?;
+        let cb = PyCallback::once(callback, None, label, Kind::Microtask, snapshots(lp))?;
         lp.queue_microtask(cb).map_err(core_error)
     }
 
@@ -179,7 +186,7 @@ impl Loop {
     ) -> PyResult<()> {
         let label = args::label(label)?;
         let lp = self.open()?;
-        let cb = PyCallback::new(callback, Some(args), label, Kind::Pending)?;
+        let cb = PyCallback::once(callback, Some(args), label, Kind::Pending, snapshots(lp))?;
         lp.queue_pending(cb).map_err(core_error)
     }
 
@@ -271,7 +278,13 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let label = args::label(label)?;
-        let cb = PyCallback::new(callback, Some(args), label, Kind::Threadsafe)?;
+        let cb = PyCallback::once(
+            callback,
+            Some(args),
+            label,
+            Kind::Threadsafe,
+            &self.remote_snapshots,
+        )?;
         self.remote.call(cb).map_err(|(_, cb)| {
             drop(cb);
             loop_closed()

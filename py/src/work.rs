@@ -9,7 +9,8 @@ use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, Kind, WorkOut
 use phaseloop_core::{LookupAddress, LookupError};
 
 use crate::args;
-use crate::callback::{call_in_context, copy_context, Body, PyCallback};
+use crate::callback::{Body, PyCallback};
+use crate::context::{call_in_context, copy_context, CallContext};
 use crate::errors::{core_error, io_error, io_error_at, Cancelled, FileError};
 use crate::event_loop::Loop;
 use crate::gil_session;
@@ -79,7 +80,7 @@ impl Loop {
                 body: Body::Call {
                     func: py.None(),
                     args: None,
-                    context: copy_context(py)?,
+                    context: CallContext::own(py)?,
                 },
                 label: Some(match label {
                     Some(label) => label.unbind(),

@@ -264,6 +264,26 @@ def test_immediate_ref_unref_active(loop: phaseloop.Loop) -> None:
     assert repr(immediate) == "<phaseloop.Immediate>"
 
 
+def test_each_immediate_object_stays_its_own_whatever_was_dropped_before(
+    loop: phaseloop.Loop,
+) -> None:
+    log: list[str] = []
+    # Dropped at once, unref'd first: the next immediate is ref'd and active all the same.
+    loop.set_immediate(log.append, "dropped").unref()
+    kept = loop.set_immediate(log.append, "kept")
+    assert kept.has_ref()
+    assert kept.active
+    other = loop.set_immediate(log.append, "cleared")
+    assert other is not kept
+    loop.clear_immediate(other)
+    assert kept.active
+    assert not other.active
+    loop.clear_immediate(loop.set_immediate(log.append, "cleared at once"))
+    loop.run()
+    assert log == ["dropped", "kept"]
+    assert not kept.active
+
+
 def test_immediates_queued_in_the_check_phase_wait_for_the_next_iteration(
     loop: phaseloop.Loop,
 ) -> None:
@@ -384,6 +404,76 @@ def test_callbacks_run_in_the_context_of_their_scheduling(loop: phaseloop.Loop) 
         ]
     )
     assert var.get() == "unset"
+
+
+def test_callbacks_scheduled_in_one_context_each_run_in_their_own_copy(
+    loop: phaseloop.Loop,
+) -> None:
+    # Callbacks that run once, scheduled while the context stays the same, each see the
+    # context as it was when they were scheduled, whatever the callbacks before them set.
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+    seen: list[tuple[str, int]] = []
+
+    def look(where: str) -> None:
+        seen.append((where, var.get()))
+        var.set(var.get() + 100)
+
+    var.set(1)
+    for _ in range(2):
+        loop.set_immediate(look, "immediate")
+        loop.next_tick(look, "tick")
+        loop.queue_microtask(lambda: look("micro"))
+        loop.queue_pending(look, "pending")
+        loop.call_threadsafe(look, "threadsafe")
+        loop.resolve().then(lambda _: look("then"))
+    var.set(2)
+    loop.set_immediate(look, "immediate after set")
+    loop.run()
+    assert sorted(seen) == sorted(
+        [
+            (where, 1)
+            for where in ("immediate", "tick", "micro", "pending", "threadsafe", "then")
+        ]
+        * 2
+        + [("immediate after set", 2)]
+    )
+    assert var.get() == 2
+
+
+def test_a_callback_schedules_in_the_context_it_changed(loop: phaseloop.Loop) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[tuple[str, str]] = []
+
+    def first() -> None:
+        loop.set_immediate(lambda: seen.append(("before set", var.get())))
+        var.set("set by first")
+        loop.set_immediate(lambda: seen.append(("after set", var.get())))
+        loop.next_tick(lambda: seen.append(("tick", var.get())))
+
+    loop.set_immediate(first)
+    loop.run()
+    assert seen == [
+        ("tick", "set by first"),
+        ("before set", "unset"),
+        ("after set", "set by first"),
+    ]
+
+
+def test_an_interval_sees_what_its_previous_run_set(loop: phaseloop.Loop) -> None:
+    # A callback that runs again keeps one context of its own, as an asyncio handle does.
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+    seen: list[int] = []
+
+    def tick() -> None:
+        seen.append(var.get())
+        var.set(var.get() + 1)
+        if len(seen) == 3:
+            loop.clear_interval(interval)
+
+    interval = loop.set_interval(tick, 1)
+    loop.set_immediate(lambda: var.set(50))
+    loop.run()
+    assert seen == [0, 1, 2]
 
 
 def test_a_context_entered_by_the_caller_of_run_does_not_clash(

@@ -8,8 +8,8 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::poller::Poller;
 use parking_lot::Mutex;
-use polling::Poller;
 
 use crate::id::Id;
 use crate::pool::WorkOutcome;

@@ -40,6 +40,7 @@ mod metrics;
 pub mod net;
 mod options;
 mod poll;
+mod poller;
 mod pool;
 pub mod process;
 pub mod promise;

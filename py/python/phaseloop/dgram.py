@@ -37,7 +37,16 @@ def _data(data: Any) -> bytes:
     )
 
 
+# Addresses already checked: a program sends to few of them, again and again, and
+# `ipaddress.ip_address` costs more than the rest of a send's Python work together. Bounded
+# (emptied when full), so a server answering many peers does not grow it without end.
+_CHECKED_IPS: dict[str, None] = {}
+_CHECKED_IPS_MAX = 1024
+
+
 def _check_ip(host: Any, name: str) -> str:
+    if type(host) is str and host in _CHECKED_IPS:
+        return host
     if not isinstance(host, str):
         raise TypeError(f"{name} must be a str, not {type(host).__name__}")
     try:
@@ -46,6 +55,9 @@ def _check_ip(host: Any, name: str) -> str:
         raise ValueError(
             f"{name} must be an IP address, not {host!r} (resolve names with lookup())"
         ) from None
+    if len(_CHECKED_IPS) >= _CHECKED_IPS_MAX:
+        _CHECKED_IPS.clear()
+    _CHECKED_IPS[host] = None
     return host
 
 

@@ -31,6 +31,7 @@ mod promise;
 mod promise_host;
 mod resolvers;
 mod scheduling;
+mod sender_cache;
 mod signals;
 mod streams;
 mod udp;

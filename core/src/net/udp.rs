@@ -291,14 +291,16 @@ impl<C: Callback> Loop<C> {
         sync: SyncWrite,
     ) -> Result<Option<C>, Refused<Option<C>>> {
         let refuse = |error, callback| Err(Refused { error, callback });
-        match self.udp_connected(id) {
+        let bound = match self.udp_flags(id) {
             Err(error) => return refuse(error, cb),
-            Ok(true) if to.is_some() => return refuse(errno(libc::EISCONN), cb),
-            Ok(false) if to.is_none() => return refuse(errno(libc::EDESTADDRREQ), cb),
-            Ok(_) => {}
-        }
-        if let Err(error) = self.ensure_bound(id) {
-            return refuse(error, cb);
+            Ok((true, _)) if to.is_some() => return refuse(errno(libc::EISCONN), cb),
+            Ok((false, _)) if to.is_none() => return refuse(errno(libc::EDESTADDRREQ), cb),
+            Ok((_, bound)) => bound,
+        };
+        if !bound {
+            if let Err(error) = self.ensure_bound(id) {
+                return refuse(error, cb);
+            }
         }
         let to = to.map(SockAddr::from);
         let mut st = self.st();
@@ -580,14 +582,16 @@ impl<C: Callback> Loop<C> {
 
     // ----- helpers ----------------------------------------------------------------------------
 
-    fn udp_connected(&self, id: Id) -> Result<bool, Error> {
+    /// Whether the socket is connected and whether it is bound, in one look (a send's
+    /// checks).
+    fn udp_flags(&self, id: Id) -> Result<(bool, bool), Error> {
         self.check_open()?;
         let st = self.state.borrow();
         st.streams
             .slab
             .get(id)
             .and_then(|e| e.udp.as_ref())
-            .map(|u| u.connected)
+            .map(|u| (u.connected, u.bound))
             .ok_or(Error::NotFound)
     }
 

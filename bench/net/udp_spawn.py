@@ -9,8 +9,11 @@ endpoints on asyncio's loop, uvloop and ``phaseloop.asyncio``. Spawn: N spawns o
 ``/bin/true``, one after the other, each started from the exit of the one before: the same C
 pair, ``Loop.spawn`` against ``asyncio.create_subprocess_exec`` (asyncio, uvloop,
 phaseloop.asyncio) and Node's ``child_process.spawn``. Figures are µs per round trip or
-spawn, the median of R rounds, the contenders taking turns within a round; ratios are
-phaseloop's over the anchor named in the row (below 1 is faster). Needs cc, pkg-config with
+spawn, the median of R rounds (default 5) with the min and max, the contenders taking turns
+within a round (who goes first alternates); ratios are phaseloop's over the anchor named in
+the row (below 1 is faster). Every run's figure follows the table, with the 1-minute load
+average as its round began, so that a median that moved can be told apart: the machine, or
+the code. Needs cc, pkg-config with
 libphaseloop (built by ``ffi-c/install.sh``; ``--prefix``) and libuv, and phaseloop installed
 in this Python; uvloop and node are used when present.
 """
@@ -52,15 +55,17 @@ def phaseloop_udp(n: int) -> float:
                 raise RuntimeError("a pong does not match its ping")
             done += 1
             if done < n:
-                ping.send(PAYLOAD, pong.address[1], "127.0.0.1")
+                ping.send(PAYLOAD, pong_port, "127.0.0.1")
             else:
                 ping.close()
                 pong.close()
 
         ping = loop.udp(on_pong)
         ping.bind(0, "127.0.0.1")
+        # Looked up once, as the asyncio contenders keep their target.
+        pong_port = pong.address[1]
         start = time.perf_counter()
-        ping.send(PAYLOAD, pong.address[1], "127.0.0.1")
+        ping.send(PAYLOAD, pong_port, "127.0.0.1")
         loop.run()
         elapsed = time.perf_counter() - start
     if done != n:
@@ -290,7 +295,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="a tenth of the sizes, 1 round"
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--prefix", type=Path, default=ROOT / "target" / "c-tests" / "prefix"
     )
@@ -306,21 +311,30 @@ def main() -> None:
     built = build(args.build, args.prefix)
     env = dict(os.environ, LD_LIBRARY_PATH=str(args.prefix / "lib"))
     figures: dict[tuple[str, str], list[float]] = {}
+    # Every run by round (None: it failed), for the table of every run.
+    every: dict[tuple[str, str], dict[int, float | None]] = {}
+    loads: dict[str, list[float]] = {}
+    start_load = os.getloadavg()[0]
     for workload, (_, rows) in ROWS.items():
         n = SIZES[workload] // (10 if args.quick else 1)
         names = list(dict.fromkeys(name for row in rows for name in row))
         for round_number in range(rounds):
+            loads.setdefault(workload, []).append(os.getloadavg()[0])
             for name in names if round_number % 2 == 0 else reversed(names):
                 argv = command(name, workload, n, built)
                 if argv is None:
                     continue
+                run: float | None = None
                 try:
-                    figures.setdefault((name, workload), []).append(measure(argv, env))
+                    run = measure(argv, env)
+                    figures.setdefault((name, workload), []).append(run)
                 except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
                     print(f"# {name} {workload}: failed: {exc}", file=sys.stderr)
+                every.setdefault((name, workload), {})[round_number] = run
     print(
         f"UDP and spawn benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
-        f"load {os.getloadavg()[0]:.2f}; µs per operation, median of {rounds} "
+        f"load {start_load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+        f"µs per operation, median of {rounds} "
         "[min-max]; ratio phaseloop / anchor (below 1 is faster).\n"
     )
     print("| workload | phaseloop | µs | anchor | µs | ratio |")
@@ -345,6 +359,29 @@ def main() -> None:
             print(
                 f"| {title} | {ours} | {ours_text} | {anchor} | {anchor_text} | {ratio} |"
             )
+    print("\nEvery run, round by round (µs; the load average as the round began):\n")
+    print(
+        "| workload | contender | "
+        + " | ".join(f"round {i + 1}" for i in range(rounds))
+        + " |"
+    )
+    print("| --- | --- |" + " --- |" * rounds)
+    for workload, (_, rows) in ROWS.items():
+        round_loads = loads.get(workload, [])
+        print(
+            f"| {workload} | load | "
+            + " | ".join(f"{load:.2f}" for load in round_loads)
+            + " |"
+        )
+        for name in dict.fromkeys(name for row in rows for name in row):
+            by_round = every.get((name, workload))
+            if by_round is None:
+                continue
+            texts = []
+            for i in range(rounds):
+                run = by_round.get(i)
+                texts.append("failed" if run is None else f"{run:.1f}")
+            print(f"| {workload} | {name} | " + " | ".join(texts) + " |")
 
 
 if __name__ == "__main__":

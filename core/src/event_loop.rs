@@ -660,8 +660,8 @@ impl<C: Callback> Loop<C> {
         unsafe {
             self.inbox.poller.add_with_mode(
                 reader.as_raw_fd(),
-                polling::Event::readable(WAKEUP_KEY),
-                polling::PollMode::Level,
+                crate::poller::Event::readable(WAKEUP_KEY),
+                crate::poller::PollMode::Level,
             )?
         };
         let fd = writer.as_raw_fd();

@@ -123,7 +123,7 @@ impl<C: Callback> Loop<C> {
                     Some(s) => ("signal", s.cb.into_iter().collect()),
                     None => ("", Vec::new()),
                 },
-                Some(IdKind::Process) => match st.processes.remove(poller, id) {
+                Some(IdKind::Process) => match st.processes.remove(id) {
                     Some(p) => ("process", p.exit_cb.into_iter().collect()),
                     None => ("", Vec::new()),
                 },

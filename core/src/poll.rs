@@ -12,9 +12,7 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
-use polling::{Event as PollEvent, PollMode};
-
-use crate::poller::Poller;
+use crate::poller::{Event as PollEvent, PollMode, Poller};
 use signal_hook::SigId;
 
 use crate::error::Error;

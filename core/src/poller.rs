@@ -1,143 +1,157 @@
-//! The OS poller under the poll phase: epoll on Linux, the `polling` crate elsewhere.
+//! The loop's OS poller: on Linux, epoll used directly; elsewhere the `polling` crate's.
 //!
-//! `polling`'s epoll backend costs five system calls and two clock reads per wait: it arms a
-//! timerfd for the timeout (`timerfd_settime` plus an `epoll_ctl`), and re-registers its
-//! one-shot wake-up eventfd after every wait (a `read` plus an `epoll_ctl`), besides the
-//! `epoll_wait` itself. A loop iteration whose poll phase goes to the kernel pays all of them,
-//! which measured about 1 µs an iteration here: a third of an asyncio `call_soon` chain step,
-//! and most of what a UDP round trip cost over libuv's. This poller does what libuv's does: one
-//! `epoll_wait` with a millisecond timeout (the loop's timers are milliseconds anyway), and a
-//! level-triggered eventfd for wake-ups that is read only when a wake-up came.
-//!
-//! The interface is the subset of `polling::Poller` the loop uses, with its `Event` and
-//! `PollMode` types, so the rest of the core is the same on every platform.
+//! `polling`'s `Poller::wait` (used on Linux before) arms a timerfd for the timeout and re-arms
+//! its wake-up eventfd on every call: `timerfd_settime`, two `epoll_ctl` and a `read` around
+//! every `epoll_wait`, four system calls per loop iteration that libuv does not make. A UDP
+//! round trip with one datagram in flight is one iteration per datagram, and those four were
+//! nearly half of its system calls (`strace -c`: 9 per datagram against libuv's 5). Here the
+//! timeout is `epoll_wait`'s own, in milliseconds (the loop's timeouts are whole milliseconds
+//! already), and the eventfd that wakes the loop is registered level-triggered and read only
+//! when it fired. The event and mode types stay `polling`'s, so both backends share the
+//! callers.
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use epoll::{Events, Poller};
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use polling::{Event, PollMode};
+
+#[cfg(not(target_os = "linux"))]
 pub(crate) use polling::{Events, Poller};
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(target_os = "linux")]
+pub(crate) use epoll::{Events, Poller};
+
+#[cfg(target_os = "linux")]
 mod epoll {
     use std::io;
     use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
-    use polling::{Event, PollMode};
+    use super::{Event, PollMode};
 
-    /// The key of the wake-up eventfd's events (never a key the loop hands out: those are
-    /// tagged slab indexes well below it).
+    /// The key of the wake-up eventfd (never a key of the loop's: those are tagged indexes).
     const NOTIFY_KEY: u64 = u64::MAX;
 
-    /// Room for this many events per wait; more stay ready for the next one.
-    const EVENTS_CAPACITY: usize = 1024;
+    /// How many events one wait takes at most (the rest wait for the next one), as `polling`.
+    const CAPACITY: usize = 1024;
 
-    /// An epoll instance and its wake-up eventfd.
+    /// An epoll instance and the eventfd that [`Poller::notify`] writes to.
     #[derive(Debug)]
     pub(crate) struct Poller {
         epoll: OwnedFd,
-        wakeup: OwnedFd,
-        /// A wake-up is written and not yet consumed: later `notify()` calls write nothing.
+        notifier: OwnedFd,
+        /// A notification is written and not yet read: further ones skip the write (a burst
+        /// of completions from the pool costs one `write`).
         notified: AtomicBool,
     }
 
-    /// The events one wait reported.
+    /// The events one [`Poller::wait`] found.
+    #[derive(Debug)]
     pub(crate) struct Events {
         list: Vec<libc::epoll_event>,
     }
 
     impl Default for Events {
         fn default() -> Self {
-            Self::new()
-        }
-    }
-
-    impl std::fmt::Debug for Events {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("Events")
-                .field("len", &self.list.len())
-                .finish()
+            Events::new()
         }
     }
 
     impl Events {
-        /// An empty list with room for a wait's worth of events.
+        /// An empty list with room for a wait's events.
         pub(crate) fn new() -> Self {
-            Self {
-                list: Vec::with_capacity(EVENTS_CAPACITY),
+            Events {
+                list: Vec::with_capacity(CAPACITY),
             }
         }
 
-        /// Forgets the events of the last wait.
+        /// Forgets the events.
         pub(crate) fn clear(&mut self) {
             self.list.clear();
         }
 
-        /// The events, as `polling` reports them: a hang-up or an error counts as readable and
-        /// writable, so that the read or write that follows finds out what happened.
+        /// The events, without the wake-up's.
         pub(crate) fn iter(&self) -> impl Iterator<Item = Event> + '_ {
             self.list.iter().filter_map(|ev| {
-                let key = ev.u64;
-                if key == NOTIFY_KEY {
-                    return None;
-                }
-                let flags = ev.events as libc::c_int;
-                let readable =
-                    flags & (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR | libc::EPOLLPRI) != 0;
-                let writable = flags & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0;
-                Some(Event::new(key as usize, readable, writable))
+                // Copied out: the struct is packed on x86-64.
+                let (flags, key) = (ev.events, ev.u64);
+                (key != NOTIFY_KEY).then(|| {
+                    Event::new(
+                        key as usize,
+                        flags & READ_FLAGS != 0,
+                        flags & WRITE_FLAGS != 0,
+                    )
+                })
             })
         }
     }
 
-    fn check(result: libc::c_int) -> io::Result<libc::c_int> {
-        if result < 0 {
+    // What counts as readable and writable: a hang-up or an error is both, so that whoever
+    // waits for either finds out (`polling`'s choice, which the loop's callers rely on).
+    const READ_FLAGS: u32 =
+        (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+    const WRITE_FLAGS: u32 = (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+
+    fn flags(ev: &Event, mode: PollMode) -> u32 {
+        let mut flags = match mode {
+            PollMode::Oneshot => libc::EPOLLONESHOT as u32,
+            PollMode::Level => 0,
+            PollMode::Edge => libc::EPOLLET as u32,
+            PollMode::EdgeOneshot => (libc::EPOLLET | libc::EPOLLONESHOT) as u32,
+            // A mode added to `polling` later: the loop uses none but the above.
+            _ => libc::EPOLLONESHOT as u32,
+        };
+        if ev.readable {
+            flags |= READ_FLAGS;
+        }
+        if ev.writable {
+            flags |= WRITE_FLAGS;
+        }
+        flags
+    }
+
+    fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+        if rc < 0 {
             Err(io::Error::last_os_error())
         } else {
-            Ok(result)
+            Ok(rc)
         }
     }
 
-    /// The epoll flags of an interest in a mode.
-    fn flags(interest: &Event, mode: PollMode) -> u32 {
-        let mut flags = match mode {
-            PollMode::Oneshot => libc::EPOLLONESHOT,
-            PollMode::Level => 0,
-            PollMode::Edge => libc::EPOLLET,
-            // `PollMode` is non-exhaustive; the loop uses only the modes above.
-            _ => libc::EPOLLET | libc::EPOLLONESHOT,
-        };
-        if interest.readable {
-            flags |= libc::EPOLLIN | libc::EPOLLPRI;
+    /// A timeout in epoll's milliseconds, rounded up so that a wait never ends early.
+    fn millis(timeout: Option<Duration>) -> libc::c_int {
+        match timeout {
+            None => -1,
+            Some(t) => {
+                // In u64, not `as_nanos`' u128: this runs at every wait.
+                let ms = t
+                    .as_secs()
+                    .saturating_mul(1000)
+                    .saturating_add(u64::from(t.subsec_nanos().div_ceil(1_000_000)));
+                ms.min(libc::c_int::MAX as u64) as libc::c_int
+            }
         }
-        if interest.writable {
-            flags |= libc::EPOLLOUT;
-        }
-        flags as u32
     }
 
     impl Poller {
         /// A new epoll instance with its wake-up eventfd registered.
-        pub(crate) fn new() -> io::Result<Self> {
-            // SAFETY: a plain system call; the new fd is owned as soon as it exists.
+        pub(crate) fn new() -> io::Result<Poller> {
+            // SAFETY: plain system calls; each fd returned is owned from here on.
             let epoll =
                 unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
             // SAFETY: as above.
-            let wakeup = unsafe {
+            let notifier = unsafe {
                 OwnedFd::from_raw_fd(check(libc::eventfd(
                     0,
                     libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
                 ))?)
             };
-            let poller = Self {
+            let poller = Poller {
                 epoll,
-                wakeup,
+                notifier,
                 notified: AtomicBool::new(false),
             };
             poller.ctl(
                 libc::EPOLL_CTL_ADD,
-                poller.wakeup.as_raw_fd(),
+                poller.notifier.as_raw_fd(),
                 libc::EPOLLIN as u32,
                 NOTIFY_KEY,
             )?;
@@ -145,19 +159,28 @@ mod epoll {
         }
 
         fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, key: u64) -> io::Result<()> {
-            let mut event = libc::epoll_event { events, u64: key };
-            // SAFETY: `event` outlives the call; the kernel validates `fd`.
-            check(unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event) })?;
-            Ok(())
+            let mut ev = libc::epoll_event { events, u64: key };
+            // SAFETY: `ev` is valid for the call; epoll only reads it.
+            check(unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut ev) }).map(drop)
         }
 
-        /// Registers `fd` for one event (`PollMode::Oneshot`).
+        fn checked_key(ev: &Event) -> io::Result<u64> {
+            if ev.key as u64 == NOTIFY_KEY {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the key is the poller's own",
+                ));
+            }
+            Ok(ev.key as u64)
+        }
+
+        /// Registers `fd` in oneshot mode.
         ///
         /// # Safety
         /// `fd` must be deleted from the poller before it is closed.
-        pub(crate) unsafe fn add(&self, fd: impl AsRawFd, interest: Event) -> io::Result<()> {
-            // SAFETY: the caller's promise.
-            unsafe { self.add_with_mode(fd, interest, PollMode::Oneshot) }
+        pub(crate) unsafe fn add(&self, fd: RawFd, ev: Event) -> io::Result<()> {
+            // SAFETY: the caller's promise is passed on.
+            unsafe { self.add_with_mode(fd, ev, PollMode::Oneshot) }
         }
 
         /// Registers `fd` in `mode`.
@@ -166,123 +189,118 @@ mod epoll {
         /// `fd` must be deleted from the poller before it is closed.
         pub(crate) unsafe fn add_with_mode(
             &self,
-            fd: impl AsRawFd,
-            interest: Event,
+            fd: RawFd,
+            ev: Event,
             mode: PollMode,
         ) -> io::Result<()> {
-            self.ctl(
-                libc::EPOLL_CTL_ADD,
-                fd.as_raw_fd(),
-                flags(&interest, mode),
-                interest.key as u64,
-            )
+            let key = Self::checked_key(&ev)?;
+            self.ctl(libc::EPOLL_CTL_ADD, fd, flags(&ev, mode), key)
         }
 
-        /// Changes a registered fd's interest, for one event (`PollMode::Oneshot`).
-        pub(crate) fn modify(&self, fd: impl AsFd, interest: Event) -> io::Result<()> {
-            self.modify_with_mode(fd, interest, PollMode::Oneshot)
+        /// Changes a registration (and re-arms a oneshot one).
+        pub(crate) fn modify(&self, fd: impl AsFd, ev: Event) -> io::Result<()> {
+            self.modify_with_mode(fd, ev, PollMode::Oneshot)
         }
 
-        /// Changes a registered fd's interest and mode.
+        /// Changes a registration to `ev` in `mode`.
         pub(crate) fn modify_with_mode(
             &self,
             fd: impl AsFd,
-            interest: Event,
+            ev: Event,
             mode: PollMode,
         ) -> io::Result<()> {
-            self.ctl(
-                libc::EPOLL_CTL_MOD,
-                fd.as_fd().as_raw_fd(),
-                flags(&interest, mode),
-                interest.key as u64,
-            )
+            let key = Self::checked_key(&ev)?;
+            let fd = fd.as_fd().as_raw_fd();
+            self.ctl(libc::EPOLL_CTL_MOD, fd, flags(&ev, mode), key)
         }
 
-        /// Removes a registered fd.
+        /// Removes a registration.
         pub(crate) fn delete(&self, fd: impl AsFd) -> io::Result<()> {
             self.ctl(libc::EPOLL_CTL_DEL, fd.as_fd().as_raw_fd(), 0, 0)
         }
 
-        /// Waits up to `timeout` (rounded up to whole milliseconds; `None`: until an event or
-        /// a wake-up) and returns how many events came, the wake-up not counted. A signal
-        /// that interrupts the wait resumes it for the time left.
+        /// Wakes a [`Poller::wait`] of the loop thread (from any thread).
+        pub(crate) fn notify(&self) -> io::Result<()> {
+            if self
+                .notified
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                let one: u64 = 1;
+                // SAFETY: writes 8 bytes from `one` to our eventfd.
+                let rc = unsafe {
+                    libc::write(
+                        self.notifier.as_raw_fd(),
+                        (&one as *const u64).cast(),
+                        std::mem::size_of::<u64>(),
+                    )
+                };
+                // EAGAIN: the counter is full, so the loop will wake anyway.
+                if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock {
+                    self.notified.store(false, Ordering::SeqCst);
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        }
+
+        /// Waits for events (at most `timeout`; `None`: until one comes or [`Poller::notify`]),
+        /// replacing `events`' contents; returns how many it found, the wake-up's included.
+        /// A signal that interrupts the wait does not end it (the wait resumes for the rest of
+        /// the timeout), as `polling`'s.
         pub(crate) fn wait(
             &self,
             events: &mut Events,
             timeout: Option<Duration>,
         ) -> io::Result<usize> {
-            // The clock is read only for a wait that a signal could cut short and that must
-            // then resume for the rest: one that blocks for a while.
-            let deadline = timeout
-                .filter(|t| !t.is_zero())
-                .and_then(|t| Instant::now().checked_add(t));
-            let mut wait_ms = timeout.map_or(-1, millis_rounded_up);
-            let list = &mut events.list;
-            list.clear();
-            let found = loop {
-                // SAFETY: the kernel writes at most `capacity` events into the spare capacity.
-                let result = unsafe {
+            // The clock is read only when an interrupted wait must be resumed for the rest of a
+            // timeout; an untimed or zero wait needs no start time.
+            let start = timeout.filter(|t| !t.is_zero()).map(|_| Instant::now());
+            let mut left = timeout;
+            loop {
+                events.list.clear();
+                // SAFETY: epoll writes at most `capacity` events into the vector's spare room.
+                let rc = unsafe {
                     libc::epoll_wait(
                         self.epoll.as_raw_fd(),
-                        list.as_mut_ptr(),
-                        list.capacity() as libc::c_int,
-                        wait_ms,
+                        events.list.as_mut_ptr(),
+                        events.list.capacity().min(libc::c_int::MAX as usize) as libc::c_int,
+                        millis(left),
                     )
                 };
-                match check(result) {
-                    Ok(n) => break n as usize,
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {
-                        if let Some(deadline) = deadline {
-                            wait_ms = millis_rounded_up(
-                                deadline.saturating_duration_since(Instant::now()),
-                            );
-                        }
+                if rc < 0 {
+                    let err = io::Error::last_os_error();
+                    if err.kind() != io::ErrorKind::Interrupted {
+                        return Err(err);
                     }
-                    Err(err) => return Err(err),
+                    if let (Some(t), Some(start)) = (timeout, start) {
+                        left = Some(t.saturating_sub(start.elapsed()));
+                    }
+                    continue;
                 }
-            };
-            // SAFETY: epoll_wait initialised the first `found` entries.
-            unsafe { list.set_len(found) };
-            let woken = list.iter().any(|ev| ev.u64 == NOTIFY_KEY);
-            if woken {
-                let mut count = 0u64;
-                // SAFETY: reads 8 bytes into `count`; non-blocking, so an empty eventfd only
-                // returns EAGAIN, which is fine (another wait consumed it).
+                // SAFETY: epoll initialised the first `rc` entries.
+                unsafe { events.list.set_len(rc as usize) };
+                break;
+            }
+            if events.list.iter().any(|ev| {
+                let key = ev.u64;
+                key == NOTIFY_KEY
+            }) {
+                // Read before the flag is cleared: a notify in between then finds the flag
+                // still set and skips its write, and what it announced is taken by the loop
+                // after this wait anyway; the other order could clear a write nobody reads.
+                let mut count: u64 = 0;
+                // SAFETY: reads 8 bytes into `count` from our eventfd.
                 unsafe {
                     libc::read(
-                        self.wakeup.as_raw_fd(),
+                        self.notifier.as_raw_fd(),
                         (&mut count as *mut u64).cast(),
                         std::mem::size_of::<u64>(),
                     )
                 };
-                self.notified.store(false, Ordering::Release);
+                self.notified.store(false, Ordering::SeqCst);
             }
-            Ok(found - usize::from(woken))
-        }
-
-        /// Wakes the current or the next `wait()`, from any thread.
-        pub(crate) fn notify(&self) -> io::Result<()> {
-            if self.notified.swap(true, Ordering::AcqRel) {
-                return Ok(()); // a wake-up is already on its way
-            }
-            let one = 1u64;
-            // SAFETY: writes 8 bytes from `one`.
-            let written = unsafe {
-                libc::write(
-                    self.wakeup.as_raw_fd(),
-                    (&one as *const u64).cast(),
-                    std::mem::size_of::<u64>(),
-                )
-            };
-            if written < 0 {
-                let err = io::Error::last_os_error();
-                // A full eventfd still wakes the wait.
-                if err.kind() != io::ErrorKind::WouldBlock {
-                    self.notified.store(false, Ordering::Release);
-                    return Err(err);
-                }
-            }
-            Ok(())
+            Ok(events.list.len())
         }
     }
 
@@ -292,105 +310,77 @@ mod epoll {
         }
     }
 
-    /// `duration` in whole milliseconds, rounded up (a timer is never woken early), at most
-    /// what `epoll_wait` takes.
-    fn millis_rounded_up(duration: Duration) -> libc::c_int {
-        let ms = duration.as_nanos().div_ceil(1_000_000);
-        ms.min(libc::c_int::MAX as u128) as libc::c_int
-    }
-
     #[cfg(test)]
     mod tests {
         use super::*;
-        use std::os::unix::net::UnixStream;
+        use std::time::Instant;
 
         #[test]
-        fn a_notify_wakes_a_blocked_wait_once_and_is_not_reported_as_an_event() {
-            let poller = std::sync::Arc::new(Poller::new().unwrap());
-            let other = poller.clone();
-            let waker = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(20));
-                other.notify().unwrap();
-                other.notify().unwrap(); // coalesced with the first
+        fn a_notify_wakes_one_wait_and_the_next_notify_wakes_the_next() {
+            let poller = Poller::new().unwrap();
+            let mut events = Events::new();
+            // Two notifies before a wait: one wake-up, and nothing left for the next wait.
+            poller.notify().unwrap();
+            poller.notify().unwrap();
+            let start = Instant::now();
+            poller
+                .wait(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+            assert!(start.elapsed() < Duration::from_secs(4));
+            assert_eq!(events.iter().count(), 0, "the wake-up is not an event");
+            poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
+            assert_eq!(events.list.len(), 0, "the eventfd was read");
+            // The flag was cleared: a later notify writes again and wakes the next wait.
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    std::thread::sleep(Duration::from_millis(20));
+                    poller.notify().unwrap();
+                });
+                let start = Instant::now();
+                poller
+                    .wait(&mut events, Some(Duration::from_secs(5)))
+                    .unwrap();
+                assert!(start.elapsed() < Duration::from_secs(4));
             });
-            let mut events = Events::new();
-            let started = Instant::now();
-            assert_eq!(
-                poller
-                    .wait(&mut events, Some(Duration::from_secs(10)))
-                    .unwrap(),
-                0
-            );
-            assert!(started.elapsed() < Duration::from_secs(5));
-            waker.join().unwrap();
-            assert_eq!(events.iter().count(), 0);
-            // The wake-up was consumed: the next wait times out.
-            let started = Instant::now();
-            assert_eq!(
-                poller
-                    .wait(&mut events, Some(Duration::from_millis(30)))
-                    .unwrap(),
-                0
-            );
-            assert!(started.elapsed() >= Duration::from_millis(30));
         }
 
         #[test]
-        fn level_fds_are_reported_until_read_and_oneshot_ones_once() {
+        fn a_timed_wait_ends_no_earlier_than_its_timeout() {
             let poller = Poller::new().unwrap();
-            let (a, mut b) = UnixStream::pair().unwrap();
-            let (c, mut d) = UnixStream::pair().unwrap();
-            // SAFETY: both are deleted below, before they are dropped.
-            unsafe {
-                poller
-                    .add_with_mode(a.as_raw_fd(), Event::readable(1), PollMode::Level)
-                    .unwrap();
-                poller.add(c.as_raw_fd(), Event::readable(2)).unwrap();
-            }
-            use std::io::Write;
-            b.write_all(b"x").unwrap();
-            d.write_all(b"y").unwrap();
             let mut events = Events::new();
-            for round in 0..2 {
-                poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
-                let mut keys: Vec<(usize, bool, bool)> = events
-                    .iter()
-                    .map(|e| (e.key, e.readable, e.writable))
-                    .collect();
-                keys.sort();
-                let want = if round == 0 {
-                    vec![(1, true, false), (2, true, false)]
-                } else {
-                    vec![(1, true, false)]
-                };
-                assert_eq!(keys, want, "round {round}");
-            }
-            poller.modify(&c, Event::readable(2)).unwrap();
-            poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
-            assert_eq!(events.iter().count(), 2);
-            poller.delete(&a).unwrap();
-            poller.delete(&c).unwrap();
-            assert_eq!(poller.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+            let start = Instant::now();
+            poller
+                .wait(&mut events, Some(Duration::from_micros(2500)))
+                .unwrap();
+            // Rounded up to 3 ms, never down to 2.
+            assert!(start.elapsed() >= Duration::from_micros(2500));
+            assert_eq!(millis(Some(Duration::from_micros(2001))), 3);
+            assert_eq!(millis(Some(Duration::from_millis(7))), 7);
+            assert_eq!(millis(Some(Duration::MAX)), libc::c_int::MAX);
+            assert_eq!(millis(None), -1);
         }
 
         #[test]
-        fn a_hang_up_is_readable_and_writable() {
+        fn a_readable_fd_is_reported_with_its_key() {
             let poller = Poller::new().unwrap();
-            let (a, b) = UnixStream::pair().unwrap();
-            // SAFETY: `a` outlives the poller.
-            unsafe {
-                poller
-                    .add_with_mode(a.as_raw_fd(), Event::writable(7), PollMode::Level)
-                    .unwrap();
-            }
-            drop(b);
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            // SAFETY: deleted below, before the fd closes.
+            unsafe { poller.add_with_mode(a.as_raw_fd(), Event::readable(7), PollMode::Level) }
+                .unwrap();
+            std::io::Write::write_all(&mut &b, b"x").unwrap();
             let mut events = Events::new();
-            poller.wait(&mut events, Some(Duration::ZERO)).unwrap();
-            let seen: Vec<(usize, bool, bool)> = events
+            poller
+                .wait(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+            let found: Vec<_> = events
                 .iter()
                 .map(|e| (e.key, e.readable, e.writable))
                 .collect();
-            assert_eq!(seen, vec![(7, true, true)]);
+            assert_eq!(found, vec![(7, true, false)]);
+            // SAFETY: refused before it is registered (the key is the poller's own).
+            let own_key = unsafe { poller.add(a.as_raw_fd(), Event::readable(usize::MAX)) };
+            assert!(own_key.is_err());
+            poller.delete(&a).unwrap();
         }
     }
 }

@@ -17,9 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio as StdStdio};
 
-use polling::{Event as PollEvent, PollMode};
-
-use crate::poller::Poller;
+use crate::poller::{Event as PollEvent, PollMode, Poller};
 
 use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};
@@ -131,8 +129,13 @@ impl<C> Processes<C> {
         Ok(())
     }
 
-    /// Unregisters once no child is left to wait for.
-    fn drop_sigchld_if_idle(&mut self, poller: &Poller) {
+    /// Unregisters once no child is left to wait for. Called when a spawn failed and when
+    /// `run` returns, not when a child exits or its handle closes: a program that starts the
+    /// next child from the exit of the one before (a build tool, a test runner) would
+    /// otherwise pay a socket pair, its registrations and three closes per child (about a
+    /// dozen system calls), as libuv's loop, too, keeps its `SIGCHLD` watcher between
+    /// children.
+    pub(crate) fn drop_sigchld_if_idle(&mut self, poller: &Poller) {
         if self.running() == 0 {
             if let Some((sig_id, reader, _writer)) = self.sigchld.take() {
                 signal_hook::low_level::unregister(sig_id);
@@ -180,12 +183,11 @@ impl<C> Processes<C> {
     }
 
     /// Removes one child (its handle closes); a running one is left to a reaper thread.
-    pub(crate) fn remove(&mut self, poller: &Poller, id: Id) -> Option<ProcessEntry<C>> {
+    pub(crate) fn remove(&mut self, id: Id) -> Option<ProcessEntry<C>> {
         let entry = self.slab.remove(id)?;
         if entry.exited.is_none() {
             reap_in_background(entry.pid);
         }
-        self.drop_sigchld_if_idle(poller);
         Some(entry)
     }
 
@@ -316,12 +318,9 @@ impl<C: Callback> Loop<C> {
                 *slot = self.pipe_open(raw).ok();
             }
         }
-        // A child that exited before the registration saw it is found on the next SIGCHLD
-        // check; look once now too, as libuv does after a spawn.
-        let _ = self.st().processes.sigchld.as_ref().map(|(_, _, w)| {
-            use std::io::Write;
-            (&*w).write(&[0])
-        });
+        // No check of the child now: the registration came before the spawn, so the
+        // child's SIGCHLD writes to the socket even if it exits before `spawn` returns (a
+        // byte written here cost every spawn one more loop wake-up and `waitpid`).
         Ok(Spawned {
             id,
             pid,
@@ -379,7 +378,6 @@ impl<C: Callback> Loop<C> {
                     out.push((id, status));
                 }
             }
-            st.processes.drop_sigchld_if_idle(&self.inbox.poller);
             out
         };
         for (id, status) in exited {

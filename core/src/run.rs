@@ -43,6 +43,11 @@ impl<C: Callback> Loop<C> {
         let result = self.run_steps(mode);
         self.running.set(false);
         self.phase.set(None);
+        // The SIGCHLD registration outlives each child within a run (process.rs says why);
+        // a loop that returns with no child left gives its socket pair back.
+        if !self.closed.get() {
+            self.st().processes.drop_sigchld_if_idle(&self.inbox.poller);
+        }
         result
     }
 

@@ -976,3 +976,71 @@ fn the_timeline_names_each_io_callback_by_kind_and_stream() {
         ]
     );
 }
+
+#[test]
+fn closing_a_stream_whose_host_lookup_waits_for_the_pool_lets_run_return() {
+    // The pool's only thread is busy, so the lookup of "localhost" is still queued when the
+    // stream closes: the close cancels it, and nothing of it may keep the loop alive.
+    let _serial = serial();
+    let lp: Loop<Task> = Loop::new(phaseloop_core::LoopOptions {
+        threadpool_size: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let log = Log::default();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    lp.queue_work(
+        Box::new(move || {
+            let _ = blocked.recv_timeout(Duration::from_secs(10));
+            Ok(Box::new(()) as phaseloop_core::JobOutput)
+        }),
+        Some(log.task("busy job done")),
+    )
+    .unwrap();
+    let log2 = log.clone();
+    let client = lp
+        .tcp_connect(
+            "localhost",
+            9,
+            Task::new(move |lp, event| {
+                let Event::Connect(Err(err)) = event else {
+                    panic!("{event:?}")
+                };
+                assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+                log2.push(format!("connect cancelled in the {} phase", phase(lp)));
+                Ok(())
+            }),
+        )
+        .unwrap();
+    lp.close_handle(client, Some(log.task("closed"))).unwrap();
+    release.send(()).unwrap();
+    // A watchdog stops a loop that would otherwise never return, so that the test fails
+    // instead of hanging.
+    let remote = lp.remote().unwrap();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let stopped = Arc::new(Mutex::new(false));
+    let stopped2 = stopped.clone();
+    let watchdog = thread::spawn(move || {
+        if finished.recv_timeout(Duration::from_secs(10)).is_err() {
+            let _ = remote.call(Task::new(move |lp, _| {
+                *stopped2.lock().unwrap() = true;
+                lp.stop();
+                Ok(())
+            }));
+        }
+    });
+    lp.run(RunMode::Default).unwrap();
+    let _ = done.send(());
+    watchdog.join().unwrap();
+    assert!(!*stopped.lock().unwrap(), "run() did not return on its own");
+    // The busy job's completion may come in the first poll phase or a later one; the
+    // connect's cancellation comes before the close callback, in the close phase.
+    let mut entries = log.entries();
+    entries.retain(|e| e != "busy job done");
+    assert_eq!(
+        entries,
+        vec!["connect cancelled in the close phase", "closed"]
+    );
+    assert_eq!(log.len(), 3, "{:?}", log.entries());
+    assert!(!lp.alive());
+}

@@ -49,7 +49,7 @@ fn a_round_trip_receives_in_poll_and_completes_sends_in_pending() {
                 let log = log.clone();
                 lp.udp_send(
                     server,
-                    Box::new(reply),
+                    reply,
                     Some(d.from),
                     Some(Task::new(move |lp, event| {
                         assert!(matches!(event, Event::Written(Ok(()))), "{event:?}");
@@ -90,7 +90,7 @@ fn a_round_trip_receives_in_poll_and_completes_sends_in_pending() {
     let log2 = log.clone();
     lp.udp_send(
         client,
-        Box::new(b"ping".to_vec()),
+        b"ping".to_vec(),
         Some(loopback(server_port)),
         Some(Task::new(move |lp, _| {
             log2.push(format!("{}:client sent", phase(lp)));
@@ -126,7 +126,7 @@ fn connected_udp_sends_without_an_address_and_hears_a_refusal() {
     let refused = lp
         .udp_send(
             id,
-            Box::new(b"x".to_vec()),
+            b"x".to_vec(),
             Some(loopback(port)),
             Some(Task::new(|_, _| Ok(()))),
             SyncWrite::Pending,
@@ -150,14 +150,8 @@ fn connected_udp_sends_without_an_address_and_hears_a_refusal() {
         }),
     )
     .unwrap();
-    lp.udp_send(
-        id,
-        Box::new(b"anyone?".to_vec()),
-        None,
-        None,
-        SyncWrite::Pending,
-    )
-    .unwrap();
+    lp.udp_send(id, b"anyone?".to_vec(), None, None, SyncWrite::Pending)
+        .unwrap();
     lp.run(RunMode::Default).unwrap();
     assert_eq!(log.entries(), [format!("poll:{}", libc::ECONNREFUSED)]);
 }
@@ -167,7 +161,14 @@ fn an_unconnected_send_without_an_address_is_edestaddrreq() {
     let lp = real_loop();
     let id = lp.udp_open(false).unwrap();
     let refused = lp
-        .udp_send(id, Box::new(b"x".to_vec()), None, None, SyncWrite::Pending)
+        .udp_send(
+            id,
+            // A boxed list is accepted as it is (hosts that already hold one).
+            Box::new(b"x".to_vec()) as Box<dyn phaseloop_core::WriteBufs>,
+            None,
+            None,
+            SyncWrite::Pending,
+        )
         .unwrap_err();
     assert!(
         matches!(refused.error, Error::Io(ref e) if e.raw_os_error() == Some(libc::EDESTADDRREQ))
@@ -267,7 +268,7 @@ fn closing_right_after_sends_runs_their_callbacks_before_the_close_callback() {
         let log = log.clone();
         lp.udp_send(
             id,
-            Box::new(vec![n as u8; 10]),
+            vec![n as u8; 10],
             Some(target),
             Some(Task::new(move |lp, event| {
                 let Event::Written(result) = event else {

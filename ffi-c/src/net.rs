@@ -36,19 +36,38 @@ pub const PL_TCP_IPV6ONLY: c_int = 1;
 pub const PL_TCP_REUSEPORT: c_int = 2;
 
 /// The caller's buffers, lent until the write's callback (as libuv's `uv_write`): only the
-/// array of pointers is copied.
-pub(crate) struct LentBufs(pub(crate) Vec<pl_buf>);
+/// array of pointers is copied, and a single buffer (nearly every datagram, most writes) is
+/// held inline, so that lending it allocates nothing.
+pub(crate) enum LentBufs {
+    /// One buffer.
+    One(pl_buf),
+    /// Any other number of them.
+    Many(Vec<pl_buf>),
+}
 
 // SAFETY: the bytes are the caller's, promised unchanged and alive until the write completes;
 // the loop reads them on its own thread only.
 unsafe impl Send for LentBufs {}
 
+impl LentBufs {
+    fn buf(&self, index: usize) -> pl_buf {
+        match self {
+            // `index` is 0: WriteBufs' callers keep it below `count()`.
+            LentBufs::One(buf) => *buf,
+            LentBufs::Many(list) => list[index],
+        }
+    }
+}
+
 impl WriteBufs for LentBufs {
     fn count(&self) -> usize {
-        self.0.len()
+        match self {
+            LentBufs::One(_) => 1,
+            LentBufs::Many(list) => list.len(),
+        }
     }
     fn get(&self, index: usize) -> &[u8] {
-        let buf = self.0[index];
+        let buf = self.buf(index);
         if buf.len == 0 {
             return &[];
         }
@@ -57,20 +76,23 @@ impl WriteBufs for LentBufs {
     }
 }
 
-/// The `pl_buf` array as a Vec, checked: PL_EINVAL for NULL with a count, or a NULL base.
-pub(crate) unsafe fn buffers(bufs: *const pl_buf, nbufs: usize) -> Result<Vec<pl_buf>, c_int> {
+/// The `pl_buf` array, checked: PL_EINVAL for NULL with a count, or a NULL base.
+pub(crate) unsafe fn buffers(bufs: *const pl_buf, nbufs: usize) -> Result<LentBufs, c_int> {
     if nbufs == 0 {
-        return Ok(Vec::new());
+        return Ok(LentBufs::Many(Vec::new()));
     }
     if bufs.is_null() {
         return Err(PL_EINVAL);
     }
     // SAFETY: the caller passes `nbufs` readable pl_buf (the header's contract).
-    let list = unsafe { std::slice::from_raw_parts(bufs, nbufs) }.to_vec();
+    let list = unsafe { std::slice::from_raw_parts(bufs, nbufs) };
     if list.iter().any(|b| b.base.is_null() && b.len > 0) {
         return Err(PL_EINVAL);
     }
-    Ok(list)
+    Ok(match list {
+        [one] => LentBufs::One(*one),
+        _ => LentBufs::Many(list.to_vec()),
+    })
 }
 
 /// A C string argument as UTF-8.
@@ -302,7 +324,7 @@ pub unsafe extern "C" fn pl_write(
             Err(status) => return status,
         };
         let cb = CCallback::stream_status(cb, data, drop);
-        request_status(core.write(id(stream), Box::new(LentBufs(list)), cb, SyncWrite::Pending))
+        request_status(core.write(id(stream), Box::new(list), cb, SyncWrite::Pending))
     })
 }
 
@@ -319,7 +341,7 @@ pub unsafe extern "C" fn pl_try_write(
     crate::event_loop::with_loop_or(lp, PL_EINVAL as isize, |core| {
         // SAFETY: the caller's array.
         let lent = match unsafe { buffers(bufs, nbufs) } {
-            Ok(list) => LentBufs(list),
+            Ok(lent) => lent,
             Err(status) => return status as isize,
         };
         let slices: Vec<&[u8]> = (0..lent.count()).map(|i| lent.get(i)).collect();

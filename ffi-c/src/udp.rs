@@ -235,13 +235,7 @@ pub unsafe extern "C" fn pl_udp_send(
             Err(status) => return status,
         };
         let cb = CCallback::stream_status(cb, data, drop);
-        request_status(core.udp_send(
-            id(socket),
-            Box::new(LentBufs(list)),
-            to,
-            cb,
-            SyncWrite::Pending,
-        ))
+        request_status(core.udp_send(id(socket), list, to, cb, SyncWrite::Pending))
     })
 }
 
@@ -262,7 +256,7 @@ pub unsafe extern "C" fn pl_udp_try_send(
             Ok(args) => args,
             Err(status) => return status as isize,
         };
-        match core.udp_try_send(id(socket), &LentBufs(list), to) {
+        match core.udp_try_send(id(socket), &list, to) {
             Ok(n) => n as isize,
             Err(err) => status_of(&err) as isize,
         }
@@ -277,7 +271,7 @@ unsafe fn send_args(
     bufs: *const pl_buf,
     nbufs: usize,
     addr: *const c_void,
-) -> Result<(Vec<pl_buf>, Option<std::net::SocketAddr>), c_int> {
+) -> Result<(LentBufs, Option<std::net::SocketAddr>), c_int> {
     // SAFETY: the caller's array.
     let list = unsafe { buffers(bufs, nbufs) }?;
     let to = if addr.is_null() {

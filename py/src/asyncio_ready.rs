@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::callback::{call_in_context, copy_context};
+use crate::context::{call_in_context, copy_context};
 use crate::event_loop::Loop;
 
 /// asyncio's `format_helpers._format_callback_source`, which its handles' `repr` and error

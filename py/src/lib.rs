@@ -33,6 +33,7 @@ mod promise;
 mod promise_host;
 mod resolvers;
 mod scheduling;
+mod sender_cache;
 mod signals;
 mod streams;
 mod udp;

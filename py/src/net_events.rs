@@ -14,7 +14,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use phaseloop_core::{Event, NetAddr, ReadEvent};
+use phaseloop_core::{Event, ReadEvent};
 
 use crate::callback::PyCallback;
 use crate::errors::io_error;
@@ -40,7 +40,7 @@ pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, event: Event<'_>) -> PyRe
         Event::Read(ReadEvent::Error(err)) => [error_object(py, err), none.clone_ref(py)],
         Event::Datagram(Ok(datagram)) => {
             let data = PyBytes::new(py, datagram.data);
-            let from = crate::streams::address(py, NetAddr::Inet(datagram.from))?;
+            let from = crate::sender_cache::sender(py, datagram.from)?;
             [
                 none.clone_ref(py),
                 (data, from).into_pyobject(py)?.into_any().unbind(),

@@ -107,7 +107,7 @@ impl Loop {
             Some(host) => Some(SocketAddr::new(ip(host, "address")?, port)),
             None => None,
         };
-        let bufs = Box::new(args::bytes(data, "data")?);
+        let bufs = args::bytes(data, "data")?;
         let cb = match on_sent.filter(|f| !f.is_none()) {
             Some(f) => Some(PyCallback::new(f, None, args::label(label)?, Kind::Udp)?),
             None => None,

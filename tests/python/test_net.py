@@ -433,6 +433,37 @@ def test_a_host_name_is_resolved_on_the_pool(net_loop: phaseloop.Loop) -> None:
     assert got == [b"named"]
 
 
+def test_a_client_destroyed_while_its_lookup_waits_lets_run_return() -> None:
+    # The pool's only thread sleeps, so the lookup of "localhost" is still queued when the
+    # client is destroyed: it is cancelled, and nothing of it may keep the loop alive.
+    with phaseloop.Loop(threadpool_size=1) as loop:
+        slept: list[object] = []
+        loop.queue_work(
+            phaseloop.jobs.sleep, 200, callback=lambda e, r: slept.append(e)
+        )
+        closed: list[bool] = []
+        client = loop.connect(9, "localhost")
+        client.on("close", closed.append)
+        client.destroy()
+        stopped: list[bool] = []
+
+        def watchdog() -> None:
+            # Stops a run that would never return, so the test fails instead of hanging.
+            stopped.append(True)
+            loop.stop()
+
+        timer = threading.Timer(10, lambda: loop.call_threadsafe(watchdog))
+        timer.start()
+        try:
+            loop.run()
+        finally:
+            timer.cancel()
+        assert stopped == []
+        assert slept == [None]
+        assert closed == [False]
+        assert loop.handles() == []
+
+
 def test_ten_thousand_connections_leave_the_fd_count_where_it_was(
     net_loop: phaseloop.Loop,
 ) -> None:

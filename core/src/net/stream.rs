@@ -6,9 +6,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
-use polling::{Event as PollEvent, PollMode};
-
-use crate::poller::Poller;
+use crate::poller::{Event as PollEvent, PollMode, Poller};
 
 use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};
@@ -791,8 +789,14 @@ impl<C: Callback> Loop<C> {
                     let mut entry = entry;
                     if let Some(connect) = entry.connect.take() {
                         if let Connecting::Resolving(work) = connect.state {
-                            if let Some(w) = st.works.get(work) {
-                                st.pool.cancel(w.number);
+                            // A lookup no thread has taken is cancelled and its request
+                            // forgotten here: a cancelled job reports no completion, so a
+                            // request left behind would keep the loop alive for ever. One
+                            // that runs already completes; its completion then finds the
+                            // stream gone.
+                            let number = st.works.get(work).map(|w| w.number);
+                            if number.is_some_and(|n| st.pool.cancel(n)) {
+                                st.works.remove(work);
                             }
                         }
                         if let Some(cb) = connect.cb {

@@ -75,17 +75,34 @@ impl<C> UdpState<C> {
     }
 }
 
+/// How many buffers a send takes from the stack; more are gathered into a `Vec`.
+const STACK_IOVECS: usize = 8;
+
 /// Sends one datagram now: the bytes sent, or the error (`WouldBlock` included).
 fn send_now(fd: i32, bufs: &dyn WriteBufs, to: Option<&SockAddr>) -> io::Result<usize> {
-    let iov: Vec<libc::iovec> = (0..bufs.count())
-        .map(|i| {
-            let b = bufs.get(i);
-            libc::iovec {
-                iov_base: b.as_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            }
-        })
-        .collect();
+    let iovec = |i: usize| {
+        let b = bufs.get(i);
+        libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        }
+    };
+    // A datagram of a few buffers (nearly every one) needs no allocation.
+    let count = bufs.count();
+    let mut stack = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; STACK_IOVECS];
+    let heap: Vec<libc::iovec>;
+    let iov: &[libc::iovec] = if count <= STACK_IOVECS {
+        for (i, slot) in stack.iter_mut().enumerate().take(count) {
+            *slot = iovec(i);
+        }
+        &stack[..count]
+    } else {
+        heap = (0..count).map(iovec).collect();
+        &heap
+    };
     // SAFETY: a zeroed msghdr is valid; every pointer in it outlives the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
@@ -261,23 +278,29 @@ impl<C: Callback> Loop<C> {
     /// the caller's tick queue ([`SyncWrite::Tick`], Node's `dgram`); else queued and sent from
     /// the poll phase, `cb` there. A datagram too
     /// large is `EMSGSIZE` in `cb`; a send after close is refused.
-    pub fn udp_send(
+    ///
+    /// `bufs` is boxed only when the send must wait in the queue: a datagram the kernel takes
+    /// at once costs no allocation (any [`WriteBufs`]; a `Box<dyn WriteBufs>` is not boxed
+    /// again).
+    pub fn udp_send<B: WriteBufs + 'static>(
         &self,
         id: Id,
-        bufs: Box<dyn WriteBufs>,
+        bufs: B,
         to: Option<SocketAddr>,
         cb: Option<C>,
         sync: SyncWrite,
     ) -> Result<Option<C>, Refused<Option<C>>> {
         let refuse = |error, callback| Err(Refused { error, callback });
-        match self.udp_connected(id) {
+        let bound = match self.udp_flags(id) {
             Err(error) => return refuse(error, cb),
-            Ok(true) if to.is_some() => return refuse(errno(libc::EISCONN), cb),
-            Ok(false) if to.is_none() => return refuse(errno(libc::EDESTADDRREQ), cb),
-            Ok(_) => {}
-        }
-        if let Err(error) = self.ensure_bound(id) {
-            return refuse(error, cb);
+            Ok((true, _)) if to.is_some() => return refuse(errno(libc::EISCONN), cb),
+            Ok((false, _)) if to.is_none() => return refuse(errno(libc::EDESTADDRREQ), cb),
+            Ok((_, bound)) => bound,
+        };
+        if !bound {
+            if let Err(error) = self.ensure_bound(id) {
+                return refuse(error, cb);
+            }
         }
         let to = to.map(SockAddr::from);
         let mut st = self.st();
@@ -291,7 +314,7 @@ impl<C: Callback> Loop<C> {
         };
         let udp = entry.udp.as_mut().expect("checked above");
         if udp.sends.is_empty() {
-            match send_now(fd, &*bufs, to.as_ref()) {
+            match send_now(fd, &bufs, to.as_ref()) {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 result => {
                     if let Ok(n) = &result {
@@ -310,8 +333,12 @@ impl<C: Callback> Loop<C> {
                 }
             }
         }
-        udp.queued += total_len(&*bufs);
-        udp.sends.push_back(UdpSend { bufs, to, cb });
+        udp.queued += total_len(&bufs);
+        udp.sends.push_back(UdpSend {
+            bufs: bufs.into_boxed(),
+            to,
+            cb,
+        });
         drop(st.streams.sync(&self.inbox.poller, id));
         Ok(None)
     }
@@ -452,45 +479,49 @@ impl<C: Callback> Loop<C> {
 
     fn udp_recv_ready(&self, id: Id) -> Result<(), RunError<C::Error>> {
         for _ in 0..READS_PER_EVENT {
-            let (fd, mut cb) = {
-                let mut st = self.st();
-                let Some(entry) = st.streams.slab.get_mut(id) else {
+            let fd = {
+                let st = self.state.borrow();
+                let Some(entry) = st.streams.slab.get(id) else {
                     return Ok(());
                 };
                 let Some(fd) = entry.fd.as_ref().map(|fd| fd.as_raw_fd()) else {
                     return Ok(());
                 };
-                let Some(udp) = entry.udp.as_mut().filter(|u| u.receiving) else {
-                    return Ok(());
-                };
-                let Some(cb) = udp.recv_cb.take() else {
-                    return Ok(());
-                };
-                (fd, cb)
+                match entry.udp.as_ref() {
+                    Some(udp) if udp.receiving && udp.recv_cb.is_some() => fd,
+                    _ => return Ok(()),
+                }
             };
             let mut buffer = self
                 .read_buffer
                 .take()
                 .unwrap_or_else(|| vec![0u8; READ_BUFFER_SIZE].into_boxed_slice());
             let received = recv_now(fd, &mut buffer);
-            let blocked = matches!(&received, Err(err) if err.kind() == io::ErrorKind::WouldBlock);
-            if !blocked {
-                if let Ok((n, _, _)) = &received {
-                    if let Some(entry) = self.st().streams.slab.get_mut(id) {
+            // The read that finds the socket empty (every event ends with one) touches
+            // nothing else: the callback is taken out only for a datagram or an error.
+            if matches!(&received, Err(err) if err.kind() == io::ErrorKind::WouldBlock) {
+                self.read_buffer.set(Some(buffer));
+                return Ok(());
+            }
+            let taken = {
+                let mut st = self.st();
+                st.streams.slab.get_mut(id).and_then(|entry| {
+                    if let Ok((n, _, _)) = &received {
                         entry.bytes_read += *n as u64;
                     }
-                }
-            }
-            let result = if blocked {
-                Ok(())
-            } else {
-                let event = Event::Datagram(received.map(|(n, from, truncated)| Datagram {
-                    data: &buffer[..n],
-                    from,
-                    truncated,
-                }));
-                self.invoke(Kind::Udp, id.as_u64(), &mut cb, event)
+                    entry.udp.as_mut().and_then(|udp| udp.recv_cb.take())
+                })
             };
+            let Some(mut cb) = taken else {
+                self.read_buffer.set(Some(buffer));
+                return Ok(());
+            };
+            let event = Event::Datagram(received.map(|(n, from, truncated)| Datagram {
+                data: &buffer[..n],
+                from,
+                truncated,
+            }));
+            let result = self.invoke(Kind::Udp, id.as_u64(), &mut cb, event);
             self.read_buffer.set(Some(buffer));
             let unused = {
                 let mut st = self.st();
@@ -503,9 +534,6 @@ impl<C: Callback> Loop<C> {
                 }
             };
             drop(unused);
-            if blocked {
-                return Ok(());
-            }
             result.map_err(RunError::Callback)?;
             self.drain_after_callback()?;
         }
@@ -554,14 +582,16 @@ impl<C: Callback> Loop<C> {
 
     // ----- helpers ----------------------------------------------------------------------------
 
-    fn udp_connected(&self, id: Id) -> Result<bool, Error> {
+    /// Whether the socket is connected and whether it is bound, in one look (a send's
+    /// checks).
+    fn udp_flags(&self, id: Id) -> Result<(bool, bool), Error> {
         self.check_open()?;
         let st = self.state.borrow();
         st.streams
             .slab
             .get(id)
             .and_then(|e| e.udp.as_ref())
-            .map(|u| u.connected)
+            .map(|u| (u.connected, u.bound))
             .ok_or(Error::NotFound)
     }
 

@@ -14,6 +14,26 @@ pub trait WriteBufs: Send {
     fn count(&self) -> usize;
     /// Buffer `index` (`index < count()`); it must not change until the write completes.
     fn get(&self, index: usize) -> &[u8];
+
+    /// The buffers as a box, for a queue (a box already is one, not boxed again).
+    fn into_boxed(self) -> Box<dyn WriteBufs>
+    where
+        Self: Sized + 'static,
+    {
+        Box::new(self)
+    }
+}
+
+impl WriteBufs for Box<dyn WriteBufs> {
+    fn count(&self) -> usize {
+        (**self).count()
+    }
+    fn get(&self, index: usize) -> &[u8] {
+        (**self).get(index)
+    }
+    fn into_boxed(self) -> Box<dyn WriteBufs> {
+        self
+    }
 }
 
 impl WriteBufs for Vec<u8> {

@@ -3,7 +3,7 @@
 //! the write queue and a shutdown waiting for it).
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use polling::{Event as PollEvent, PollMode, Poller};
@@ -96,6 +96,20 @@ pub(crate) struct StreamEntry<C> {
     pub(crate) bytes_written: u64,
     /// A UDP socket's own state (`None` for every other kind).
     pub(crate) udp: Option<Box<UdpState<C>>>,
+    /// The fd is the caller's ([`Loop::stream_over`]): dropping the entry forgets it instead
+    /// of closing it.
+    pub(crate) borrowed: bool,
+}
+
+impl<C> Drop for StreamEntry<C> {
+    fn drop(&mut self) {
+        if self.borrowed {
+            if let Some(fd) = self.fd.take() {
+                // Still open, and still the caller's to close.
+                let _ = fd.into_raw_fd();
+            }
+        }
+    }
 }
 
 impl<C> StreamEntry<C> {
@@ -118,6 +132,7 @@ impl<C> StreamEntry<C> {
             bytes_read: 0,
             bytes_written: 0,
             udp: None,
+            borrowed: false,
         }
     }
 
@@ -672,6 +687,10 @@ impl<C: Callback> Loop<C> {
             if stopped {
                 let _ = self.sync_stream(id);
             }
+            // A read that did not fill the buffer drained the socket: the next would be
+            // EAGAIN, so it is not made (libuv's rule; readiness is level-triggered, and
+            // bytes that arrive later wake the next poll).
+            let drained = matches!(outcome, Ok(n) if n < buffer.len());
             let event = match outcome {
                 Ok(n) => Event::Read(ReadEvent::Data(&buffer[..n])),
                 Err(None) => Event::Read(ReadEvent::Eof),
@@ -682,7 +701,7 @@ impl<C: Callback> Loop<C> {
             self.put_back_read_cb(id, cb);
             result.map_err(RunError::Callback)?;
             self.drain_after_callback()?;
-            if stopped {
+            if stopped || drained {
                 return Ok(());
             }
         }

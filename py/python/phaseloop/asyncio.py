@@ -31,11 +31,13 @@ from __future__ import annotations
 import asyncio
 import math
 import selectors
-from asyncio import events
+from asyncio import events, sslproto
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import phaseloop
+
+from .asyncio_transports import SocketTransport
 
 _T = TypeVar("_T")
 
@@ -240,6 +242,60 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
         self._pl.call_threadsafe(_run_handle, handle, label=_label(callback))
         return handle
+
+    # ----- transports -------------------------------------------------------------------------
+
+    def _make_socket_transport(
+        self,
+        sock: Any,
+        protocol: Any,
+        waiter: Any = None,
+        *,
+        extra: Any = None,
+        server: Any = None,
+    ) -> SocketTransport:
+        return SocketTransport(self, sock, protocol, waiter, extra, server)
+
+    def _make_ssl_transport(
+        self,
+        rawsock: Any,
+        protocol: Any,
+        sslcontext: Any,
+        waiter: Any = None,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        extra: Any = None,
+        server: Any = None,
+        **timeouts: Any,
+    ) -> asyncio.Transport:
+        # asyncio's TLS (its SSLProtocol, a BufferedProtocol) over phaseloop's transport.
+        ssl_protocol = sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter, server_side, server_hostname, **timeouts
+        )
+        SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server)
+        return ssl_protocol._app_transport  # type: ignore[no-any-return]
+
+    async def _sendfile_native(
+        self, transp: Any, file: Any, offset: int, count: int | None
+    ) -> int:
+        if not isinstance(transp, SocketTransport):
+            return await super()._sendfile_native(transp, file, offset, count)  # type: ignore[no-any-return]
+        # os.sendfile on the socket through sock_sendfile, once the queued writes are out;
+        # the core stream lets go of the fd meanwhile, as asyncio's transport stops polling.
+        del self._transports[transp._sock_fd]  # type: ignore[attr-defined]
+        resume_reading = transp.is_reading()
+        transp.pause_reading()
+        await transp._make_empty_waiter()
+        sock = transp._lend_socket()
+        try:
+            return await self.sock_sendfile(sock, file, offset, count, fallback=False)
+        finally:
+            transp._take_socket_back()
+            transp._reset_empty_waiter()
+            if resume_reading:
+                transp.resume_reading()
+            self._transports[transp._sock_fd] = transp  # type: ignore[attr-defined]
 
     # ----- the executor -----------------------------------------------------------------------
 

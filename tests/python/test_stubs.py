@@ -14,6 +14,7 @@ from types import ModuleType
 import phaseloop
 import phaseloop.asyncio
 import phaseloop.asyncio_trace
+import phaseloop.asyncio_transports
 import phaseloop.child_process
 import phaseloop.cli
 import phaseloop.demo
@@ -160,6 +161,7 @@ def test_the_loop_constructor_parameters_match() -> None:
 PURE_PYTHON = [
     phaseloop.asyncio,
     phaseloop.asyncio_trace,
+    phaseloop.asyncio_transports,
     phaseloop.child_process,
     phaseloop.cli,
     phaseloop.demo,

@@ -132,7 +132,6 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
             if self._reading_now():
                 # Replaces the core's read callback (start_tls swaps protocols this way).
                 self._pl._read_start(self._stream, on_read, label=self._label())
-                # mypy: _stream is an int while reading
 
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol  # type: ignore[no-any-return]
@@ -188,7 +187,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
                 self._protocol.data_received(data)
             except (SystemExit, KeyboardInterrupt):
                 raise
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
                 self._fatal_error(
                     exc, "Fatal error: protocol.data_received() call failed."
                 )
@@ -218,8 +217,10 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
                     raise RuntimeError("get_buffer() returned an empty buffer")
             except (SystemExit, KeyboardInterrupt):
                 raise
-            except BaseException as exc:
-                self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
+                self._fatal_error(
+                    exc, "Fatal error: protocol.get_buffer() call failed."
+                )
                 return
             taken = min(len(buf), len(view))
             buf[:taken] = view[:taken]
@@ -228,7 +229,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
                 self._protocol.buffer_updated(taken)
             except (SystemExit, KeyboardInterrupt):
                 raise
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
                 self._fatal_error(
                     exc, "Fatal error: protocol.buffer_updated() call failed."
                 )
@@ -254,7 +255,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
             keep_open = self._protocol.eof_received()
         except (SystemExit, KeyboardInterrupt):
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
             self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
             return
         if not keep_open:
@@ -283,7 +284,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
             queued = self._write_now(self._stream, data, self._written)
         except (SystemExit, KeyboardInterrupt):
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
             self._fatal_error(exc, "Fatal write error on socket transport")
             return
         if queued:
@@ -344,7 +345,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
     ) -> None:
         if isinstance(exc, OSError):
             if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
+                logger.debug("%r: %s", self, message, exc_info=exc)
         else:
             self._loop.call_exception_handler(
                 {
@@ -418,3 +419,6 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
         if self._sock is None or self._conn_lost or self._pl.closed:
             return
         self._stream = self._pl._stream_over(self._sock_fd)
+
+
+__all__ = ["SocketTransport"]

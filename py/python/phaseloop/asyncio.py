@@ -6,18 +6,21 @@
     loop = phaseloop.asyncio.new_event_loop()
     loop.phaseloop.record()                  # the phaseloop.Loop underneath: its timeline
 
-``EventLoop`` is asyncio's own Unix selector loop with its scheduling and its I/O readiness
-moved onto phaseloop, so every asyncio behaviour it does not change (futures, tasks,
-transports, ``sock_*``, servers, subprocesses, signal handlers, ``getaddrinfo``) is asyncio's
-own code. What runs where, fixed so that timelines mean the same everywhere:
+``EventLoop`` is asyncio's own Unix selector loop with its scheduling, its I/O readiness and
+its socket transports moved onto phaseloop (``asyncio_transports.SocketTransport``, over the
+core's streams), so every asyncio behaviour it does not change (futures, tasks, ``sock_*``,
+servers, subprocesses, signal handlers, ``getaddrinfo``) is asyncio's own code. What runs
+where, fixed so that timelines mean the same everywhere:
 
 - ``call_soon`` callbacks (and so every task step and future callback) are immediates: the
   check phase, FIFO; those scheduled while a batch runs wait for the next iteration, which is
   asyncio's own rule.
 - ``call_later`` / ``call_at`` are timers (1 ms resolution, never early: a timer due within
   the millisecond is re-armed for the rest).
-- File descriptors asyncio watches (``add_reader`` / ``add_writer``, and so its transports
-  and ``sock_*`` calls) are fd watchers: their callbacks run in the poll phase.
+- Socket transports read and flush their queued writes in the poll phase (the core
+  stream's callbacks), so ``data_received`` runs there.
+- File descriptors asyncio watches (``add_reader`` / ``add_writer``, and so its ``sock_*``
+  calls and pipe transports) are fd watchers: their callbacks run in the poll phase.
 - ``call_soon_threadsafe`` is a thread-safe call (poll phase).
 - ``run_in_executor`` with the default executor runs on phaseloop's pool; its result arrives
   in the poll phase, then the awaiting task resumes in the check phase.

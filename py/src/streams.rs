@@ -344,7 +344,7 @@ impl Loop {
         let id = id(stream);
         if let Ok(bytes) = data.cast::<PyBytes>() {
             let slice = bytes.as_bytes();
-            let n = try_write_now(&lp, id, slice)?;
+            let n = try_write_now(lp, id, slice)?;
             if n == slice.len() {
                 return Ok(0);
             }
@@ -353,28 +353,28 @@ impl Loop {
                 ptr: slice[n..].as_ptr(),
                 len: slice.len() - n,
             };
-            return queue_write(&lp, id, Box::new(lent), on_written);
+            return queue_write(lp, id, Box::new(lent), on_written);
         }
         let buffer = PyBuffer::<u8>::get(data)?;
         if !buffer.is_c_contiguous() {
             let owned = buffer.to_vec(data.py())?;
-            let n = try_write_now(&lp, id, &owned)?;
+            let n = try_write_now(lp, id, &owned)?;
             if n == owned.len() {
                 return Ok(0);
             }
-            return queue_write(&lp, id, Box::new(owned[n..].to_vec()), on_written);
+            return queue_write(lp, id, Box::new(owned[n..].to_vec()), on_written);
         }
         // SAFETY: a C-contiguous u8 buffer of `len_bytes()` bytes, held (and its exporter kept
         // from resizing it) by `buffer` for as long as the slice is used, which is this call.
         let slice = unsafe {
             std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
         };
-        let n = try_write_now(&lp, id, slice)?;
+        let n = try_write_now(lp, id, slice)?;
         if n == slice.len() {
             return Ok(0);
         }
         // Queued: copied, since a bytearray or memoryview may change before it is written.
-        queue_write(&lp, id, Box::new(slice[n..].to_vec()), on_written)
+        queue_write(lp, id, Box::new(slice[n..].to_vec()), on_written)
     }
 
     #[pyo3(signature = (stream, on_read, label = None))]

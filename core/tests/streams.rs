@@ -1043,3 +1043,39 @@ fn a_stream_over_an_fd_leaves_it_open_when_the_stream_or_the_loop_closes() {
     (&ours).read_exact(&mut byte).unwrap();
     assert_eq!(&byte, b"b");
 }
+
+#[test]
+fn a_read_size_set_on_a_stream_hands_over_chunks_that_large() {
+    let _serial = serial();
+    let lp = real_loop();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    theirs
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let id = lp.pipe_open(ours.into_raw_fd()).unwrap();
+    assert!(lp.set_read_size(id, 0).is_err());
+    assert!(lp
+        .set_read_size(id, phaseloop_core::net::MAX_READ_SIZE + 1)
+        .is_err());
+    lp.set_read_size(id, 200 * 1024).unwrap();
+    // More than the default 64 KiB waits in the socket before the first read.
+    (&theirs).write_all(&vec![b'y'; 150 * 1024]).unwrap();
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    {
+        let sizes = sizes.clone();
+        lp.read_start(
+            id,
+            Task::new(move |lp, event| {
+                if let Event::Read(ReadEvent::Data(data)) = event {
+                    sizes.lock().unwrap().push(data.len());
+                    lp.close_handle(id, None).unwrap();
+                }
+                Ok(())
+            }),
+        )
+        .unwrap();
+    }
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(*sizes.lock().unwrap(), [150 * 1024]);
+    drop(theirs);
+}

@@ -512,6 +512,13 @@ impl Loop {
         Ok(self.open().is_ok_and(|lp| lp.is_active(id(stream))))
     }
 
+    /// The most one read of `stream` takes (`Loop::set_read_size`).
+    fn _set_read_size(&self, stream: u64, size: usize) -> PyResult<()> {
+        self.open()?
+            .set_read_size(id(stream), size)
+            .map_err(core_error)
+    }
+
     fn _stream_is_reading(&self, stream: u64) -> PyResult<bool> {
         Ok(self.open().is_ok_and(|lp| lp.is_reading(id(stream))))
     }

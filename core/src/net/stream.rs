@@ -14,8 +14,8 @@ use crate::event_loop::{Loop, Pending, Refused};
 use crate::id::{Id, IdKind, Slab};
 use crate::net::udp::UdpState;
 use crate::net::write_queue::{Finished, WriteQueue};
-use crate::net::READ_BUFFER_SIZE;
 use crate::net::{ReadEvent, StreamKind, SyncWrite, WriteBufs, READS_PER_EVENT};
+use crate::net::{MAX_READ_SIZE, READ_BUFFER_SIZE};
 use crate::poll::{Interest, STREAM_KEY};
 use crate::trace::Kind;
 
@@ -99,6 +99,8 @@ pub(crate) struct StreamEntry<C> {
     /// The fd is the caller's ([`Loop::stream_over`]): dropping the entry forgets it instead
     /// of closing it.
     pub(crate) borrowed: bool,
+    /// The most one read takes ([`Loop::set_read_size`]).
+    pub(crate) read_size: usize,
 }
 
 impl<C> Drop for StreamEntry<C> {
@@ -133,6 +135,7 @@ impl<C> StreamEntry<C> {
             bytes_written: 0,
             udp: None,
             borrowed: false,
+            read_size: READ_BUFFER_SIZE,
         }
     }
 
@@ -421,6 +424,26 @@ impl<C: Callback> Loop<C> {
         Ok(())
     }
 
+    /// The most one read of the stream takes, and so the largest chunk a read callback gets:
+    /// [`READ_BUFFER_SIZE`] (64 KiB, libuv's) unless set here, between 1 byte and
+    /// [`MAX_READ_SIZE`]. asyncio's transports read up to 256 KiB at a time (its `max_size`):
+    /// a 100 KiB message is then one callback, not two.
+    pub fn set_read_size(&self, id: Id, size: usize) -> Result<(), Error> {
+        self.check_open()?;
+        if size == 0 || size > MAX_READ_SIZE {
+            return Err(Error::InvalidArgument(
+                "read size must be between 1 byte and 16 MiB",
+            ));
+        }
+        let mut st = self.st();
+        let entry = st.streams.slab.get_mut(id).ok_or_else(closed_error)?;
+        if entry.udp.is_some() || entry.listening {
+            return Err(Error::InvalidArgument("only a stream has a read size"));
+        }
+        entry.read_size = size;
+        Ok(())
+    }
+
     /// `uv_read_stop`: no more read callbacks until [`Loop::read_start`] (backpressure).
     pub fn read_stop(&self, id: Id) -> Result<(), Error> {
         self.check_open()?;
@@ -633,7 +656,7 @@ impl<C: Callback> Loop<C> {
     /// Reads up to [`READS_PER_EVENT`] times, each read's bytes to the read callback.
     fn read_ready(&self, id: Id) -> Result<(), RunError<C::Error>> {
         for _ in 0..READS_PER_EVENT {
-            let (fd, mut cb) = {
+            let (fd, mut cb, size) = {
                 let mut st = self.st();
                 let Some(entry) = st.streams.slab.get_mut(id) else {
                     return Ok(());
@@ -647,14 +670,15 @@ impl<C: Callback> Loop<C> {
                 let Some(cb) = entry.read_cb.take() else {
                     return Ok(());
                 };
-                (fd, cb)
+                (fd, cb, entry.read_size)
             };
-            let mut buffer = self
-                .read_buffer
-                .take()
-                .unwrap_or_else(|| vec![0u8; READ_BUFFER_SIZE].into_boxed_slice());
-            // SAFETY: the buffer is ours and as long as the length given.
-            let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            // One buffer for the loop, as large as the largest read size asked for.
+            let mut buffer = match self.read_buffer.take() {
+                Some(buffer) if buffer.len() >= size => buffer,
+                _ => vec![0u8; size.max(READ_BUFFER_SIZE)].into_boxed_slice(),
+            };
+            // SAFETY: the buffer is ours and at least `size` bytes long.
+            let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), size) };
             let outcome = if n > 0 {
                 Some(Ok(n as usize))
             } else if n == 0 {
@@ -690,7 +714,7 @@ impl<C: Callback> Loop<C> {
             // A read that did not fill the buffer drained the socket: the next would be
             // EAGAIN, so it is not made (libuv's rule; readiness is level-triggered, and
             // bytes that arrive later wake the next poll).
-            let drained = matches!(outcome, Ok(n) if n < buffer.len());
+            let drained = matches!(outcome, Ok(n) if n < size);
             let event = match outcome {
                 Ok(n) => Event::Read(ReadEvent::Data(&buffer[..n])),
                 Err(None) => Event::Read(ReadEvent::Eof),

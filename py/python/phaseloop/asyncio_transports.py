@@ -40,6 +40,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
+    # The most one read takes, as asyncio's socket transports read (``recv(max_size)``).
+    max_size = 256 * 1024
+
     # __del__ reads it: set even when __init__ failed early.
     _sock: socket.socket | None = None
 
@@ -66,7 +69,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
         pl: phaseloop.Loop = loop.phaseloop
         self._pl = pl
         self._sock_fd = sock.fileno()
-        self._stream: int | None = pl._stream_over(self._sock_fd)
+        self._stream: int | None = self._open_stream()
         self._sock = sock
         # Bound once: write() is the hot path.
         self._write_now = pl._transport_write
@@ -418,7 +421,12 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
     def _take_socket_back(self) -> None:
         if self._sock is None or self._conn_lost or self._pl.closed:
             return
-        self._stream = self._pl._stream_over(self._sock_fd)
+        self._stream = self._open_stream()
+
+    def _open_stream(self) -> int:
+        stream: int = self._pl._stream_over(self._sock_fd)
+        self._pl._set_read_size(stream, self.max_size)
+        return stream
 
 
 __all__ = ["SocketTransport"]

@@ -34,12 +34,14 @@ from __future__ import annotations
 import asyncio
 import math
 import selectors
+import socket
 from asyncio import events, sslproto
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import phaseloop
 
+from .asyncio_datagram import DatagramTransport
 from .asyncio_transports import SocketTransport
 
 _T = TypeVar("_T")
@@ -278,6 +280,21 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         )
         SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server)
         return ssl_protocol._app_transport  # type: ignore[no-any-return]
+
+    def _make_datagram_transport(
+        self,
+        sock: Any,
+        protocol: Any,
+        address: Any = None,
+        waiter: Any = None,
+        extra: Any = None,
+    ) -> asyncio.DatagramTransport:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            # A Unix datagram socket: asyncio's own transport, over fd watchers.
+            return super()._make_datagram_transport(  # type: ignore[no-any-return]
+                sock, protocol, address, waiter, extra
+            )
+        return DatagramTransport(self, sock, protocol, address, waiter, extra)
 
     async def _sendfile_native(
         self, transp: Any, file: Any, offset: int, count: int | None

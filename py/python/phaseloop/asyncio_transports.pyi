@@ -8,6 +8,9 @@ class SocketTransport(asyncio.Transport):
     """A stream socket's ``asyncio.Transport`` (TCP or Unix) on a phaseloop core stream,
     with asyncio's flow control, half-close, ``BufferedProtocol`` and close semantics."""
 
+    max_size: int
+    """The most one read takes (256 KiB, asyncio's)."""
+
     def __init__(
         self,
         loop: Any,

@@ -535,18 +535,32 @@ impl<C: Callback> Loop<C> {
             return Err(Error::Io(io::Error::from_raw_os_error(libc::EAGAIN)));
         }
         let fd = entry.raw_fd()?;
-        let iov: Vec<libc::iovec> = bufs
-            .iter()
-            .filter(|b| !b.is_empty())
-            .map(|b| libc::iovec {
-                iov_base: b.as_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            })
-            .collect();
+        let to_iovec = |b: &&[u8]| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        };
+        // One buffer (a transport's write) needs no list on the heap.
+        let one;
+        let many: Vec<libc::iovec>;
+        let iov: &[libc::iovec] = match bufs {
+            [[]] => return Ok(0),
+            [buf] => {
+                one = [to_iovec(buf)];
+                &one
+            }
+            _ => {
+                many = bufs
+                    .iter()
+                    .filter(|b| !b.is_empty())
+                    .map(to_iovec)
+                    .collect();
+                &many
+            }
+        };
         if iov.is_empty() {
             return Ok(0);
         }
-        let n = crate::net::write_queue::write_vectored(fd, entry.is_socket(), &iov)?;
+        let n = crate::net::write_queue::write_vectored(fd, entry.is_socket(), iov)?;
         entry.bytes_written += n as u64;
         Ok(n)
     }

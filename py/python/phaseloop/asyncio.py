@@ -7,8 +7,8 @@
     loop.phaseloop.record()                  # the phaseloop.Loop underneath: its timeline
 
 ``EventLoop`` is asyncio's own Unix selector loop with its scheduling, its I/O readiness and
-its socket transports moved onto phaseloop (``asyncio_transports.SocketTransport``, over the
-core's streams), so every asyncio behaviour it does not change (futures, tasks, ``sock_*``,
+its socket and datagram transports moved onto phaseloop (``asyncio_transports.SocketTransport``
+over the core's streams, ``asyncio_datagram.DatagramTransport`` over its UDP sockets), so every asyncio behaviour it does not change (futures, tasks, ``sock_*``,
 servers, subprocesses, signal handlers, ``getaddrinfo``) is asyncio's own code. What runs
 where, fixed so that timelines mean the same everywhere:
 
@@ -17,8 +17,8 @@ where, fixed so that timelines mean the same everywhere:
   asyncio's own rule.
 - ``call_later`` / ``call_at`` are timers (1 ms resolution, never early: a timer due within
   the millisecond is re-armed for the rest).
-- Socket transports read and flush their queued writes in the poll phase (the core
-  stream's callbacks), so ``data_received`` runs there.
+- Socket and datagram transports read and flush their queued writes in the poll phase (the
+  core's callbacks), so ``data_received`` and ``datagram_received`` run there.
 - File descriptors asyncio watches (``add_reader`` / ``add_writer``, and so its ``sock_*``
   calls and pipe transports) are fd watchers: their callbacks run in the poll phase.
 - ``call_soon_threadsafe`` is a thread-safe call (poll phase).

@@ -15,6 +15,7 @@
 mod args;
 mod callback;
 mod coroutine;
+mod data_received;
 mod dns;
 mod errors;
 mod event_loop;

@@ -496,3 +496,55 @@ def test_sendfile_sends_the_file_and_the_transport_reads_after(
     sent, got = loop.run_until_complete(main())
     assert sent == len(content)
     assert got == b"head" + content + b"tail"
+
+
+def test_a_data_received_that_raises_is_a_fatal_error_as_asyncios(
+    loop: pla.EventLoop,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+
+    class Raising(Recorder):
+        def data_received(self, data: bytes) -> None:
+            raise ValueError("bad bytes")
+
+    async def main() -> BaseException | None:
+        transport, _, served = await pair(loop, Raising)
+        transport.write(b"x")
+        exc = await served.lost
+        transport.close()
+        return exc
+
+    exc = loop.run_until_complete(main())
+    assert isinstance(exc, ValueError)
+    [context] = seen
+    assert context["message"] == "Fatal error: protocol.data_received() call failed."
+    assert context["exception"] is exc
+    assert isinstance(context["transport"], SocketTransport)
+
+
+def test_a_reset_is_connection_lost_with_connection_reset_error(
+    loop: pla.EventLoop,
+) -> None:
+    async def main() -> BaseException | None:
+        accepted: asyncio.Future[Recorder] = loop.create_future()
+
+        def factory() -> Recorder:
+            protocol = Recorder()
+            accepted.set_result(protocol)
+            return protocol
+
+        server = await loop.create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        raw = socket.create_connection(("127.0.0.1", port))
+        served = await accepted
+        # SO_LINGER 0: close() sends a reset.
+        raw.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+        )
+        raw.close()
+        exc = await served.lost
+        server.close()
+        return exc
+
+    assert isinstance(loop.run_until_complete(main()), ConnectionResetError)

@@ -15,7 +15,6 @@
 mod args;
 mod callback;
 mod coroutine;
-mod data_received;
 mod dns;
 mod errors;
 mod event_loop;

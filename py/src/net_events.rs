@@ -25,11 +25,6 @@ fn error_object(py: Python<'_>, err: std::io::Error) -> Py<PyAny> {
 
 /// Calls `cb` with the arguments of a network event; `false` if `event` is not one.
 pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, event: Event<'_>) -> PyResult<()> {
-    // An asyncio Protocol's reads go to data_received with no Python frame between.
-    let event = match (event, crate::data_received::receiver(py, cb)) {
-        (Event::Read(read), Some((reader, context))) => return reader.read(py, context, read),
-        (event, _) => event,
-    };
     let none = py.None();
     let args: [Py<PyAny>; 2] = match event {
         Event::Connection(Ok(id)) => [

@@ -130,10 +130,11 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
             on_read = self._read_data
         self._protocol = protocol
         self._protocol_connected = True
-        self._on_read = on_read
-        if self._reading_now():
-            # Replaces the core's read callback (start_tls swaps protocols this way).
-            self._begin_reading()
+        if on_read != self._on_read:
+            self._on_read = on_read
+            if self._reading_now():
+                # Replaces the core's read callback (start_tls swaps protocols this way).
+                self._pl._read_start(self._stream, on_read, label=self._label())
 
     def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol  # type: ignore[no-any-return]
@@ -180,28 +181,10 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
     def _start_reading(self) -> None:
         if not self.is_reading() or self._stream is None or self._pl.closed:
             return
-        self._begin_reading()
-
-    def _begin_reading(self) -> None:
-        if self._on_read == self._read_data:
-            # The core calls protocol.data_received itself; this transport's callbacks are
-            # for the end, a read error and a data_received that raised.
-            self._pl._read_start_protocol(
-                self._stream,
-                self._protocol,
-                self._read_data,
-                self._data_received_failed,
-                label=self._label(),
-            )
-        else:
-            self._pl._read_start(self._stream, self._on_read, label=self._label())
-
-    def _data_received_failed(self, exc: BaseException) -> None:
-        self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+        self._pl._read_start(self._stream, self._on_read, label=self._label())
 
     def _read_data(self, error: OSError | None, data: bytes | None) -> None:
-        """The read callback for a ``Protocol``: one ``data_received`` per read (the core
-        makes that call itself; this runs for the end and for read errors)."""
+        """The core's read callback for a ``Protocol``: one ``data_received`` per read."""
         if data is not None:
             try:
                 self._protocol.data_received(data)

@@ -606,6 +606,55 @@ fn one_busy_stream_reads_at_most_32_times_per_readiness_event() {
     let lp = real_loop();
     let (ours, theirs) = UnixStream::pair().unwrap();
     let theirs = Arc::new(theirs);
+    // Every read fills the read buffer, so only the per-event bound ends the reads.
+    let full = vec![b'x'; phaseloop_core::net::READ_BUFFER_SIZE];
+    (&*theirs).write_all(&full).unwrap();
+    let id = lp.pipe_open(ours.into_raw_fd()).unwrap();
+    let log = Log::default();
+    let reads = Arc::new(AtomicUsize::new(0));
+    {
+        let log = log.clone();
+        let reads = reads.clone();
+        lp.set_immediate(Task::new(move |lp, _| {
+            log.push(format!("immediate after {}", reads.load(Ordering::Relaxed)));
+            lp.close_handle(id, None).unwrap();
+            Ok(())
+        }))
+        .unwrap();
+    }
+    {
+        let reads = reads.clone();
+        let theirs = theirs.clone();
+        lp.read_start(
+            id,
+            Task::new(move |_, event| {
+                if let Event::Read(ReadEvent::Data(data)) = event {
+                    assert_eq!(data.len(), full.len());
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    // Always readable again: only the per-event bound lets the loop move on.
+                    (&*theirs).write_all(&full).unwrap();
+                }
+                Ok(())
+            }),
+        )
+        .unwrap();
+    }
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(
+        log.entries(),
+        [format!(
+            "immediate after {}",
+            phaseloop_core::net::READS_PER_EVENT
+        )]
+    );
+}
+
+#[test]
+fn a_read_that_does_not_fill_the_buffer_ends_the_events_reads() {
+    let _serial = serial();
+    let lp = real_loop();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let theirs = Arc::new(theirs);
     (&*theirs).write_all(b"x").unwrap();
     let id = lp.pipe_open(ours.into_raw_fd()).unwrap();
     let log = Log::default();
@@ -628,7 +677,8 @@ fn one_busy_stream_reads_at_most_32_times_per_readiness_event() {
             Task::new(move |_, event| {
                 if let Event::Read(ReadEvent::Data(_)) = event {
                     reads.fetch_add(1, Ordering::Relaxed);
-                    // Always readable again: only the per-event bound lets the loop move on.
+                    // Readable again at once, but the short read said the socket was drained:
+                    // the next byte is the next poll's, after the check phase.
                     (&*theirs).write_all(b"x").unwrap();
                 }
                 Ok(())
@@ -637,13 +687,7 @@ fn one_busy_stream_reads_at_most_32_times_per_readiness_event() {
         .unwrap();
     }
     lp.run(RunMode::Default).unwrap();
-    assert_eq!(
-        log.entries(),
-        [format!(
-            "immediate after {}",
-            phaseloop_core::net::READS_PER_EVENT
-        )]
-    );
+    assert_eq!(log.entries(), ["immediate after 1"]);
 }
 
 #[test]
@@ -1043,4 +1087,63 @@ fn closing_a_stream_whose_host_lookup_waits_for_the_pool_lets_run_return() {
     );
     assert_eq!(log.len(), 3, "{:?}", log.entries());
     assert!(!lp.alive());
+}
+
+#[test]
+fn a_stream_over_an_fd_leaves_it_open_when_the_stream_or_the_loop_closes() {
+    use std::os::fd::AsRawFd;
+    let _serial = serial();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let lp = real_loop();
+    let id = lp.stream_over(ours.as_raw_fd()).unwrap();
+    lp.close_handle(id, None).unwrap();
+    lp.run(RunMode::Default).unwrap();
+    // Still open, and still ours: it carries bytes both ways.
+    (&ours).write_all(b"a").unwrap();
+    let mut byte = [0u8; 1];
+    (&theirs).read_exact(&mut byte).unwrap();
+    assert_eq!(&byte, b"a");
+    let id = lp.stream_over(ours.as_raw_fd()).unwrap();
+    lp.close().unwrap();
+    drop(lp);
+    let _ = id;
+    (&theirs).write_all(b"b").unwrap();
+    (&ours).read_exact(&mut byte).unwrap();
+    assert_eq!(&byte, b"b");
+}
+
+#[test]
+fn a_read_size_set_on_a_stream_hands_over_chunks_that_large() {
+    let _serial = serial();
+    let lp = real_loop();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    theirs
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let id = lp.pipe_open(ours.into_raw_fd()).unwrap();
+    assert!(lp.set_read_size(id, 0).is_err());
+    assert!(lp
+        .set_read_size(id, phaseloop_core::net::MAX_READ_SIZE + 1)
+        .is_err());
+    lp.set_read_size(id, 200 * 1024).unwrap();
+    // More than the default 64 KiB waits in the socket before the first read.
+    (&theirs).write_all(&vec![b'y'; 150 * 1024]).unwrap();
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    {
+        let sizes = sizes.clone();
+        lp.read_start(
+            id,
+            Task::new(move |lp, event| {
+                if let Event::Read(ReadEvent::Data(data)) = event {
+                    sizes.lock().unwrap().push(data.len());
+                    lp.close_handle(id, None).unwrap();
+                }
+                Ok(())
+            }),
+        )
+        .unwrap();
+    }
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(*sizes.lock().unwrap(), [150 * 1024]);
+    drop(theirs);
 }

@@ -309,3 +309,43 @@ fn closing_right_after_sends_runs_their_callbacks_before_the_close_callback() {
         ]
     );
 }
+
+#[test]
+fn a_udp_socket_over_an_fd_receives_and_leaves_the_fd_open() {
+    use std::os::fd::AsRawFd;
+    let lp = real_loop();
+    let ours = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let theirs = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let id = lp.udp_over(ours.as_raw_fd()).unwrap();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    {
+        let got = got.clone();
+        lp.udp_recv_start(
+            id,
+            Task::new(move |lp, event| {
+                if let Event::Datagram(Ok(d)) = event {
+                    got.lock().unwrap().push((d.data.to_vec(), d.from));
+                    lp.close_handle(id, None).unwrap();
+                }
+                Ok(())
+            }),
+        )
+        .map_err(|r| r.error)
+        .unwrap();
+    }
+    theirs.send_to(b"over", ours.local_addr().unwrap()).unwrap();
+    lp.run(RunMode::Default).unwrap();
+    assert_eq!(
+        *got.lock().unwrap(),
+        [(b"over".to_vec(), theirs.local_addr().unwrap())]
+    );
+    // The stream is closed; the socket is still open and still the caller's.
+    ours.send_to(b"still", theirs.local_addr().unwrap())
+        .unwrap();
+    let mut buf = [0u8; 8];
+    let (n, _) = theirs.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"still");
+    // A stream socket is not a UDP socket.
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    assert!(lp.udp_over(tcp.as_raw_fd()).is_err());
+}

@@ -10,17 +10,18 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-use phaseloop_core::{Id, Kind, ListenOptions, NetAddr, SyncWrite, WriteBufs};
+use phaseloop_core::{Error as CoreError, Id, Kind, ListenOptions, NetAddr, SyncWrite, WriteBufs};
 
 use crate::args;
 use crate::callback::PyCallback;
 use crate::errors::core_error;
-use crate::event_loop::Loop;
+use crate::event_loop::{Core, Loop};
 
 /// `phaseloop.net`, imported once.
 static NET: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
@@ -73,6 +74,51 @@ fn write_bufs(data: &Bound<'_, PyAny>) -> PyResult<(Box<dyn WriteBufs>, usize)> 
     let owned = args::bytes(data, "data")?;
     let len = owned.len();
     Ok((Box::new(owned), len))
+}
+
+/// A stream id given as a Python int. Ids carry their kind and loop tag in the high bits, so
+/// they are multi-digit ints; `PyLong_AsUnsignedLong` reads those without the byte-array
+/// conversion `u64` extraction makes (a fifth of `_transport_write`'s cost).
+fn stream_id(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    // SAFETY: attached; `obj` is a live object; the call sets an error and returns
+    // `c_ulong::MAX` for a non-int or a value out of range.
+    let raw = unsafe { pyo3::ffi::PyLong_AsUnsignedLong(obj.as_ptr()) };
+    if raw == std::ffi::c_ulong::MAX {
+        if let Some(err) = PyErr::take(obj.py()) {
+            return Err(err);
+        }
+    }
+    Ok(raw)
+}
+
+/// Writes what the kernel takes of `data` now: 0 when it takes nothing or earlier writes are
+/// still queued (`EAGAIN`), an `OSError` when the write fails.
+fn try_write_now(lp: &Core, id: Id, data: &[u8]) -> PyResult<usize> {
+    if data.is_empty() {
+        return Ok(0);
+    }
+    match lp.try_write(id, &[data]) {
+        Ok(n) => Ok(n),
+        Err(CoreError::Io(err)) if err.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+        Err(err) => Err(core_error(err)),
+    }
+}
+
+/// Queues the rest of a transport's write; `on_written(error)` when it is done. The bytes
+/// queued.
+fn queue_write(
+    lp: &Core,
+    id: Id,
+    bufs: Box<dyn WriteBufs>,
+    on_written: &Bound<'_, PyAny>,
+) -> PyResult<usize> {
+    let len: usize = (0..bufs.count()).map(|i| bufs.get(i).len()).sum();
+    let cb = callback(on_written, None, Kind::Write)?;
+    match lp.write(id, bufs, Some(cb), SyncWrite::Pending) {
+        // With SyncWrite::Pending a finished write's callback is queued, never handed back.
+        Ok(_) => Ok(len),
+        Err(refused) => Err(core_error(refused.error)),
+    }
 }
 
 /// Calls `phaseloop.net.<name>(loop, *args, **kwargs)`: the Node-shaped classes are Python.
@@ -291,6 +337,61 @@ impl Loop {
         lp.pipe_open(fd).map(Id::as_u64).map_err(core_error)
     }
 
+    /// A stream over the socket `fd` that stays the caller's (`Loop::stream_over`): closing
+    /// the stream or the loop leaves the fd open, for the socket object that owns it.
+    fn _stream_over(&self, fd: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let lp = self.open()?;
+        let fd = args::fd(fd)?;
+        lp.stream_over(fd).map(Id::as_u64).map_err(core_error)
+    }
+
+    /// A transport's write: what the kernel takes now is written inside the call and costs no
+    /// callback; the rest is queued and `on_written(error)` runs when it is written (poll or
+    /// pending phase) or cancelled (close phase, `ECANCELED`). Returns the bytes queued (0:
+    /// all written). `bytes` are written as they are; other buffers are copied only if queued.
+    fn _transport_write(
+        &self,
+        stream: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        on_written: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let lp = self.open()?;
+        let id = id(stream_id(stream)?);
+        if let Ok(bytes) = data.cast::<PyBytes>() {
+            let slice = bytes.as_bytes();
+            let n = try_write_now(lp, id, slice)?;
+            if n == slice.len() {
+                return Ok(0);
+            }
+            let lent = LentBytes {
+                _owner: bytes.clone().unbind(),
+                ptr: slice[n..].as_ptr(),
+                len: slice.len() - n,
+            };
+            return queue_write(lp, id, Box::new(lent), on_written);
+        }
+        let buffer = PyBuffer::<u8>::get(data)?;
+        if !buffer.is_c_contiguous() {
+            let owned = buffer.to_vec(data.py())?;
+            let n = try_write_now(lp, id, &owned)?;
+            if n == owned.len() {
+                return Ok(0);
+            }
+            return queue_write(lp, id, Box::new(owned[n..].to_vec()), on_written);
+        }
+        // SAFETY: a C-contiguous u8 buffer of `len_bytes()` bytes, held (and its exporter kept
+        // from resizing it) by `buffer` for as long as the slice is used, which is this call.
+        let slice = unsafe {
+            std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
+        };
+        let n = try_write_now(lp, id, slice)?;
+        if n == slice.len() {
+            return Ok(0);
+        }
+        // Queued: copied, since a bytearray or memoryview may change before it is written.
+        queue_write(lp, id, Box::new(slice[n..].to_vec()), on_written)
+    }
+
     #[pyo3(signature = (stream, on_read, label = None))]
     fn _read_start(
         &self,
@@ -424,6 +525,17 @@ impl Loop {
 
     fn _stream_is_active(&self, stream: u64) -> PyResult<bool> {
         Ok(self.open().is_ok_and(|lp| lp.is_active(id(stream))))
+    }
+
+    /// The most one read of `stream` takes (`Loop::set_read_size`).
+    fn _set_read_size(&self, stream: u64, size: usize) -> PyResult<()> {
+        self.open()?
+            .set_read_size(id(stream), size)
+            .map_err(core_error)
+    }
+
+    fn _stream_is_reading(&self, stream: u64) -> PyResult<bool> {
+        Ok(self.open().is_ok_and(|lp| lp.is_reading(id(stream))))
     }
 
     fn _stream_kind(&self, stream: u64) -> PyResult<&'static str> {

@@ -11,7 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use phaseloop_core::{Id, Kind, SyncWrite};
+use phaseloop_core::{Error as CoreError, Id, Kind, SyncWrite};
 
 use crate::args;
 use crate::callback::PyCallback;
@@ -83,6 +83,52 @@ impl Loop {
         let cb = PyCallback::new(on_message, None, args::label(label)?, Kind::Udp)?;
         lp.udp_recv_start(id(sock), cb)
             .map_err(|refused| core_error(refused.error))
+    }
+
+    /// A UDP socket over `fd` that stays the caller's (`Loop::udp_over`), for asyncio's
+    /// datagram transports.
+    fn _udp_over(&self, fd: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let lp = self.open()?;
+        let fd = args::fd(fd)?;
+        lp.udp_over(fd).map(Id::as_u64).map_err(core_error)
+    }
+
+    /// A datagram transport's send: sent inside the call when the kernel takes it (0, no
+    /// callback), an `OSError` when the send fails at once, else queued (its size returned)
+    /// with `on_sent(error)` in the poll phase once it is sent or failed, or in the close
+    /// phase (`ECANCELED`). `host` `None`: the connected peer.
+    fn _udp_transport_send(
+        &self,
+        sock: u64,
+        data: &Bound<'_, PyAny>,
+        host: Option<&str>,
+        port: u16,
+        on_sent: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let lp = self.open()?;
+        let to = match host {
+            Some(host) => Some(SocketAddr::new(ip(host, "address")?, port)),
+            None => None,
+        };
+        let owned = args::bytes(data, "data")?;
+        match lp.udp_try_send(id(sock), &owned, to) {
+            Ok(_) => return Ok(0),
+            Err(CoreError::Io(err)) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(core_error(err)),
+        }
+        let len = owned.len();
+        let cb = PyCallback::new(on_sent, None, None, Kind::Udp)?;
+        match lp.udp_send(id(sock), owned, to, Some(cb), SyncWrite::Pending) {
+            // With SyncWrite::Pending a finished send's callback is queued, never handed back.
+            Ok(_) => Ok(len),
+            Err(refused) => Err(core_error(refused.error)),
+        }
+    }
+
+    fn _udp_send_queue_size(&self, sock: u64) -> PyResult<usize> {
+        self.open()?
+            .udp_send_queue_size(id(sock))
+            .map_err(core_error)
     }
 
     fn _udp_recv_stop(&self, sock: u64) -> PyResult<()> {

@@ -13,7 +13,9 @@ from types import ModuleType
 
 import phaseloop
 import phaseloop.asyncio
+import phaseloop.asyncio_datagram
 import phaseloop.asyncio_trace
+import phaseloop.asyncio_transports
 import phaseloop.child_process
 import phaseloop.cli
 import phaseloop.demo
@@ -159,7 +161,9 @@ def test_the_loop_constructor_parameters_match() -> None:
 # namespace also holds what they import, so `__all__` is the runtime's list of public names.
 PURE_PYTHON = [
     phaseloop.asyncio,
+    phaseloop.asyncio_datagram,
     phaseloop.asyncio_trace,
+    phaseloop.asyncio_transports,
     phaseloop.child_process,
     phaseloop.cli,
     phaseloop.demo,

@@ -91,5 +91,9 @@ pub enum SyncWrite {
 /// (libuv's count), so one busy connection cannot starve the others.
 pub const READS_PER_EVENT: usize = 32;
 
-/// The size of the loop's read buffer, as libuv's (64 KiB).
+/// The size of the loop's read buffer, as libuv's (64 KiB): the most one read of a stream
+/// takes unless [`crate::Loop::set_read_size`] says otherwise.
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
+
+/// The largest read size [`crate::Loop::set_read_size`] takes (16 MiB).
+pub const MAX_READ_SIZE: usize = 16 * 1024 * 1024;

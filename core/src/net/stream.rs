@@ -3,7 +3,7 @@
 //! the write queue and a shutdown waiting for it).
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use crate::poller::{Event as PollEvent, PollMode, Poller};
@@ -14,8 +14,8 @@ use crate::event_loop::{Loop, Pending, Refused};
 use crate::id::{Id, IdKind, Slab};
 use crate::net::udp::UdpState;
 use crate::net::write_queue::{Finished, WriteQueue};
-use crate::net::READ_BUFFER_SIZE;
 use crate::net::{ReadEvent, StreamKind, SyncWrite, WriteBufs, READS_PER_EVENT};
+use crate::net::{MAX_READ_SIZE, READ_BUFFER_SIZE};
 use crate::poll::{Interest, STREAM_KEY};
 use crate::trace::Kind;
 
@@ -96,6 +96,22 @@ pub(crate) struct StreamEntry<C> {
     pub(crate) bytes_written: u64,
     /// A UDP socket's own state (`None` for every other kind).
     pub(crate) udp: Option<Box<UdpState<C>>>,
+    /// The fd is the caller's ([`Loop::stream_over`]): dropping the entry forgets it instead
+    /// of closing it.
+    pub(crate) borrowed: bool,
+    /// The most one read takes ([`Loop::set_read_size`]).
+    pub(crate) read_size: usize,
+}
+
+impl<C> Drop for StreamEntry<C> {
+    fn drop(&mut self) {
+        if self.borrowed {
+            if let Some(fd) = self.fd.take() {
+                // Still open, and still the caller's to close.
+                let _ = fd.into_raw_fd();
+            }
+        }
+    }
 }
 
 impl<C> StreamEntry<C> {
@@ -118,6 +134,8 @@ impl<C> StreamEntry<C> {
             bytes_read: 0,
             bytes_written: 0,
             udp: None,
+            borrowed: false,
+            read_size: READ_BUFFER_SIZE,
         }
     }
 
@@ -406,6 +424,26 @@ impl<C: Callback> Loop<C> {
         Ok(())
     }
 
+    /// The most one read of the stream takes, and so the largest chunk a read callback gets:
+    /// [`READ_BUFFER_SIZE`] (64 KiB, libuv's) unless set here, between 1 byte and
+    /// [`MAX_READ_SIZE`]. asyncio's transports read up to 256 KiB at a time (its `max_size`):
+    /// a 100 KiB message is then one callback, not two.
+    pub fn set_read_size(&self, id: Id, size: usize) -> Result<(), Error> {
+        self.check_open()?;
+        if size == 0 || size > MAX_READ_SIZE {
+            return Err(Error::InvalidArgument(
+                "read size must be between 1 byte and 16 MiB",
+            ));
+        }
+        let mut st = self.st();
+        let entry = st.streams.slab.get_mut(id).ok_or_else(closed_error)?;
+        if entry.udp.is_some() || entry.listening {
+            return Err(Error::InvalidArgument("only a stream has a read size"));
+        }
+        entry.read_size = size;
+        Ok(())
+    }
+
     /// `uv_read_stop`: no more read callbacks until [`Loop::read_start`] (backpressure).
     pub fn read_stop(&self, id: Id) -> Result<(), Error> {
         self.check_open()?;
@@ -497,18 +535,32 @@ impl<C: Callback> Loop<C> {
             return Err(Error::Io(io::Error::from_raw_os_error(libc::EAGAIN)));
         }
         let fd = entry.raw_fd()?;
-        let iov: Vec<libc::iovec> = bufs
-            .iter()
-            .filter(|b| !b.is_empty())
-            .map(|b| libc::iovec {
-                iov_base: b.as_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            })
-            .collect();
+        let to_iovec = |b: &&[u8]| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        };
+        // One buffer (a transport's write) needs no list on the heap.
+        let one;
+        let many: Vec<libc::iovec>;
+        let iov: &[libc::iovec] = match bufs {
+            [[]] => return Ok(0),
+            [buf] => {
+                one = [to_iovec(buf)];
+                &one
+            }
+            _ => {
+                many = bufs
+                    .iter()
+                    .filter(|b| !b.is_empty())
+                    .map(to_iovec)
+                    .collect();
+                &many
+            }
+        };
         if iov.is_empty() {
             return Ok(0);
         }
-        let n = crate::net::write_queue::write_vectored(fd, entry.is_socket(), &iov)?;
+        let n = crate::net::write_queue::write_vectored(fd, entry.is_socket(), iov)?;
         entry.bytes_written += n as u64;
         Ok(n)
     }
@@ -618,7 +670,7 @@ impl<C: Callback> Loop<C> {
     /// Reads up to [`READS_PER_EVENT`] times, each read's bytes to the read callback.
     fn read_ready(&self, id: Id) -> Result<(), RunError<C::Error>> {
         for _ in 0..READS_PER_EVENT {
-            let (fd, mut cb) = {
+            let (fd, mut cb, size) = {
                 let mut st = self.st();
                 let Some(entry) = st.streams.slab.get_mut(id) else {
                     return Ok(());
@@ -632,14 +684,15 @@ impl<C: Callback> Loop<C> {
                 let Some(cb) = entry.read_cb.take() else {
                     return Ok(());
                 };
-                (fd, cb)
+                (fd, cb, entry.read_size)
             };
-            let mut buffer = self
-                .read_buffer
-                .take()
-                .unwrap_or_else(|| vec![0u8; READ_BUFFER_SIZE].into_boxed_slice());
-            // SAFETY: the buffer is ours and as long as the length given.
-            let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            // One buffer for the loop, as large as the largest read size asked for.
+            let mut buffer = match self.read_buffer.take() {
+                Some(buffer) if buffer.len() >= size => buffer,
+                _ => vec![0u8; size.max(READ_BUFFER_SIZE)].into_boxed_slice(),
+            };
+            // SAFETY: the buffer is ours and at least `size` bytes long.
+            let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), size) };
             let outcome = if n > 0 {
                 Some(Ok(n as usize))
             } else if n == 0 {
@@ -672,6 +725,10 @@ impl<C: Callback> Loop<C> {
             if stopped {
                 let _ = self.sync_stream(id);
             }
+            // A read that did not fill the buffer drained the socket: the next would be
+            // EAGAIN, so it is not made (libuv's rule; readiness is level-triggered, and
+            // bytes that arrive later wake the next poll).
+            let drained = matches!(outcome, Ok(n) if n < size);
             let event = match outcome {
                 Ok(n) => Event::Read(ReadEvent::Data(&buffer[..n])),
                 Err(None) => Event::Read(ReadEvent::Eof),
@@ -682,7 +739,7 @@ impl<C: Callback> Loop<C> {
             self.put_back_read_cb(id, cb);
             result.map_err(RunError::Callback)?;
             self.drain_after_callback()?;
-            if stopped {
+            if stopped || drained {
                 return Ok(());
             }
         }

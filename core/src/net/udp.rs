@@ -189,6 +189,50 @@ impl<C: Callback> Loop<C> {
         Ok(self.st().streams.slab.insert(entry))
     }
 
+    /// A UDP socket over `fd`, an IPv4 or IPv6 datagram socket that stays the caller's: as
+    /// [`Loop::stream_over`], closing the socket or the loop only forgets the fd. It is taken
+    /// as it is: bound or not (the kernel binds it at its first send), connected if it has a
+    /// peer; it is made non-blocking. Anything but an IP datagram socket is `EINVAL`.
+    pub fn udp_over(&self, fd: std::os::fd::RawFd) -> Result<Id, Error> {
+        use std::os::fd::FromRawFd;
+        self.check_open()?;
+        if fd < 0 {
+            return Err(Error::InvalidArgument(
+                "fd must be a non-negative file descriptor",
+            ));
+        }
+        // SAFETY: only borrowed for the checks below; `fd` is the caller's open fd.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let socket = SockRef::from(&borrowed);
+        let local = socket.local_addr().map_err(Error::Io)?;
+        let domain = match local.as_socket() {
+            Some(SocketAddr::V4(_)) => Domain::IPV4,
+            Some(SocketAddr::V6(_)) => Domain::IPV6,
+            None => return Err(errno(libc::EINVAL)),
+        };
+        if socket.r#type().map_err(Error::Io)? != Type::DGRAM {
+            return Err(errno(libc::EINVAL));
+        }
+        let connected = socket.peer_addr().is_ok();
+        socket.set_nonblocking(true).map_err(Error::Io)?;
+        // SAFETY: the entry is borrowed, so dropping it forgets the fd instead of closing it.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut entry = StreamEntry::new(Some(owned), StreamKind::Udp);
+        entry.borrowed = true;
+        entry.udp = Some(Box::new(UdpState {
+            recv_cb: None,
+            receiving: false,
+            sends: VecDeque::new(),
+            queued: 0,
+            // The kernel binds an unbound socket at its first send, as it would for the
+            // caller's own socket calls; the loop does not bind it itself.
+            bound: true,
+            connected,
+            domain,
+        }));
+        Ok(self.st().streams.slab.insert(entry))
+    }
+
     /// `uv_udp_bind`: binds to `addr` (port 0: any free port). `reuse_address` lets several
     /// sockets bind one address (`SO_REUSEADDR`, and `SO_REUSEPORT` for unicast sharing, as
     /// Node's `reuseAddr`); `ipv6_only` keeps an IPv6 socket off IPv4. `EADDRINUSE`,

@@ -90,6 +90,17 @@ impl<C: Callback> Loop<C> {
     /// non-blocking, and it is the stream's from now on: closing the stream closes it. An fd
     /// that is not open is `EBADF` (and stays the caller's).
     pub fn pipe_open(&self, fd: RawFd) -> Result<Id, Error> {
+        self.open_fd(fd, false)
+    }
+
+    /// A stream over `fd` that stays the caller's: as [`Loop::pipe_open`], but closing the
+    /// stream (or the loop) only forgets the fd, leaving it open. For a host whose own socket
+    /// object owns the fd and closes it (asyncio's transports), so that the fd is closed once.
+    pub fn stream_over(&self, fd: RawFd) -> Result<Id, Error> {
+        self.open_fd(fd, true)
+    }
+
+    fn open_fd(&self, fd: RawFd, borrowed: bool) -> Result<Id, Error> {
         self.check_open()?;
         if fd < 0 {
             return Err(Error::InvalidArgument(
@@ -115,11 +126,9 @@ impl<C: Callback> Loop<C> {
         }
         // SAFETY: the caller hands the open fd over (documented above).
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(self
-            .st()
-            .streams
-            .slab
-            .insert(StreamEntry::new(Some(owned), kind)))
+        let mut entry = StreamEntry::new(Some(owned), kind);
+        entry.borrowed = borrowed;
+        Ok(self.st().streams.slab.insert(entry))
     }
 }
 

@@ -6,18 +6,21 @@
     loop = phaseloop.asyncio.new_event_loop()
     loop.phaseloop.record()                  # the phaseloop.Loop underneath: its timeline
 
-``EventLoop`` is asyncio's own Unix selector loop with its scheduling and its I/O readiness
-moved onto phaseloop, so every asyncio behaviour it does not change (futures, tasks,
-transports, ``sock_*``, servers, subprocesses, signal handlers, ``getaddrinfo``) is asyncio's
-own code. What runs where, fixed so that timelines mean the same everywhere:
+``EventLoop`` is asyncio's own Unix selector loop with its scheduling, its I/O readiness and
+its socket and datagram transports moved onto phaseloop (``asyncio_transports.SocketTransport``
+over the core's streams, ``asyncio_datagram.DatagramTransport`` over its UDP sockets), so every asyncio behaviour it does not change (futures, tasks, ``sock_*``,
+servers, subprocesses, signal handlers, ``getaddrinfo``) is asyncio's own code. What runs
+where, fixed so that timelines mean the same everywhere:
 
 - ``call_soon`` callbacks (and so every task step and future callback) are immediates: the
   check phase, FIFO; those scheduled while a batch runs wait for the next iteration, which is
   asyncio's own rule.
 - ``call_later`` / ``call_at`` are timers (1 ms resolution, never early: a timer due within
   the millisecond is re-armed for the rest).
-- File descriptors asyncio watches (``add_reader`` / ``add_writer``, and so its transports
-  and ``sock_*`` calls) are fd watchers: their callbacks run in the poll phase.
+- Socket and datagram transports read and flush their queued writes in the poll phase (the
+  core's callbacks), so ``data_received`` and ``datagram_received`` run there.
+- File descriptors asyncio watches (``add_reader`` / ``add_writer``, and so its ``sock_*``
+  calls and pipe transports) are fd watchers: their callbacks run in the poll phase.
 - ``call_soon_threadsafe`` is a thread-safe call (poll phase).
 - ``run_in_executor`` with the default executor runs on phaseloop's pool; its result arrives
   in the poll phase, then the awaiting task resumes in the check phase.
@@ -36,14 +39,18 @@ import concurrent.futures
 import heapq
 import math
 import selectors
+import socket
 import time as _time
-from asyncio import base_events, events
+from asyncio import base_events, events, sslproto
 from asyncio.log import logger
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import phaseloop
 from phaseloop import _phaseloop  # type: ignore[attr-defined]
+
+from .asyncio_datagram import DatagramTransport
+from .asyncio_transports import SocketTransport
 
 _T = TypeVar("_T")
 
@@ -431,6 +438,75 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             del handle._source_traceback[-1]  # type: ignore[attr-defined]
         self._pl.call_threadsafe(_run_handle, handle, label=_label(callback))
         return handle
+
+    # ----- transports -------------------------------------------------------------------------
+
+    def _make_socket_transport(
+        self,
+        sock: Any,
+        protocol: Any,
+        waiter: Any = None,
+        *,
+        extra: Any = None,
+        server: Any = None,
+    ) -> SocketTransport:
+        return SocketTransport(self, sock, protocol, waiter, extra, server)
+
+    def _make_ssl_transport(
+        self,
+        rawsock: Any,
+        protocol: Any,
+        sslcontext: Any,
+        waiter: Any = None,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        extra: Any = None,
+        server: Any = None,
+        **timeouts: Any,
+    ) -> asyncio.Transport:
+        # asyncio's TLS (its SSLProtocol, a BufferedProtocol) over phaseloop's transport.
+        ssl_protocol = sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter, server_side, server_hostname, **timeouts
+        )
+        SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server)
+        return ssl_protocol._app_transport  # type: ignore[no-any-return]
+
+    def _make_datagram_transport(
+        self,
+        sock: Any,
+        protocol: Any,
+        address: Any = None,
+        waiter: Any = None,
+        extra: Any = None,
+    ) -> asyncio.DatagramTransport:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            # A Unix datagram socket: asyncio's own transport, over fd watchers.
+            return super()._make_datagram_transport(  # type: ignore[no-any-return]
+                sock, protocol, address, waiter, extra
+            )
+        return DatagramTransport(self, sock, protocol, address, waiter, extra)
+
+    async def _sendfile_native(
+        self, transp: Any, file: Any, offset: int, count: int | None
+    ) -> int:
+        if not isinstance(transp, SocketTransport):
+            return await super()._sendfile_native(transp, file, offset, count)  # type: ignore[no-any-return]
+        # os.sendfile on the socket through sock_sendfile, once the queued writes are out;
+        # the core stream lets go of the fd meanwhile, as asyncio's transport stops polling.
+        del self._transports[transp._sock_fd]  # type: ignore[attr-defined]
+        resume_reading = transp.is_reading()
+        transp.pause_reading()
+        await transp._make_empty_waiter()
+        sock = transp._lend_socket()
+        try:
+            return await self.sock_sendfile(sock, file, offset, count, fallback=False)
+        finally:
+            transp._take_socket_back()
+            transp._reset_empty_waiter()
+            if resume_reading:
+                transp.resume_reading()
+            self._transports[transp._sock_fd] = transp  # type: ignore[attr-defined]
 
     # ----- the executor -----------------------------------------------------------------------
 

@@ -1,0 +1,432 @@
+"""``phaseloop.asyncio``'s socket transport: an ``asyncio.Transport`` over a core stream.
+
+``EventLoop`` makes one for every stream socket asyncio would give a selector transport
+(``create_connection``, ``create_server``'s accepted connections, the Unix-socket variants,
+``connect_accepted_socket``, and under ``SSLProtocol`` for ``ssl=`` and ``start_tls``). Reads
+and writes are the core's: a readable socket is read in Rust and the bytes reach
+``protocol.data_received`` (or a ``BufferedProtocol``'s ``get_buffer`` / ``buffer_updated``) in
+the poll phase; ``write()`` writes what the kernel takes inside the call and queues the rest on
+the core's write queue, flushed in the poll phase.
+
+Who owns the fd: the socket object, as in asyncio. The core stream is opened with
+``Loop._stream_over``, which never closes the fd (closing the stream or the loop forgets it),
+and the transport closes the socket when the connection is lost, or warns and closes it when it
+is collected unclosed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+import warnings
+from asyncio import base_events, constants, futures, protocols, transports, trsock
+from typing import Any
+
+import phaseloop
+
+logger = logging.getLogger("asyncio")
+
+# asyncio's Server counts its transports; from 3.13 it keeps them (``_attach(transport)``).
+_SERVER_KEEPS_TRANSPORTS = sys.version_info >= (3, 13)
+
+
+class SocketTransport(transports._FlowControlMixin, transports.Transport):  # type: ignore[misc,name-defined]
+    """A stream socket's ``asyncio.Transport`` (TCP or Unix) on a phaseloop core stream,
+    with asyncio's flow control, half-close, ``BufferedProtocol`` and close semantics."""
+
+    # start_tls and loop.sendfile read these, as on asyncio's own socket transport.
+    _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
+
+    # The most one read takes, as asyncio's socket transports read (``recv(max_size)``).
+    max_size = 256 * 1024
+
+    # __del__ reads it: set even when __init__ failed early.
+    _sock: socket.socket | None = None
+
+    def __init__(
+        self,
+        loop: Any,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+        server: Any = None,
+    ) -> None:
+        super().__init__(extra, loop)
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        pl: phaseloop.Loop = loop.phaseloop
+        self._pl = pl
+        self._sock_fd = sock.fileno()
+        self._stream: int | None = self._open_stream()
+        self._sock = sock
+        # Bound once: write() is the hot path.
+        self._write_now = pl._transport_write
+        self._queued = 0  # write requests on the core's queue, not yet finished
+        self._conn_lost = 0  # counts writes after the connection was lost, as asyncio
+        self._closing = False
+        self._paused = False
+        self._eof = False
+        self._empty_waiter: asyncio.Future[None] | None = None
+        self._leftover: memoryview | None = None  # read, not yet taken by get_buffer()
+        self._on_read: Any = None
+        self._protocol_connected = False
+        self.set_protocol(protocol)
+        self._server = server
+        if server is not None:
+            if _SERVER_KEEPS_TRANSPORTS:
+                server._attach(self)
+            else:
+                server._attach()
+        loop._transports[self._sock_fd] = self
+        base_events._set_nodelay(sock)  # type: ignore[attr-defined]
+        loop.call_soon(protocol.connection_made, self)
+        # Reading starts once connection_made() has run, as asyncio's.
+        loop.call_soon(self._start_reading)
+        if waiter is not None:
+            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        info = [type(self).__name__]
+        if self._sock is None:
+            info.append("closed")
+        elif self._closing:
+            info.append("closing")
+        info.append(f"fd={self._sock_fd}")
+        if self._stream is not None and not self._pl.closed:
+            reading = self._pl._stream_is_active(self._stream) and self._reading_now()
+            info.append("read=polling" if reading else "read=idle")
+            state = "polling" if self._queued else "idle"
+            info.append(f"write=<{state}, bufsize={self.get_write_buffer_size()}>")
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if self._sock is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._release_stream()
+            self._sock.close()
+            self._sock = None
+            server = self._server
+            if server is not None and _SERVER_KEEPS_TRANSPORTS:
+                server._detach(self)
+
+    # ----- the protocol -----------------------------------------------------------------------
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        if isinstance(protocol, protocols.BufferedProtocol):
+            on_read = self._read_into_buffer
+        else:
+            on_read = self._read_data
+        self._protocol = protocol
+        self._protocol_connected = True
+        if on_read != self._on_read:
+            self._on_read = on_read
+            if self._reading_now():
+                # Replaces the core's read callback (start_tls swaps protocols this way).
+                self._pl._read_start(self._stream, on_read, label=self._label())
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol  # type: ignore[no-any-return]
+
+    # ----- reading ----------------------------------------------------------------------------
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def is_reading(self) -> bool:
+        return not self._closing and not self._paused
+
+    def pause_reading(self) -> None:
+        if not self.is_reading():
+            return
+        self._paused = True
+        if self._stream is not None and not self._pl.closed:
+            self._pl._read_stop(self._stream)
+        if self._loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self) -> None:
+        if self._closing or not self._paused:
+            return
+        self._paused = False
+        if self._leftover is not None:
+            # Bytes read before the pause go first; reading restarts after them.
+            self._loop.call_soon(self._take_leftover)
+        else:
+            self._start_reading()
+        if self._loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+    def _label(self) -> str:
+        return f"{type(self._protocol).__name__} fd {self._sock_fd}"
+
+    def _reading_now(self) -> bool:
+        return (
+            self._stream is not None
+            and not self._pl.closed
+            and self._pl._stream_is_reading(self._stream)
+        )
+
+    def _start_reading(self) -> None:
+        if not self.is_reading() or self._stream is None or self._pl.closed:
+            return
+        self._pl._read_start(self._stream, self._on_read, label=self._label())
+
+    def _read_data(self, error: OSError | None, data: bytes | None) -> None:
+        """The core's read callback for a ``Protocol``: one ``data_received`` per read."""
+        if data is not None:
+            try:
+                self._protocol.data_received(data)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
+                self._fatal_error(
+                    exc, "Fatal error: protocol.data_received() call failed."
+                )
+        elif error is None:
+            self._read_eof()
+        else:
+            self._fatal_error(error, "Fatal read error on socket transport")
+
+    def _read_into_buffer(self, error: OSError | None, data: bytes | None) -> None:
+        """The core's read callback for a ``BufferedProtocol``: the bytes read are copied
+        into ``get_buffer(-1)``'s buffers, as many as they fill, each then ``buffer_updated``."""
+        if data is None:
+            if error is None:
+                self._read_eof()
+            else:
+                self._fatal_error(error, "Fatal read error on socket transport")
+            return
+        self._fill_buffers(memoryview(data))
+
+    def _fill_buffers(self, view: memoryview) -> None:
+        while view:
+            if self._conn_lost:
+                return
+            try:
+                buf = memoryview(self._protocol.get_buffer(-1)).cast("B")
+                if not len(buf):
+                    raise RuntimeError("get_buffer() returned an empty buffer")
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
+                self._fatal_error(
+                    exc, "Fatal error: protocol.get_buffer() call failed."
+                )
+                return
+            taken = min(len(buf), len(view))
+            buf[:taken] = view[:taken]
+            view = view[taken:]
+            try:
+                self._protocol.buffer_updated(taken)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
+                self._fatal_error(
+                    exc, "Fatal error: protocol.buffer_updated() call failed."
+                )
+                return
+            if view and not self.is_reading():
+                # Paused (or closed) with bytes left: kept for resume_reading().
+                self._leftover = view
+                return
+
+    def _take_leftover(self) -> None:
+        view, self._leftover = self._leftover, None
+        if view is None or self._conn_lost:
+            return
+        self._fill_buffers(view)
+        if self._leftover is None:
+            self._start_reading()
+
+    def _read_eof(self) -> None:
+        # The core has stopped reading, as asyncio removes its reader.
+        if self._loop.get_debug():
+            logger.debug("%r received EOF", self)
+        try:
+            keep_open = self._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
+            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
+            return
+        if not keep_open:
+            self.close()
+
+    # ----- writing ----------------------------------------------------------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:  # type: ignore[override]
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                "data argument must be a bytes-like object, "
+                f"not {type(data).__name__!r}"
+            )
+        if self._eof:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if self._empty_waiter is not None:
+            raise RuntimeError("unable to write; sendfile is in progress")
+        if not data:
+            return
+        if self._conn_lost:
+            if self._conn_lost >= constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                logger.warning("socket.send() raised exception.")
+            self._conn_lost += 1
+            return
+        try:
+            queued = self._write_now(self._stream, data, self._written)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
+            self._fatal_error(exc, "Fatal write error on socket transport")
+            return
+        if queued:
+            self._queued += 1
+            self._maybe_pause_protocol()
+
+    def _written(self, error: OSError | None) -> None:
+        """A queued write finished (poll or pending phase) or was cancelled (close phase)."""
+        self._queued -= 1
+        if self._conn_lost:
+            return
+        if error is not None:
+            self._fatal_error(error, "Fatal write error on socket transport")
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_exception(error)
+            return
+        self._maybe_resume_protocol()  # may write more
+        if not self._queued:
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_result(None)
+            if self._closing:
+                self._call_connection_lost(None)
+            elif self._eof and self._sock is not None:
+                self._sock.shutdown(socket.SHUT_WR)
+
+    def get_write_buffer_size(self) -> int:
+        if not self._queued or self._stream is None or self._pl.closed:
+            return 0
+        return self._pl._write_queue_size(self._stream)
+
+    def write_eof(self) -> None:
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        if not self._queued and self._sock is not None:
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    # ----- closing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self._stream is not None and not self._pl.closed:
+            self._pl._read_stop(self._stream)
+        if not self._queued:
+            self._conn_lost += 1
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    def _fatal_error(
+        self, exc: BaseException, message: str = "Fatal error on transport"
+    ) -> None:
+        if isinstance(exc, OSError):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=exc)
+        else:
+            self._loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
+        self._force_close(exc)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        if self._conn_lost:
+            return
+        # Queued writes are dropped and reading stops: the stream goes now, the fd with the
+        # socket when connection_lost has run.
+        self._release_stream()
+        self._closing = True
+        self._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            self._release_stream()
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            self._protocol = None
+            self._loop = None
+            server = self._server
+            if server is not None:
+                if _SERVER_KEEPS_TRANSPORTS:
+                    server._detach(self)
+                else:
+                    server._detach()
+                self._server = None
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_exception(
+                    ConnectionError("Connection is closed by peer")
+                )
+
+    def _release_stream(self) -> None:
+        """Closes the core stream (queued writes are cancelled); the fd stays open."""
+        stream, self._stream = self._stream, None
+        if stream is not None and not self._pl.closed:
+            self._pl._close_stream(stream)
+
+    # ----- loop.sendfile ----------------------------------------------------------------------
+
+    def _make_empty_waiter(self) -> asyncio.Future[None]:
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if not self._queued:
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self) -> None:
+        self._empty_waiter = None
+
+    def _lend_socket(self) -> socket.socket | None:
+        """For ``os.sendfile`` on the socket: the core stream lets go of the fd (the loop's fd
+        watchers take it); ``_take_socket_back`` makes a new stream over it."""
+        self._release_stream()
+        return self._sock
+
+    def _take_socket_back(self) -> None:
+        if self._sock is None or self._conn_lost or self._pl.closed:
+            return
+        self._stream = self._open_stream()
+
+    def _open_stream(self) -> int:
+        stream: int = self._pl._stream_over(self._sock_fd)
+        self._pl._set_read_size(stream, self.max_size)
+        return stream
+
+
+__all__ = ["SocketTransport"]

@@ -48,6 +48,11 @@ check() {
     pass "$name"
   else
     fail "$name"
+    # The program's own lines first: under valgrind a CHECK failure would otherwise scroll
+    # away above the leak report that the exit it caused brings.
+    if grep -q '^==[0-9]*== ' "$log"; then
+      grep -v '^==[0-9]*== ' "$log" | head -n 20 | sed 's/^/    /'
+    fi
     sed 's/^/    /' "$log" | tail -n 40
   fi
 }

@@ -13,6 +13,7 @@ from types import ModuleType
 
 import phaseloop
 import phaseloop.asyncio
+import phaseloop.asyncio_core_transport
 import phaseloop.asyncio_datagram
 import phaseloop.asyncio_trace
 import phaseloop.asyncio_transports
@@ -161,6 +162,7 @@ def test_the_loop_constructor_parameters_match() -> None:
 # namespace also holds what they import, so `__all__` is the runtime's list of public names.
 PURE_PYTHON = [
     phaseloop.asyncio,
+    phaseloop.asyncio_core_transport,
     phaseloop.asyncio_datagram,
     phaseloop.asyncio_trace,
     phaseloop.asyncio_transports,

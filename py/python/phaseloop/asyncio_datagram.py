@@ -16,11 +16,10 @@ import collections
 import logging
 import socket
 import sys
-import warnings
-from asyncio import constants, futures, transports, trsock
+from asyncio import constants, futures, transports
 from typing import Any
 
-import phaseloop
+from phaseloop.asyncio_core_transport import CoreTransport
 
 logger = logging.getLogger("asyncio")
 
@@ -30,12 +29,11 @@ _SENDS_EMPTY = sys.version_info >= (3, 13)
 _HEADER_BYTES = 8 if sys.version_info >= (3, 13) else 0
 
 
-class DatagramTransport(transports._FlowControlMixin, transports.DatagramTransport):  # type: ignore[misc,name-defined]
+class DatagramTransport(
+    CoreTransport, transports._FlowControlMixin, transports.DatagramTransport
+):  # type: ignore[misc,name-defined]
     """A UDP socket's ``asyncio.DatagramTransport`` on a phaseloop core UDP socket, with
     asyncio's flow control, ``error_received`` and close semantics."""
-
-    # __del__ reads it: set even when __init__ failed early.
-    _sock: socket.socket | None = None
 
     def __init__(
         self,
@@ -47,80 +45,36 @@ class DatagramTransport(transports._FlowControlMixin, transports.DatagramTranspo
         extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(extra, loop)
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
-        pl: phaseloop.Loop = loop.phaseloop
-        self._pl = pl
-        self._sock_fd = sock.fileno()
-        self._udp: int | None = pl._udp_over(self._sock_fd)
-        self._sock = sock
-        self._send_now = pl._udp_transport_send  # bound once: sendto() is the hot path
-        self._address = address
         self._queued: collections.deque[int] = collections.deque()  # sizes, in order
         self._buffer_size = 0
-        self._conn_lost = 0
-        self._closing = False
-        self._paused = False
+        self._take_socket(loop, sock)
+        self._send_now = (
+            self._pl._udp_transport_send
+        )  # bound once: sendto() is the hot path
+        self._address = address
         self._protocol = protocol
         self._protocol_connected = True
-        loop._transports[self._sock_fd] = self
         loop.call_soon(protocol.connection_made, self)
         # Receiving starts once connection_made() has run, as asyncio's.
         loop.call_soon(self._start_receiving)
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)  # type: ignore[attr-defined]
 
-    def __repr__(self) -> str:
-        info = [type(self).__name__]
-        if self._sock is None:
-            info.append("closed")
-        elif self._closing:
-            info.append("closing")
-        info.append(f"fd={self._sock_fd}")
-        if self._udp is not None and not self._pl.closed:
-            info.append("read=idle" if self._paused else "read=polling")
-            state = "polling" if self._queued else "idle"
-            info.append(f"write=<{state}, bufsize={self._buffer_size}>")
-        return "<{}>".format(" ".join(info))
+    def _open_core(self) -> int:
+        udp: int = self._pl._udp_over(self._sock_fd)
+        return udp
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        if self._sock is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._release()
-            self._sock.close()
-            self._sock = None
+    def _polls_reads(self) -> bool:
+        return not self._paused
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
         self._protocol_connected = True
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol  # type: ignore[no-any-return]
-
-    def is_closing(self) -> bool:
-        return self._closing
-
     # ----- receiving --------------------------------------------------------------------------
 
-    def is_reading(self) -> bool:
-        return not self._closing and not self._paused
-
-    def pause_reading(self) -> None:
-        if not self.is_reading():
-            return
-        self._paused = True
-        if self._udp is not None and not self._pl.closed:
-            self._pl._udp_recv_stop(self._udp)
-        if self._loop.get_debug():
-            logger.debug("%r pauses reading", self)
+    def _stop_core_reads(self, core: int) -> None:
+        self._pl._udp_recv_stop(core)
 
     def resume_reading(self) -> None:
         if self._closing or not self._paused:
@@ -131,10 +85,10 @@ class DatagramTransport(transports._FlowControlMixin, transports.DatagramTranspo
             logger.debug("%r resumes reading", self)
 
     def _start_receiving(self) -> None:
-        if not self.is_reading() or self._udp is None or self._pl.closed:
+        if not self.is_reading() or self._core is None or self._pl.closed:
             return
         label = f"{type(self._protocol).__name__} fd {self._sock_fd}"
-        self._pl._udp_recv_start(self._udp, self._received, label=label)
+        self._pl._udp_recv_start(self._core, self._received, label=label)
 
     def _received(self, error: OSError | None, message: Any) -> None:
         """The core's datagram callback (poll phase)."""
@@ -185,7 +139,7 @@ class DatagramTransport(transports._FlowControlMixin, transports.DatagramTranspo
             return
         try:
             if self._extra["peername"]:
-                queued = self._send_now(self._udp, data, None, 0, self._sent)
+                queued = self._send_now(self._core, data, None, 0, self._sent)
             else:
                 queued = self._send_to(data, addr)
         except OSError as exc:
@@ -209,14 +163,14 @@ class DatagramTransport(transports._FlowControlMixin, transports.DatagramTranspo
             )
         host, port = addr[0], addr[1]
         try:
-            sent: int = self._send_now(self._udp, data, host, port, self._sent)
+            sent: int = self._send_now(self._core, data, host, port, self._sent)
         except ValueError:
             # A host name (asyncio's sock.sendto resolves it, blocking): resolved the same way.
             infos = socket.getaddrinfo(
                 host, port, self._sock_family(), socket.SOCK_DGRAM
             )
             host, port = infos[0][4][0], infos[0][4][1]
-            sent = self._send_now(self._udp, data, host, port, self._sent)
+            sent = self._send_now(self._core, data, host, port, self._sent)
         return sent
 
     def _sock_family(self) -> int:
@@ -251,64 +205,11 @@ class DatagramTransport(transports._FlowControlMixin, transports.DatagramTranspo
 
     # ----- closing ----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        if self._udp is not None and not self._pl.closed:
-            self._pl._udp_recv_stop(self._udp)
-        if not self._queued:
-            self._conn_lost += 1
-            self._loop.call_soon(self._call_connection_lost, None)
-
-    def abort(self) -> None:
-        self._force_close(None)
-
-    def _fatal_error(
-        self, exc: BaseException, message: str = "Fatal error on transport"
-    ) -> None:
-        if isinstance(exc, OSError):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=exc)
-        else:
-            self._loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
-            )
-        self._force_close(exc)
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        if self._conn_lost:
-            return
-        # Queued datagrams are dropped: the core socket goes now, the fd with the socket.
-        self._release()
+    def _release_core(self) -> None:
+        # Queued datagrams go with the core socket (cancelled), so they no longer count.
+        super()._release_core()
         self._queued.clear()
         self._buffer_size = 0
-        self._closing = True
-        self._conn_lost += 1
-        self._loop.call_soon(self._call_connection_lost, exc)
-
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
-        try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
-        finally:
-            self._release()
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
-            self._protocol = None
-            self._loop = None
-
-    def _release(self) -> None:
-        """Closes the core socket (queued datagrams are cancelled); the fd stays open."""
-        udp, self._udp = self._udp, None
-        if udp is not None and not self._pl.closed:
-            self._pl._close_stream(udp)
 
 
 __all__ = ["DatagramTransport"]

@@ -20,11 +20,10 @@ import asyncio
 import logging
 import socket
 import sys
-import warnings
-from asyncio import base_events, constants, futures, protocols, transports, trsock
+from asyncio import base_events, constants, futures, protocols, transports
 from typing import Any
 
-import phaseloop
+from phaseloop.asyncio_core_transport import CoreTransport
 
 logger = logging.getLogger("asyncio")
 
@@ -32,7 +31,9 @@ logger = logging.getLogger("asyncio")
 _SERVER_KEEPS_TRANSPORTS = sys.version_info >= (3, 13)
 
 
-class SocketTransport(transports._FlowControlMixin, transports.Transport):  # type: ignore[misc,name-defined]
+class SocketTransport(
+    CoreTransport, transports._FlowControlMixin, transports.Transport
+):  # type: ignore[misc,name-defined]
     """A stream socket's ``asyncio.Transport`` (TCP or Unix) on a phaseloop core stream,
     with asyncio's flow control, half-close, ``BufferedProtocol`` and close semantics."""
 
@@ -42,9 +43,6 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
 
     # The most one read takes, as asyncio's socket transports read (``recv(max_size)``).
     max_size = 256 * 1024
-
-    # __del__ reads it: set even when __init__ failed early.
-    _sock: socket.socket | None = None
 
     def __init__(
         self,
@@ -56,27 +54,10 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
         server: Any = None,
     ) -> None:
         super().__init__(extra, loop)
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
-        pl: phaseloop.Loop = loop.phaseloop
-        self._pl = pl
-        self._sock_fd = sock.fileno()
-        self._stream: int | None = self._open_stream()
-        self._sock = sock
-        # Bound once: write() is the hot path.
-        self._write_now = pl._transport_write
         self._queued = 0  # write requests on the core's queue, not yet finished
-        self._conn_lost = 0  # counts writes after the connection was lost, as asyncio
-        self._closing = False
-        self._paused = False
+        self._take_socket(loop, sock)
+        # Bound once: write() is the hot path.
+        self._write_now = self._pl._transport_write
         self._eof = False
         self._empty_waiter: asyncio.Future[None] | None = None
         self._leftover: memoryview | None = None  # read, not yet taken by get_buffer()
@@ -89,7 +70,6 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
                 server._attach(self)
             else:
                 server._attach()
-        loop._transports[self._sock_fd] = self
         base_events._set_nodelay(sock)  # type: ignore[attr-defined]
         loop.call_soon(protocol.connection_made, self)
         # Reading starts once connection_made() has run, as asyncio's.
@@ -97,29 +77,13 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
         if waiter is not None:
             loop.call_soon(futures._set_result_unless_cancelled, waiter, None)  # type: ignore[attr-defined]
 
-    def __repr__(self) -> str:
-        info = [type(self).__name__]
-        if self._sock is None:
-            info.append("closed")
-        elif self._closing:
-            info.append("closing")
-        info.append(f"fd={self._sock_fd}")
-        if self._stream is not None and not self._pl.closed:
-            reading = self._pl._stream_is_active(self._stream) and self._reading_now()
-            info.append("read=polling" if reading else "read=idle")
-            state = "polling" if self._queued else "idle"
-            info.append(f"write=<{state}, bufsize={self.get_write_buffer_size()}>")
-        return "<{}>".format(" ".join(info))
+    def _polls_reads(self) -> bool:
+        return self._pl._stream_is_active(self._core) and self._reading_now()
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        if self._sock is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._release_stream()
-            self._sock.close()
-            self._sock = None
-            server = self._server
-            if server is not None and _SERVER_KEEPS_TRANSPORTS:
-                server._detach(self)
+    def _collected(self) -> None:
+        server = self._server
+        if server is not None and _SERVER_KEEPS_TRANSPORTS:
+            server._detach(self)
 
     # ----- the protocol -----------------------------------------------------------------------
 
@@ -134,27 +98,12 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
             self._on_read = on_read
             if self._reading_now():
                 # Replaces the core's read callback (start_tls swaps protocols this way).
-                self._pl._read_start(self._stream, on_read, label=self._label())
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol  # type: ignore[no-any-return]
+                self._pl._read_start(self._core, on_read, label=self._label())
 
     # ----- reading ----------------------------------------------------------------------------
 
-    def is_closing(self) -> bool:
-        return self._closing
-
-    def is_reading(self) -> bool:
-        return not self._closing and not self._paused
-
-    def pause_reading(self) -> None:
-        if not self.is_reading():
-            return
-        self._paused = True
-        if self._stream is not None and not self._pl.closed:
-            self._pl._read_stop(self._stream)
-        if self._loop.get_debug():
-            logger.debug("%r pauses reading", self)
+    def _stop_core_reads(self, core: int) -> None:
+        self._pl._read_stop(core)
 
     def resume_reading(self) -> None:
         if self._closing or not self._paused:
@@ -173,15 +122,15 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
 
     def _reading_now(self) -> bool:
         return (
-            self._stream is not None
+            self._core is not None
             and not self._pl.closed
-            and self._pl._stream_is_reading(self._stream)
+            and self._pl._stream_is_reading(self._core)
         )
 
     def _start_reading(self) -> None:
-        if not self.is_reading() or self._stream is None or self._pl.closed:
+        if not self.is_reading() or self._core is None or self._pl.closed:
             return
-        self._pl._read_start(self._stream, self._on_read, label=self._label())
+        self._pl._read_start(self._core, self._on_read, label=self._label())
 
     def _read_data(self, error: OSError | None, data: bytes | None) -> None:
         """The core's read callback for a ``Protocol``: one ``data_received`` per read."""
@@ -284,7 +233,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
             self._conn_lost += 1
             return
         try:
-            queued = self._write_now(self._stream, data, self._written)
+            queued = self._write_now(self._core, data, self._written)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
@@ -314,9 +263,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
                 self._sock.shutdown(socket.SHUT_WR)
 
     def get_write_buffer_size(self) -> int:
-        if not self._queued or self._stream is None or self._pl.closed:
+        if not self._queued or self._core is None or self._pl.closed:
             return 0
-        return self._pl._write_queue_size(self._stream)
+        return self._pl._write_queue_size(self._core)
 
     def write_eof(self) -> None:
         if self._closing or self._eof:
@@ -330,74 +279,18 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
 
     # ----- closing ----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        if self._stream is not None and not self._pl.closed:
-            self._pl._read_stop(self._stream)
-        if not self._queued:
-            self._conn_lost += 1
-            self._loop.call_soon(self._call_connection_lost, None)
-
-    def abort(self) -> None:
-        self._force_close(None)
-
-    def _fatal_error(
-        self, exc: BaseException, message: str = "Fatal error on transport"
-    ) -> None:
-        if isinstance(exc, OSError):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=exc)
-        else:
-            self._loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
+    def _lost(self) -> None:
+        server = self._server
+        if server is not None:
+            if _SERVER_KEEPS_TRANSPORTS:
+                server._detach(self)
+            else:
+                server._detach()
+            self._server = None
+        if self._empty_waiter is not None:
+            self._empty_waiter.set_exception(
+                ConnectionError("Connection is closed by peer")
             )
-        self._force_close(exc)
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        if self._conn_lost:
-            return
-        # Queued writes are dropped and reading stops: the stream goes now, the fd with the
-        # socket when connection_lost has run.
-        self._release_stream()
-        self._closing = True
-        self._conn_lost += 1
-        self._loop.call_soon(self._call_connection_lost, exc)
-
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
-        try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
-        finally:
-            self._release_stream()
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
-            self._protocol = None
-            self._loop = None
-            server = self._server
-            if server is not None:
-                if _SERVER_KEEPS_TRANSPORTS:
-                    server._detach(self)
-                else:
-                    server._detach()
-                self._server = None
-            if self._empty_waiter is not None:
-                self._empty_waiter.set_exception(
-                    ConnectionError("Connection is closed by peer")
-                )
-
-    def _release_stream(self) -> None:
-        """Closes the core stream (queued writes are cancelled); the fd stays open."""
-        stream, self._stream = self._stream, None
-        if stream is not None and not self._pl.closed:
-            self._pl._close_stream(stream)
 
     # ----- loop.sendfile ----------------------------------------------------------------------
 
@@ -415,15 +308,15 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
     def _lend_socket(self) -> socket.socket | None:
         """For ``os.sendfile`` on the socket: the core stream lets go of the fd (the loop's fd
         watchers take it); ``_take_socket_back`` makes a new stream over it."""
-        self._release_stream()
+        self._release_core()
         return self._sock
 
     def _take_socket_back(self) -> None:
         if self._sock is None or self._conn_lost or self._pl.closed:
             return
-        self._stream = self._open_stream()
+        self._core = self._open_core()
 
-    def _open_stream(self) -> int:
+    def _open_core(self) -> int:
         stream: int = self._pl._stream_over(self._sock_fd)
         self._pl._set_read_size(stream, self.max_size)
         return stream

@@ -16,12 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::context::{call_in_context, copy_context};
 use crate::event_loop::Loop;
+use crate::scheduling::queue_immediate;
 
 /// asyncio's `format_helpers._format_callback_source`, which its handles' `repr` and error
 /// messages use.
@@ -164,6 +166,14 @@ pub struct ReadyQueue {
 }
 
 impl ReadyQueue {
+    /// Schedules the immediate that runs the next batch (`run`), natively: one per loop
+    /// iteration on a chain of `call_soon`s, so its cost is a chained step's.
+    fn schedule_batch(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let run = slf.getattr(intern!(py, "run"))?;
+        queue_immediate(slf.get().pl.bind(py), &run)
+    }
+
     fn take_front(&self) -> Option<Py<PyAny>> {
         self.ready
             .lock()
@@ -263,11 +273,7 @@ impl ReadyQueue {
             .unwrap_or_else(|e| e.into_inner())
             .push_back(handle);
         if !queue.batch_due.swap(true, Ordering::Relaxed) {
-            let run = slf.getattr("run")?;
-            queue
-                .pl
-                .bind(slf.py())
-                .call_method1("set_immediate", (run,))?;
+            Self::schedule_batch(slf)?;
         }
         Ok(())
     }
@@ -293,8 +299,7 @@ impl ReadyQueue {
                     && !queue.closed.load(Ordering::Relaxed)
                     && !queue.batch_due.swap(true, Ordering::Relaxed)
                 {
-                    let run = slf.getattr("run")?;
-                    queue.pl.bind(py).call_method1("set_immediate", (run,))?;
+                    Self::schedule_batch(slf)?;
                 }
                 return Err(err);
             }

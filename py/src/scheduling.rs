@@ -21,6 +21,16 @@ fn snapshots(lp: &Core) -> &LoopSnapshots {
     &lp.host().snapshots
 }
 
+/// `set_immediate(callback)` for the module's own callbacks (asyncio's ready-queue batch):
+/// the same immediate, without the argument parsing and the `Immediate` object a Python call
+/// makes.
+pub(crate) fn queue_immediate(lp: &Bound<'_, Loop>, callback: &Bound<'_, PyAny>) -> PyResult<()> {
+    let core = lp.get().open()?;
+    let cb = PyCallback::once(callback, None, None, Kind::Immediate, snapshots(core))?;
+    core.set_immediate(cb).map_err(core_error)?;
+    Ok(())
+}
+
 fn another_loop(name: &str) -> PyErr {
     PyValueError::new_err(format!("{name} belongs to another loop"))
 }

@@ -23,7 +23,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::context::{call_in_context, copy_context};
 use crate::event_loop::Loop;
-use crate::scheduling::queue_immediate;
+use crate::scheduling::{queue_immediate, queue_threadsafe};
 
 /// asyncio's `format_helpers._format_callback_source`, which its handles' `repr` and error
 /// messages use.
@@ -101,6 +101,15 @@ impl ReadyHandle {
     /// The `contextvars.Context` the callback runs in.
     fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
         self.context.clone_ref(py)
+    }
+
+    /// Runs the handle unless it was cancelled: the callback of a native
+    /// `call_soon_threadsafe`, which runs in the poll phase.
+    fn _run_threadsafe(slf: &Bound<'_, Self>) -> PyResult<()> {
+        if slf.get().cancelled() {
+            return Ok(());
+        }
+        Self::run(slf)
     }
 
     /// Runs the callback now, as `asyncio.Handle._run` does (debug mode's timed runs use it).
@@ -191,7 +200,7 @@ impl ReadyQueue {
             let timed = py
                 .import("phaseloop.asyncio")?
                 .getattr("_run_handle_timed")?;
-            if !handle.getattr("_cancelled")?.is_truthy()? {
+            if !handle.getattr(intern!(py, "_cancelled"))?.is_truthy()? {
                 timed.call1((&self.event_loop, handle))?;
             }
             return Ok(());
@@ -202,8 +211,8 @@ impl ReadyQueue {
             }
             return ReadyHandle::run(ours);
         }
-        if !handle.getattr("_cancelled")?.is_truthy()? {
-            handle.call_method0("_run")?;
+        if !handle.getattr(intern!(py, "_cancelled"))?.is_truthy()? {
+            handle.call_method0(intern!(py, "_run"))?;
         }
         Ok(())
     }
@@ -262,6 +271,51 @@ impl ReadyQueue {
         .into_any();
         Self::push(slf, handle.clone_ref(py))?;
         Ok(handle)
+    }
+
+    /// asyncio's `call_soon_threadsafe(callback, *args, context=None)`, from any thread: a
+    /// native handle run by a thread-safe call in the poll phase. Debug mode, and a loop that
+    /// records or traces (whose timeline labels the call), take the Python path.
+    #[pyo3(signature = (callback, *args, context = None))]
+    fn call_soon_threadsafe(
+        slf: &Bound<'_, Self>,
+        callback: &Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let queue = slf.get();
+        if queue.closed.load(Ordering::Relaxed) {
+            return Err(PyRuntimeError::new_err("Event loop is closed"));
+        }
+        let pl = queue.pl.get();
+        if queue.debug.load(Ordering::Relaxed) || pl.observed_anywhere.load(Ordering::Relaxed) {
+            let context = context.map_or_else(|| py.None(), |c| c.clone().unbind());
+            return Ok(queue
+                .event_loop
+                .bind(py)
+                .call_method1(
+                    intern!(py, "_call_soon_threadsafe_python"),
+                    (callback, args, context),
+                )?
+                .unbind());
+        }
+        let context = match context {
+            Some(context) if !context.is_none() => context.clone().unbind(),
+            _ => copy_context(py)?,
+        };
+        let handle = Bound::new(
+            py,
+            ReadyHandle {
+                callback: callback.clone().unbind(),
+                args: args.unbind(),
+                context,
+                event_loop: queue.event_loop.clone_ref(py),
+                cancelled: AtomicBool::new(false),
+            },
+        )?;
+        queue_threadsafe(pl, &handle.getattr(intern!(py, "_run_threadsafe"))?)?;
+        Ok(handle.into_any().unbind())
     }
 
     /// Queues a handle (one of ours, or asyncio's) for the next batch.

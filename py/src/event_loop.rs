@@ -2,6 +2,8 @@
 //! `scheduling.rs`, work in `work.rs`, monitoring in `monitor.rs`: each adds its own
 //! `#[pymethods]` block to this class (as the promise layer will).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
@@ -31,9 +33,18 @@ pub struct Loop {
     pub(crate) remote: Remote<PyCallback>,
     /// The context snapshots of `call_threadsafe`'s callbacks (see `context`).
     pub(crate) remote_snapshots: ThreadsafeSnapshots,
+    /// Whether `record()` is on or a `trace` hook is set, readable from any thread (a
+    /// thread-safe call labels its callback for the timeline only then).
+    pub(crate) observed_anywhere: AtomicBool,
 }
 
 impl Loop {
+    /// Updates [`Loop::observed_anywhere`] after recording or the trace hook changed.
+    pub(crate) fn note_observed(&self, lp: &Core) {
+        let observed = lp.is_recording() || lp.host().trace_hook_set();
+        self.observed_anywhere.store(observed, Ordering::Relaxed);
+    }
+
     /// The core loop, for a method called on the loop's own thread on an open loop.
     #[inline]
     pub(crate) fn open(&self) -> PyResult<&Core> {
@@ -88,6 +99,7 @@ impl Loop {
             core: ThreadBound::new(lp),
             remote,
             remote_snapshots: ThreadsafeSnapshots::default(),
+            observed_anywhere: AtomicBool::new(false),
         })
     }
 
@@ -237,7 +249,9 @@ impl Loop {
     #[setter]
     fn set_trace(&self, hook: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let hook = optional_callable(hook, "trace")?;
-        self.owned()?.host().set_trace(hook);
+        let lp = self.owned()?;
+        lp.host().set_trace(hook);
+        self.note_observed(lp);
         Ok(())
     }
 

@@ -119,7 +119,9 @@ impl Loop {
     /// Starts (or stops) recording one `TraceEvent` per callback, without calling Python.
     #[pyo3(signature = (enabled = true))]
     fn record(&self, enabled: bool) -> PyResult<()> {
-        self.open()?.record(enabled);
+        let lp = self.open()?;
+        lp.record(enabled);
+        self.note_observed(lp);
         Ok(())
     }
 

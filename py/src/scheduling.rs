@@ -31,6 +31,16 @@ pub(crate) fn queue_immediate(lp: &Bound<'_, Loop>, callback: &Bound<'_, PyAny>)
     Ok(())
 }
 
+/// `call_threadsafe(callback)` for the module's own callables (asyncio's native
+/// `call_soon_threadsafe`), from any thread: no argument parsing, no label.
+pub(crate) fn queue_threadsafe(lp: &Loop, callback: &Bound<'_, PyAny>) -> PyResult<()> {
+    let cb = PyCallback::once(callback, None, None, Kind::Threadsafe, &lp.remote_snapshots)?;
+    lp.remote.call(cb).map_err(|(_, cb)| {
+        drop(cb);
+        loop_closed()
+    })
+}
+
 fn another_loop(name: &str) -> PyErr {
     PyValueError::new_err(format!("{name} belongs to another loop"))
 }

@@ -113,3 +113,66 @@ def test_phaseloops_handle_has_asyncios_interface_and_names_its_callback() -> No
         assert repr(handle).startswith("<Handle print('x')")
     finally:
         lp.close()
+
+
+def test_call_soon_threadsafe_from_a_thread_runs_once_each_in_order_in_its_context(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    import threading
+
+    seen: list[tuple[int, str]] = []
+    given = contextvars.copy_context()
+    given.run(var.set, "given")
+
+    def send() -> None:
+        var.set("sender")
+        for i in range(100):
+            loop.call_soon_threadsafe(lambda i=i: seen.append((i, var.get())))
+        loop.call_soon_threadsafe(lambda: seen.append((100, var.get())), context=given)
+        loop.call_soon_threadsafe(loop.stop)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    loop.run_forever()
+    sender.join()
+    assert seen == [(i, "sender") for i in range(100)] + [(100, "given")]
+
+
+def test_a_cancelled_threadsafe_handle_does_not_run(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    log: list[str] = []
+    handle = loop.call_soon_threadsafe(log.append, "cancelled")
+    loop.call_soon_threadsafe(log.append, "ran")
+    handle.cancel()
+    assert handle.cancelled()
+    loop.call_soon_threadsafe(loop.stop)
+    loop.run_forever()
+    assert log == ["ran"]
+
+
+def test_call_soon_threadsafe_on_a_closed_loop_raises_as_asyncio_does(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    loop.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_soon_threadsafe(print)
+
+
+def test_a_threadsafe_call_runs_in_the_poll_phase_labelled_when_recorded() -> None:
+    lp = pla.new_event_loop()
+    pl = lp.phaseloop
+    phases: list[str | None] = []
+
+    def named_callback() -> None:
+        phases.append(pl.phase)
+
+    lp.call_soon_threadsafe(named_callback)  # made unobserved: the native handle
+    pl.record()
+    lp.call_soon_threadsafe(named_callback)  # made while recording: labelled
+    lp.call_soon_threadsafe(lp.stop)
+    lp.run_forever()
+    labels = [e.label for e in pl.timeline() if e.kind == "threadsafe"]
+    lp.close()
+    assert phases == ["poll", "poll"]
+    assert labels[:2] == ["Handle._run_threadsafe", named_callback.__qualname__]

@@ -197,6 +197,7 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         # call_soon is this loop's, without a Python frame.
         self._ready_queue = _phaseloop._AsyncioReadyQueue(self, self._pl)
         self.call_soon = self._ready_queue.call_soon  # type: ignore[method-assign]
+        self.call_soon_threadsafe = self._ready_queue.call_soon_threadsafe  # type: ignore[method-assign]
         # The phaseloop timer that runs asyncio's timer heap, and the `when` it is armed for.
         self._wake_timer: phaseloop.Timer | None = None
         self._wake_at = math.inf
@@ -430,6 +431,19 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
     def call_soon_threadsafe(
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:  # type: ignore[override]
+        """asyncio's ``call_soon_threadsafe``, from any thread; the callback runs in the poll
+        phase. (The instance's ``call_soon_threadsafe`` is the native ready queue's own; this
+        is the same, for a call through the class.)"""
+        handle: asyncio.Handle = self._ready_queue.call_soon_threadsafe(
+            callback, *args, context=context
+        )
+        return handle
+
+    def _call_soon_threadsafe_python(
+        self, callback: Any, args: Any, context: Any
+    ) -> asyncio.Handle:
+        """``call_soon_threadsafe`` in debug mode or while the loop is observed: asyncio's
+        checks and its own handle, and the callback's label in the timeline."""
         self._check_closed()  # type: ignore[attr-defined]
         if self._debug:  # type: ignore[attr-defined]
             self._check_callback(callback, "call_soon_threadsafe")  # type: ignore[attr-defined]

@@ -585,10 +585,7 @@ impl<C: Callback> Loop<C> {
     pub fn watch_fd(&self, fd: RawFd, interest: Interest, cb: C) -> Result<Id, Refused<C>> {
         let cb = self.open_or_refuse(cb)?;
         let poller = &self.inbox.poller;
-        self.st()
-            .watchers
-            .watch(poller, fd, interest, cb)
-            .map_err(|(error, callback)| Refused { error, callback })
+        self.st().watchers.watch(poller, fd, interest, cb)
     }
 
     /// (Re)starts an fd watcher with new interests.
@@ -625,10 +622,7 @@ impl<C: Callback> Loop<C> {
     pub fn on_signal(&self, signum: i32, cb: C) -> Result<Id, Refused<C>> {
         let cb = self.open_or_refuse(cb)?;
         let poller = &self.inbox.poller;
-        self.st()
-            .watchers
-            .watch_signal(poller, signum, cb)
-            .map_err(|(error, callback)| Refused { error, callback })
+        self.st().watchers.watch_signal(poller, signum, cb)
     }
 
     /// Restarts a stopped signal watcher.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::poller::Events;
 
-use crate::callback::{Callback, Event};
+use crate::callback::{BoxError, Callback, Event};
 use crate::clock::{Clock, ClockKind};
 use crate::error::Error;
 use crate::handles::{HandleKind, HandleTable};
@@ -36,6 +36,11 @@ use crate::trace::{Kind, Phase, TraceEvent, TraceHook, TraceRecord};
 
 /// A call refused by the loop, handing the callback back so the caller keeps ownership (the
 /// C ABI promises that a failed call takes no ownership of its data).
+///
+/// The one refusal rule: every method that takes a callback (or an optional one, as
+/// `Refused<Option<C>>`) fails with a `Refused`, never a bare [`Error`], so the core never drops
+/// a callback it was not given to run, and a caller can drop it where that is safe (a Python
+/// binding with the GIL) or disown it (C). `?` turns it into its [`Error`] or a [`BoxError`].
 pub struct Refused<C> {
     /// Why.
     pub error: Error,
@@ -52,6 +57,14 @@ impl<C> std::fmt::Debug for Refused<C> {
 impl<C> From<Refused<C>> for Error {
     fn from(refused: Refused<C>) -> Error {
         refused.error
+    }
+}
+
+/// So that `?` on a refused call works in a callback returning [`BoxError`], as it does for any
+/// [`Error`] (a callback need not be `Sync`, so `Refused` itself cannot be the boxed error).
+impl<C> From<Refused<C>> for BoxError {
+    fn from(refused: Refused<C>) -> BoxError {
+        Box::new(refused.error)
     }
 }
 
@@ -391,8 +404,8 @@ impl<C: Callback> Loop<C> {
 
     // ----- timers -------------------------------------------------------------------------
 
-    fn add_timer(&self, delay_ms: f64, cb: C, repeat: bool) -> Result<Id, Error> {
-        self.check_open()?;
+    fn add_timer(&self, delay_ms: f64, cb: C, repeat: bool) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
         // A fresh clock read, as Node's insert() does with getLibuvNow() (rule 4.2).
         let start = self.clock.update();
         Ok(self
@@ -403,12 +416,15 @@ impl<C: Callback> Loop<C> {
 
     /// `setTimeout`: runs `cb` once, `delay_ms` from now (Node's coercion: < 1, NaN and
     /// > 2**31-1 become 1; fractions are truncated).
-    pub fn set_timeout(&self, delay_ms: f64, cb: C) -> Result<Id, Error> {
+    ///
+    /// On a closed loop, like every call that takes a callback, it is [`Refused`] with
+    /// [`Error::Closed`].
+    pub fn set_timeout(&self, delay_ms: f64, cb: C) -> Result<Id, Refused<C>> {
         self.add_timer(delay_ms, cb, false)
     }
 
     /// `setInterval`: runs `cb` every `delay_ms` until cleared.
-    pub fn set_interval(&self, delay_ms: f64, cb: C) -> Result<Id, Error> {
+    pub fn set_interval(&self, delay_ms: f64, cb: C) -> Result<Id, Refused<C>> {
         self.add_timer(delay_ms, cb, true)
     }
 
@@ -466,8 +482,8 @@ impl<C: Callback> Loop<C> {
     // ----- immediates, ticks, microtasks, pending ----------------------------------------
 
     /// `setImmediate`: runs `cb` in the check phase (the next one if this is called from it).
-    pub fn set_immediate(&self, cb: C) -> Result<Id, Error> {
-        self.check_open()?;
+    pub fn set_immediate(&self, cb: C) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
         Ok(self.st().immediates.push(cb))
     }
 
@@ -510,22 +526,22 @@ impl<C: Callback> Loop<C> {
     }
 
     /// `process.nextTick`: runs `cb` in the next drain, before any microtask (rule 2).
-    pub fn next_tick(&self, cb: C) -> Result<(), Error> {
-        self.check_open()?;
+    pub fn next_tick(&self, cb: C) -> Result<(), Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
         self.st().ticks.push_back(cb);
         Ok(())
     }
 
     /// `queueMicrotask`: runs `cb` in the next drain, after the ticks (rule 2).
-    pub fn queue_microtask(&self, cb: C) -> Result<(), Error> {
-        self.check_open()?;
+    pub fn queue_microtask(&self, cb: C) -> Result<(), Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
         self.st().microtasks.push_back(cb);
         Ok(())
     }
 
     /// Queues `cb` for the next pending phase to begin (libuv's deferred I/O callbacks).
-    pub fn queue_pending(&self, cb: C) -> Result<(), Error> {
-        self.check_open()?;
+    pub fn queue_pending(&self, cb: C) -> Result<(), Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
         self.st().pending.push_back(Pending::Call(cb));
         Ok(())
     }
@@ -534,8 +550,8 @@ impl<C: Callback> Loop<C> {
 
     /// Adds and starts an idle, prepare or check handle: `cb` runs once every iteration in its
     /// phase until stopped.
-    pub fn add_handle(&self, kind: HandleKind, cb: C) -> Result<Id, Error> {
-        self.check_open()?;
+    pub fn add_handle(&self, kind: HandleKind, cb: C) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
         let mut st = self.st();
         let id = st.handles.add(kind, cb);
         st.handles.start(id);
@@ -569,10 +585,7 @@ impl<C: Callback> Loop<C> {
     pub fn watch_fd(&self, fd: RawFd, interest: Interest, cb: C) -> Result<Id, Refused<C>> {
         let cb = self.open_or_refuse(cb)?;
         let poller = &self.inbox.poller;
-        self.st()
-            .watchers
-            .watch(poller, fd, interest, cb)
-            .map_err(|(error, callback)| Refused { error, callback })
+        self.st().watchers.watch(poller, fd, interest, cb)
     }
 
     /// (Re)starts an fd watcher with new interests.
@@ -609,10 +622,7 @@ impl<C: Callback> Loop<C> {
     pub fn on_signal(&self, signum: i32, cb: C) -> Result<Id, Refused<C>> {
         let cb = self.open_or_refuse(cb)?;
         let poller = &self.inbox.poller;
-        self.st()
-            .watchers
-            .watch_signal(poller, signum, cb)
-            .map_err(|(error, callback)| Refused { error, callback })
+        self.st().watchers.watch_signal(poller, signum, cb)
     }
 
     /// Restarts a stopped signal watcher.

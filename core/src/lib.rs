@@ -8,7 +8,8 @@
 //!
 //! The loop is generic over the host's callback type ([`Callback`]); Rust programs use
 //! [`Task`]. The C ABI (`phaseloop-ffi`) and the Python module (`phaseloop-py`) are thin layers
-//! over this crate. The ordering rules are documented in `docs/ordering.md`.
+//! over this crate. The ordering rules are documented in `docs/ordering.md`. A call that takes a
+//! callback and fails hands it back in a [`Refused`].
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};

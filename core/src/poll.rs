@@ -16,6 +16,7 @@ use crate::poller::{Event as PollEvent, PollMode, Poller};
 use signal_hook::SigId;
 
 use crate::error::Error;
+use crate::event_loop::Refused;
 use crate::id::{Id, IdKind, Slab};
 
 /// What an fd watcher waits for.
@@ -125,12 +126,12 @@ impl<C> Watchers<C> {
         fd: RawFd,
         interest: Interest,
         cb: C,
-    ) -> Result<Id, (Error, C)> {
+    ) -> Result<Id, Refused<C>> {
         if fd < 0 {
-            return Err((
-                Error::InvalidArgument("fd must be a non-negative file descriptor"),
-                cb,
-            ));
+            return Err(Refused {
+                error: Error::InvalidArgument("fd must be a non-negative file descriptor"),
+                callback: cb,
+            });
         }
         let id = self.fds.insert(WatcherEntry {
             fd,
@@ -143,7 +144,10 @@ impl<C> Watchers<C> {
         });
         if let Err(err) = self.start_fd(poller, id, interest) {
             let entry = self.fds.remove(id).expect("just inserted");
-            return Err((err, entry.cb.expect("not running")));
+            return Err(Refused {
+                error: err,
+                callback: entry.cb.expect("not running"),
+            });
         }
         Ok(id)
     }
@@ -250,7 +254,7 @@ impl<C> Watchers<C> {
         poller: &Poller,
         signum: i32,
         cb: C,
-    ) -> Result<Id, (Error, C)> {
+    ) -> Result<Id, Refused<C>> {
         let pair = UnixStream::pair().and_then(|(reader, writer)| {
             reader.set_nonblocking(true)?;
             writer.set_nonblocking(true)?;
@@ -258,7 +262,12 @@ impl<C> Watchers<C> {
         });
         let (reader, writer) = match pair {
             Ok(pair) => pair,
-            Err(err) => return Err((Error::Io(err), cb)),
+            Err(err) => {
+                return Err(Refused {
+                    error: Error::Io(err),
+                    callback: cb,
+                })
+            }
         };
         let id = self.signals.insert(SignalEntry {
             signum,
@@ -271,7 +280,10 @@ impl<C> Watchers<C> {
         });
         if let Err(err) = self.start_signal(poller, id) {
             let entry = self.signals.remove(id).expect("just inserted");
-            return Err((err, entry.cb.expect("not running")));
+            return Err(Refused {
+                error: err,
+                callback: entry.cb.expect("not running"),
+            });
         }
         Ok(id)
     }

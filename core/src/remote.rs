@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::callback::Callback;
 use crate::error::Error;
+use crate::event_loop::Refused;
 use crate::inbox::Inbox;
 
 /// A clonable, `Send + Sync` handle that queues callbacks onto its loop from any thread.
@@ -25,8 +26,12 @@ impl<C: Callback> Clone for Remote<C> {
 }
 
 impl<C: Callback> Remote<C> {
-    /// Queues `cb` to run on the loop thread. On error the caller keeps the callback.
-    pub fn call(&self, cb: C) -> Result<(), (Error, C)> {
-        self.inbox.call(cb).map_err(|cb| (Error::Closed, cb))
+    /// Queues `cb` to run on the loop thread. Refused with [`Error::Closed`] once the loop is
+    /// closed, handing the callback back.
+    pub fn call(&self, cb: C) -> Result<(), Refused<C>> {
+        self.inbox.call(cb).map_err(|callback| Refused {
+            error: Error::Closed,
+            callback,
+        })
     }
 }

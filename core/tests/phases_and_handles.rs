@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{virtual_loop, Log};
-use phaseloop_core::{Error, HandleKind, Loop, Phase, RunError, RunMode, Task};
+use phaseloop_core::{Error, HandleKind, Loop, Phase, Refused, RunError, RunMode, Task};
 
 #[test]
 fn rule_3_one_iteration_runs_the_phases_in_order() {
@@ -344,7 +344,10 @@ fn run_inside_a_callback_and_use_of_a_closed_loop_are_errors() {
     lp.close().unwrap();
     assert!(matches!(
         lp.set_immediate(Task::new(|_, _| Ok(()))),
-        Err(Error::Closed)
+        Err(Refused {
+            error: Error::Closed,
+            ..
+        })
     ));
     assert!(matches!(
         lp.run(RunMode::Default),
@@ -446,4 +449,51 @@ fn trace_hook_and_recorder_see_every_callback_with_phase_and_kind() {
     let timeline = lp.timeline();
     let labels: Vec<_> = timeline.iter().map(|r| r.label).collect();
     assert_eq!(labels, [None, Some("my-timeout"), Some("my-tick")]);
+}
+
+/// A task holding `owner`: its strong count says whether the task still exists.
+fn owning(owner: &Arc<()>) -> Task {
+    let held = owner.clone();
+    Task::new(move |_, _| {
+        let _ = &held;
+        Ok(())
+    })
+}
+
+#[test]
+fn a_closed_loop_hands_every_scheduled_callback_back() {
+    let lp = virtual_loop();
+    lp.close().unwrap();
+    let owner = Arc::new(());
+    type Call<'a> = Box<dyn Fn(Task) -> Result<(), Refused<Task>> + 'a>;
+    let calls: Vec<(&str, Call)> = vec![
+        (
+            "set_timeout",
+            Box::new(|cb| lp.set_timeout(1.0, cb).map(drop)),
+        ),
+        (
+            "set_interval",
+            Box::new(|cb| lp.set_interval(1.0, cb).map(drop)),
+        ),
+        (
+            "set_immediate",
+            Box::new(|cb| lp.set_immediate(cb).map(drop)),
+        ),
+        ("next_tick", Box::new(|cb| lp.next_tick(cb))),
+        ("queue_microtask", Box::new(|cb| lp.queue_microtask(cb))),
+        ("queue_pending", Box::new(|cb| lp.queue_pending(cb))),
+        (
+            "add_handle",
+            Box::new(|cb| lp.add_handle(HandleKind::Idle, cb).map(drop)),
+        ),
+    ];
+    for (name, call) in calls {
+        let Err(refused) = call(owning(&owner)) else {
+            panic!("{name} on a closed loop was accepted");
+        };
+        assert!(matches!(refused.error, Error::Closed), "{name}");
+        assert_eq!(Arc::strong_count(&owner), 2, "{name} dropped its callback");
+        drop(refused);
+        assert_eq!(Arc::strong_count(&owner), 1, "{name}");
+    }
 }

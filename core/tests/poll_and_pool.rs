@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use common::{virtual_loop, Log};
 use phaseloop_core::{
     jobs, Callback, ClockKind, Error, Event, HandleKind, Id, Interest, Job, JobError, JobOutput,
-    Loop, LoopOptions, Metrics, Phase, RunMode, Task, WorkOutcome,
+    Loop, LoopOptions, Metrics, Phase, Refused, RunMode, Task, WorkOutcome,
 };
 
 /// How long a gated job or a rendezvous waits before giving up (a failure, never a hang).
@@ -729,7 +729,7 @@ fn a_remote_call_after_close_is_an_error_and_hands_the_callback_back() {
         r.store(true, Ordering::SeqCst);
         Ok(())
     });
-    let Err((error, callback)) = remote.call(call) else {
+    let Err(Refused { error, callback }) = remote.call(call) else {
         panic!("a closed loop accepted a call");
     };
     assert!(matches!(error, Error::Closed), "{error:?}");

@@ -706,7 +706,21 @@ fn a_closed_loop_refuses_promise_operations() {
     lp.close().unwrap();
     assert!(matches!(P::resolve(&lp, n(1)), Err(Error::Closed)));
     assert!(matches!(P::all(&lp, [Ok(n(1))]), Err(Error::Closed)));
-    assert!(matches!(promise.then(&lp, None, None), Err(Error::Closed)));
+    let log = Log::default();
+    let Err(refused) = promise.then(&lp, logs(&log, "f "), logs(&log, "r ")) else {
+        panic!("then on a closed loop was accepted");
+    };
+    assert!(matches!(refused.error, Error::Closed));
+    assert!(
+        matches!(refused.callback, (Some(_), Some(_))),
+        "handed back"
+    );
+    let Err(refused) = promise.finally(&lp, logs_entry(&log, "finally")) else {
+        panic!("finally on a closed loop was accepted");
+    };
+    assert!(refused.callback.is_some(), "handed back");
+    assert!(promise.subscribe(&lp, rethrow(), rethrow()).is_err());
+    assert!(P::await_value(&lp, n(1), rethrow(), rethrow()).is_err());
 }
 
 /// Counts drops, to prove that what a promise held was released.

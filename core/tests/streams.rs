@@ -592,6 +592,7 @@ fn a_peer_that_stops_reading_grows_the_queue_then_everything_arrives() {
             Ok(())
         }),
     )
+    .map_err(Error::from)
     .and_then(|h| lp.start_handle(h).map(|_| h))
     .map(|h| lp.set_ref(h, false).unwrap())
     .unwrap();

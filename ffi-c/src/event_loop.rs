@@ -17,7 +17,7 @@ use phaseloop_core::{
 use crate::callback::CCallback;
 use crate::guard::boundary;
 use crate::status::{
-    cstr, status, status_of, PL_EBUSY, PL_ECLOSED, PL_EINVAL, PL_EPANIC, PL_EWRONGTHREAD, PL_OK,
+    cstr, status, status_of, PL_EBUSY, PL_EINVAL, PL_EPANIC, PL_EWRONGTHREAD, PL_OK,
 };
 
 /// A loop (opaque). Created by pl_loop_new, released by pl_loop_free, used only on the thread
@@ -288,11 +288,6 @@ pub(crate) fn schedule(
             Ok(cb) => cb,
             Err(status) => return status,
         };
-        if core.is_closed() {
-            // Checked first: core methods that return a plain `Error` drop the callback.
-            cb.disown();
-            return PL_ECLOSED;
-        }
         match add(core, cb) {
             Ok(new_id) => {
                 if !out.is_null() {
@@ -307,12 +302,6 @@ pub(crate) fn schedule(
             }
         }
     })
-}
-
-/// Wraps a core scheduling call that cannot fail once the loop is known to be open.
-pub(crate) fn accepted(result: Result<Id, Error>) -> Result<Id, Refused<CCallback>> {
-    // `schedule` checked that the loop is open, the only reason these calls fail.
-    result.map_err(|error| unreachable!("an open loop refused a callback: {error}"))
 }
 
 /// Closes a timer, handle or watcher with an optional close callback (NULL `cb`: none, and

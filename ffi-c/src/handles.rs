@@ -6,7 +6,7 @@ use std::os::raw::{c_int, c_void};
 use phaseloop_core::HandleKind;
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{accepted, close_with, flag, id, pl_id, pl_loop, schedule, with_loop};
+use crate::event_loop::{close_with, flag, id, pl_id, pl_loop, schedule, with_loop};
 use crate::status::status;
 
 fn add(
@@ -21,7 +21,7 @@ fn add(
         lp,
         out,
         || CCallback::repeating(cb, data, drop),
-        |core, cb| accepted(core.add_handle(kind, cb)),
+        |core, cb| core.add_handle(kind, cb),
     )
 }
 

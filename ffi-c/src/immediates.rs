@@ -3,7 +3,7 @@
 use std::os::raw::{c_int, c_void};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{accepted, flag, id, pl_id, pl_loop, schedule, with_loop};
+use crate::event_loop::{flag, id, pl_id, pl_loop, schedule, with_loop};
 use crate::status::status;
 
 /// Runs `cb(lp, data)` in the check phase (`setImmediate`), after the immediates already
@@ -22,7 +22,7 @@ pub unsafe extern "C" fn pl_set_immediate(
         lp,
         out,
         || CCallback::once(cb, data, drop),
-        |core, cb| accepted(core.set_immediate(cb)),
+        |core, cb| core.set_immediate(cb),
     )
 }
 

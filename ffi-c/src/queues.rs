@@ -3,33 +3,30 @@
 
 use std::os::raw::{c_int, c_void};
 
-use phaseloop_core::{Error, Loop};
+use phaseloop_core::{Loop, Refused};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
 use crate::event_loop::{pl_loop, with_loop};
-use crate::status::{status_of, PL_ECLOSED, PL_OK};
+use crate::status::{status_of, PL_OK};
 
 fn enqueue(
     lp: *mut pl_loop,
     cb: pl_callback,
     data: *mut c_void,
     drop: pl_drop_fn,
-    push: impl FnOnce(&Loop<CCallback>, CCallback) -> Result<(), Error>,
+    push: impl FnOnce(&Loop<CCallback>, CCallback) -> Result<(), Refused<CCallback>>,
 ) -> c_int {
     with_loop(lp, |core| {
         let cb = match CCallback::once(cb, data, drop) {
             Ok(cb) => cb,
             Err(status) => return status,
         };
-        if core.is_closed() {
-            // Checked first: the core drops a callback it refuses, and a refused call must not
-            // run the drop function.
-            cb.disown();
-            return PL_ECLOSED;
-        }
         match push(core, cb) {
             Ok(()) => PL_OK,
-            Err(err) => status_of(&err),
+            Err(refused) => {
+                refused.callback.disown();
+                status_of(&refused.error)
+            }
         }
     })
 }

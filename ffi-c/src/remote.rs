@@ -12,7 +12,7 @@ use phaseloop_core::Remote;
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
 use crate::event_loop::{pl_loop, with_loop_or};
 use crate::guard::boundary;
-use crate::status::{PL_ECLOSED, PL_EINVAL, PL_EPANIC, PL_OK};
+use crate::status::{status_of, PL_EINVAL, PL_EPANIC, PL_OK};
 
 /// A thread-safe, reference-counted handle for queueing callbacks onto a loop (opaque). Any
 /// thread may use it, concurrently. It does not keep the loop alive (calls queued through it and
@@ -69,9 +69,9 @@ pub unsafe extern "C" fn pl_remote_call(
         };
         match remote.remote.call(cb) {
             Ok(()) => PL_OK,
-            Err((_, cb)) => {
-                cb.disown();
-                PL_ECLOSED
+            Err(refused) => {
+                refused.callback.disown();
+                status_of(&refused.error)
             }
         }
     })

@@ -4,7 +4,7 @@
 use std::os::raw::{c_int, c_void};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{accepted, close_with, flag, id, pl_id, pl_loop, schedule, with_loop};
+use crate::event_loop::{close_with, flag, id, pl_id, pl_loop, schedule, with_loop};
 use crate::status::{status, status_of, PL_OK};
 
 /// Runs `cb(lp, data)` once, `ms` milliseconds from now, in the timers phase (`setTimeout`).
@@ -27,7 +27,7 @@ pub unsafe extern "C" fn pl_set_timeout(
         lp,
         out,
         || CCallback::timeout(cb, data, drop),
-        |core, cb| accepted(core.set_timeout(ms, cb)),
+        |core, cb| core.set_timeout(ms, cb),
     )
 }
 
@@ -48,7 +48,7 @@ pub unsafe extern "C" fn pl_set_interval(
         lp,
         out,
         || CCallback::repeating(cb, data, drop),
-        |core, cb| accepted(core.set_interval(ms, cb)),
+        |core, cb| core.set_interval(ms, cb),
     )
 }
 

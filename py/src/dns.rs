@@ -65,7 +65,7 @@ impl Loop {
         let cb = PyCallback::new(callback, None, args::label(label)?, Kind::Work)?;
         let id = lp
             .queue_work(dns::lookup(host, family), Some(cb))
-            .map_err(|refused| core_error(refused.error))?;
+            .map_err(core_error)?;
         Bound::new(slf.py(), Work::new(slf.clone().unbind(), id))
     }
 }

@@ -67,9 +67,10 @@ pub(crate) fn loop_closed() -> PyErr {
     LoopClosed::new_err("the loop is closed")
 }
 
-/// A core error as the Python exception a user expects.
-pub(crate) fn core_error(err: CoreError) -> PyErr {
-    match err {
+/// A core error, or a refused call's (its callback dropped here, with the GIL), as the Python
+/// exception a user expects.
+pub(crate) fn core_error(err: impl Into<CoreError>) -> PyErr {
+    match err.into() {
         CoreError::Closed => loop_closed(),
         CoreError::InvalidArgument(what) => PyValueError::new_err(what),
         CoreError::Io(err) => io_error(err),

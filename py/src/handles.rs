@@ -18,11 +18,6 @@ use crate::errors::core_error;
 use crate::event_loop::{Core, Loop};
 use crate::signals;
 
-/// A refused call hands its callback back; it is dropped here, with the GIL.
-fn refused<C>(refused: phaseloop_core::Refused<C>) -> PyErr {
-    core_error(refused.error)
-}
-
 /// Ignores "not found": the object finished, which these methods accept silently (Node does).
 fn found_or_finished(result: Result<(), CoreError>) -> PyResult<()> {
     match result {
@@ -164,10 +159,10 @@ impl Timer {
                 // callback still runs in the close phase as for any closed handle.
                 let Some(again) = again else { return Ok(()) };
                 let id = lp.set_timeout(self.delay, again).map_err(core_error)?;
-                lp.close_timer(id, not_found.callback).map_err(refused)?;
+                lp.close_timer(id, not_found.callback).map_err(core_error)?;
                 Ok(())
             }
-            Err(other) => Err(refused(other)),
+            Err(other) => Err(core_error(other)),
         }
     }
 
@@ -420,12 +415,12 @@ impl Handle {
             return Ok(());
         }
         match self.what {
-            HandleType::Phase(_) => lp.close_handle(self.id, close_cb).map_err(refused),
+            HandleType::Phase(_) => lp.close_handle(self.id, close_cb).map_err(core_error),
             HandleType::Signal(signum) => {
                 if lp.signal_active(self.id) {
                     signals::watch_stopped(lp.host(), signum);
                 }
-                lp.close_signal(self.id, close_cb).map_err(refused)
+                lp.close_signal(self.id, close_cb).map_err(core_error)
             }
         }
     }
@@ -531,7 +526,7 @@ impl Watcher {
         if self.closed.swap(true, Ordering::Relaxed) {
             return Ok(());
         }
-        lp.close_watcher(self.id, close_cb).map_err(refused)
+        lp.close_watcher(self.id, close_cb).map_err(core_error)
     }
 
     /// Whether the watcher is started.

@@ -79,9 +79,7 @@ impl Loop {
             ],
         };
         let cb = PyCallback::new(on_exit, None, args::label(label)?, Kind::Exit)?;
-        let spawned = lp
-            .spawn(&options, cb)
-            .map_err(|refused| core_error(refused.error))?;
+        let spawned = lp.spawn(&options, cb).map_err(core_error)?;
         Ok((
             spawned.id.as_u64(),
             spawned.pid,

@@ -453,9 +453,7 @@ impl Loop {
         let label = label.unwrap_or_else(|| PyString::new(py, "work"));
         Loop::settled_by(slf, Settle::WorkOutcome, |lp, settle| {
             let cb = settle_callback(py, settle, None, label, Kind::Work)?;
-            lp.queue_work(job, Some(cb))
-                .map(drop)
-                .map_err(|refused| core_error(refused.error))
+            lp.queue_work(job, Some(cb)).map(drop).map_err(core_error)
         })
     }
 

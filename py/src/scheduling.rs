@@ -10,7 +10,7 @@ use phaseloop_core::{HandleKind, Kind};
 use crate::args;
 use crate::callback::PyCallback;
 use crate::context::LoopSnapshots;
-use crate::errors::{core_error, loop_closed};
+use crate::errors::core_error;
 use crate::event_loop::{Core, Loop};
 use crate::handles::{interest, Handle, HandleType, Immediate, Timer, Watcher};
 use crate::signals;
@@ -258,9 +258,7 @@ impl Loop {
         let fd = args::fd(fd)?;
         let interest = interest(readable, writable)?;
         let cb = PyCallback::new(callback, None, label, Kind::Io)?;
-        let id = lp
-            .watch_fd(fd, interest, cb)
-            .map_err(|refused| core_error(refused.error))?;
+        let id = lp.watch_fd(fd, interest, cb).map_err(core_error)?;
         Bound::new(slf.py(), Watcher::new(slf.clone().unbind(), id, fd))
     }
 
@@ -278,9 +276,7 @@ impl Loop {
             .map_err(|_| PyValueError::new_err("signum is not a signal that can be watched"))?;
         let cb = PyCallback::new(callback, None, label, Kind::Signal)?;
         signals::prepare_sigint(slf.py(), signum)?;
-        let id = lp
-            .on_signal(signum, cb)
-            .map_err(|refused| core_error(refused.error))?;
+        let id = lp.on_signal(signum, cb).map_err(core_error)?;
         signals::watch_started(lp.host(), signum);
         Bound::new(
             slf.py(),
@@ -305,9 +301,6 @@ impl Loop {
             Kind::Threadsafe,
             &self.remote_snapshots,
         )?;
-        self.remote.call(cb).map_err(|(_, cb)| {
-            drop(cb);
-            loop_closed()
-        })
+        self.remote.call(cb).map_err(core_error)
     }
 }

@@ -117,7 +117,7 @@ fn queue_write(
     match lp.write(id, bufs, Some(cb), SyncWrite::Pending) {
         // With SyncWrite::Pending a finished write's callback is queued, never handed back.
         Ok(_) => Ok(len),
-        Err(refused) => Err(core_error(refused.error)),
+        Err(refused) => Err(core_error(refused)),
     }
 }
 
@@ -284,7 +284,7 @@ impl Loop {
         };
         lp.tcp_listen(addr, options, cb)
             .map(Id::as_u64)
-            .map_err(|refused| core_error(refused.error))
+            .map_err(core_error)
     }
 
     #[pyo3(signature = (path, backlog, on_connection, label = None))]
@@ -299,7 +299,7 @@ impl Loop {
         let cb = callback(on_connection, label, Kind::Connection)?;
         lp.pipe_listen(&path, backlog, cb)
             .map(Id::as_u64)
-            .map_err(|refused| core_error(refused.error))
+            .map_err(core_error)
     }
 
     #[pyo3(signature = (host, port, on_connect, label = None))]
@@ -314,7 +314,7 @@ impl Loop {
         let cb = callback(on_connect, label, Kind::Connect)?;
         lp.tcp_connect(host, port, cb)
             .map(Id::as_u64)
-            .map_err(|refused| core_error(refused.error))
+            .map_err(core_error)
     }
 
     #[pyo3(signature = (path, on_connect, label = None))]
@@ -328,7 +328,7 @@ impl Loop {
         let cb = callback(on_connect, label, Kind::Connect)?;
         lp.pipe_connect(&path, cb)
             .map(Id::as_u64)
-            .map_err(|refused| core_error(refused.error))
+            .map_err(core_error)
     }
 
     fn _pipe_open(&self, fd: &Bound<'_, PyAny>) -> PyResult<u64> {
@@ -401,8 +401,7 @@ impl Loop {
     ) -> PyResult<()> {
         let lp = self.open()?;
         let cb = callback(on_read, label, Kind::Read)?;
-        lp.read_start(id(stream), cb)
-            .map_err(|refused| core_error(refused.error))
+        lp.read_start(id(stream), cb).map_err(core_error)
     }
 
     fn _read_stop(&self, stream: u64) -> PyResult<()> {
@@ -435,7 +434,7 @@ impl Loop {
                 let after = lp.write_queue_size(id(stream)).map_err(core_error)?;
                 Ok(!had_cb && before == 0 && after == 0)
             }
-            Err(refused) => Err(core_error(refused.error)),
+            Err(refused) => Err(core_error(refused)),
         }
     }
 
@@ -455,8 +454,7 @@ impl Loop {
     ) -> PyResult<()> {
         let lp = self.open()?;
         let cb = optional_callback(on_shutdown, label, Kind::Shutdown)?;
-        lp.shutdown(id(stream), cb)
-            .map_err(|refused| core_error(refused.error))
+        lp.shutdown(id(stream), cb).map_err(core_error)
     }
 
     /// Closes a stream or server; `on_close()` in the close phase. `False` if it was closed.

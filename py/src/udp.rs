@@ -81,8 +81,7 @@ impl Loop {
     ) -> PyResult<()> {
         let lp = self.open()?;
         let cb = PyCallback::new(on_message, None, args::label(label)?, Kind::Udp)?;
-        lp.udp_recv_start(id(sock), cb)
-            .map_err(|refused| core_error(refused.error))
+        lp.udp_recv_start(id(sock), cb).map_err(core_error)
     }
 
     /// A UDP socket over `fd` that stays the caller's (`Loop::udp_over`), for asyncio's
@@ -121,7 +120,7 @@ impl Loop {
         match lp.udp_send(id(sock), owned, to, Some(cb), SyncWrite::Pending) {
             // With SyncWrite::Pending a finished send's callback is queued, never handed back.
             Ok(_) => Ok(len),
-            Err(refused) => Err(core_error(refused.error)),
+            Err(refused) => Err(core_error(refused)),
         }
     }
 
@@ -166,7 +165,7 @@ impl Loop {
                 Ok(true)
             }
             Ok(None) => Ok(!had_cb && lp.udp_send_queue_size(id(sock)).map_err(core_error)? == 0),
-            Err(refused) => Err(core_error(refused.error)),
+            Err(refused) => Err(core_error(refused)),
         }
     }
 

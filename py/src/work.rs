@@ -89,9 +89,7 @@ impl Loop {
                 kind: Kind::Work,
             },
         };
-        let id = lp
-            .queue_work(job, Some(after))
-            .map_err(|refused| core_error(refused.error))?;
+        let id = lp.queue_work(job, Some(after)).map_err(core_error)?;
         Bound::new(py, Work::new(slf.clone().unbind(), id))
     }
 }

@@ -39,7 +39,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::callback::Callback;
 use crate::error::Error;
-use crate::event_loop::Loop;
+use crate::event_loop::{Loop, Refused};
 
 pub use rejections::{RejectionHandledHook, UnhandledRejectionHook};
 pub use task::{
@@ -626,6 +626,27 @@ fn adopt_promise<H: PromiseHost>(lp: &Loop<H>, target: &Promise<H>, thenable: Pr
     }
 }
 
+/// The two handlers of [`Promise::subscribe`] and [`Promise::await_value`], as a closed loop
+/// hands them back.
+pub type Handlers<H> = (<H as PromiseHost>::Handler, <H as PromiseHost>::Handler);
+
+/// The two optional handlers of [`Promise::then`], as a closed loop hands them back.
+pub type OptionalHandlers<H> = (
+    Option<<H as PromiseHost>::Handler>,
+    Option<<H as PromiseHost>::Handler>,
+);
+
+/// `handlers` back, or refused with them if the loop is closed.
+fn open_or_refuse<H: PromiseHost, T>(lp: &Loop<H>, handlers: T) -> Result<T, Refused<T>> {
+    match lp.check_open() {
+        Ok(()) => Ok(handlers),
+        Err(error) => Err(Refused {
+            error,
+            callback: handlers,
+        }),
+    }
+}
+
 /// PromiseResolve(%Promise%, value): `value` itself if it is a promise of this core, else a new
 /// promise resolved with it. Never fails: a throwing `then` getter gives a rejected promise.
 fn promise_resolve<H: PromiseHost>(lp: &Loop<H>, value: H::Value) -> Promise<H> {
@@ -703,14 +724,15 @@ impl<H: PromiseHost> Promise<H> {
 
     /// `promise.then(on_fulfilled, on_rejected)`: the returned promise is resolved with what
     /// the handler returns, or rejected with what it throws; a missing handler passes the value
-    /// or reason through.
+    /// or reason through. On a closed loop both handlers are handed back in a [`Refused`], as
+    /// by every method here that takes one.
     pub fn then(
         &self,
         lp: &Loop<H>,
         on_fulfilled: Option<H::Handler>,
         on_rejected: Option<H::Handler>,
-    ) -> Result<Promise<H>, Error> {
-        lp.check_open()?;
+    ) -> Result<Promise<H>, Refused<OptionalHandlers<H>>> {
+        let (on_fulfilled, on_rejected) = open_or_refuse(lp, (on_fulfilled, on_rejected))?;
         let derived = Promise::new_pending();
         self.perform_then(
             lp,
@@ -728,8 +750,11 @@ impl<H: PromiseHost> Promise<H> {
         &self,
         lp: &Loop<H>,
         on_rejected: Option<H::Handler>,
-    ) -> Result<Promise<H>, Error> {
-        self.then(lp, None, on_rejected)
+    ) -> Result<Promise<H>, Refused<Option<H::Handler>>> {
+        self.then(lp, None, on_rejected).map_err(|refused| Refused {
+            error: refused.error,
+            callback: refused.callback.1,
+        })
     }
 
     /// `promise.finally(on_finally)`: `on_finally()` runs when the promise settles; the returned
@@ -740,11 +765,14 @@ impl<H: PromiseHost> Promise<H> {
         &self,
         lp: &Loop<H>,
         on_finally: Option<H::Handler>,
-    ) -> Result<Promise<H>, Error> {
+    ) -> Result<Promise<H>, Refused<Option<H::Handler>>> {
         let Some(on_finally) = on_finally else {
-            return self.then(lp, None, None);
+            return self.then(lp, None, None).map_err(|refused| Refused {
+                error: refused.error,
+                callback: None,
+            });
         };
-        lp.check_open()?;
+        let on_finally = open_or_refuse(lp, Some(on_finally))?.expect("given");
         let derived = Promise::new_pending();
         self.perform_then(
             lp,
@@ -764,8 +792,8 @@ impl<H: PromiseHost> Promise<H> {
         lp: &Loop<H>,
         on_fulfilled: H::Handler,
         on_rejected: H::Handler,
-    ) -> Result<(), Error> {
-        lp.check_open()?;
+    ) -> Result<(), Refused<Handlers<H>>> {
+        let (on_fulfilled, on_rejected) = open_or_refuse(lp, (on_fulfilled, on_rejected))?;
         self.perform_then(
             lp,
             Reaction::Then {
@@ -785,8 +813,8 @@ impl<H: PromiseHost> Promise<H> {
         value: H::Value,
         on_fulfilled: H::Handler,
         on_rejected: H::Handler,
-    ) -> Result<(), Error> {
-        lp.check_open()?;
+    ) -> Result<(), Refused<Handlers<H>>> {
+        let (on_fulfilled, on_rejected) = open_or_refuse(lp, (on_fulfilled, on_rejected))?;
         promise_resolve(lp, value).subscribe(lp, on_fulfilled, on_rejected)
     }
 

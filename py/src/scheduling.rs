@@ -35,10 +35,7 @@ pub(crate) fn queue_immediate(lp: &Bound<'_, Loop>, callback: &Bound<'_, PyAny>)
 /// `call_soon_threadsafe`), from any thread: no argument parsing, no label.
 pub(crate) fn queue_threadsafe(lp: &Loop, callback: &Bound<'_, PyAny>) -> PyResult<()> {
     let cb = PyCallback::once(callback, None, None, Kind::Threadsafe, &lp.remote_snapshots)?;
-    lp.remote.call(cb).map_err(|(_, cb)| {
-        drop(cb);
-        loop_closed()
-    })
+    lp.remote.call(cb).map_err(core_error)
 }
 
 fn another_loop(name: &str) -> PyErr {

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import heapq
+import itertools
 import math
 import selectors
 import socket
@@ -201,6 +202,12 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         # The phaseloop timer that runs asyncio's timer heap, and the `when` it is armed for.
         self._wake_timer: phaseloop.Timer | None = None
         self._wake_at = math.inf
+        # The call_later handles while nothing observes the loop: a heap of (when, seq,
+        # handle), ordered by tuple comparison in C (asyncio's heap of handles compares them
+        # through TimerHandle.__lt__, a Python call per comparison); seq keeps equal `when`s
+        # in the order they were scheduled.
+        self._timer_heap: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._timer_seq = itertools.count()
         self._run_due_cb = self._run_due
         # The jobs run_in_executor gave phaseloop's pool: (work, func, args) by a key of
         # their own; and the future shutdown_default_executor waits on until none is left.
@@ -326,14 +333,14 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         if self._pl.observed:
             self._arm(timer)
         else:
-            # As asyncio keeps them: a heap, with one phaseloop timer for the earliest.
-            heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+            # A heap, as asyncio keeps them, with one phaseloop timer for the earliest.
+            heapq.heappush(self._timer_heap, (when, next(self._timer_seq), timer))
             if when < self._wake_at:
                 self._wake_for(when)
         return timer
 
-    # Timers while nothing observes the loop: asyncio's heap (`_scheduled`), due ones run by
-    # one phaseloop timer in the timers phase, in asyncio's order (by `when`, then FIFO).
+    # Timers while nothing observes the loop: a heap (`_timer_heap`), due ones run by one
+    # phaseloop timer in the timers phase, in asyncio's order (by `when`, then FIFO).
 
     def _wake_for(self, when: float) -> None:
         """(Re-)arms the phaseloop timer that runs the heap's due handles for `when`."""
@@ -350,35 +357,37 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         ahead of ``time()``); those they schedule wait for a later pass, as in asyncio."""
         self._wake_timer = None
         self._wake_at = math.inf
-        scheduled = self._scheduled  # type: ignore[attr-defined]
+        heap = self._timer_heap
         now = self.time()
         due = []
-        while scheduled and scheduled[0]._when <= now:
-            timer = heapq.heappop(scheduled)
-            timer._scheduled = False
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            timer = entry[2]
+            timer._scheduled = False  # type: ignore[attr-defined]
             if timer._cancelled:
                 self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
             else:
-                due.append(timer)
+                due.append(entry)
         ran = 0
         try:
-            for timer in due:
+            for entry in due:
                 ran += 1
-                if not timer._cancelled:
+                timer = entry[2]
+                if not timer._cancelled:  # type: ignore[attr-defined]
                     _run_handle(timer)
         finally:
             # A KeyboardInterrupt or SystemExit out of one leaves the rest for the next run.
             for rest in due[ran:]:
-                rest._scheduled = True
-                heapq.heappush(scheduled, rest)
+                rest[2]._scheduled = True  # type: ignore[attr-defined]
+                heapq.heappush(heap, rest)
             self._drop_cancelled_head()
-            if scheduled and scheduled[0]._when < self._wake_at and not self._pl.closed:
-                self._wake_for(scheduled[0]._when)
+            if heap and heap[0][0] < self._wake_at and not self._pl.closed:
+                self._wake_for(heap[0][0])
 
     def _drop_cancelled_head(self) -> None:
-        scheduled = self._scheduled  # type: ignore[attr-defined]
-        while scheduled and scheduled[0]._cancelled:
-            heapq.heappop(scheduled)._scheduled = False
+        heap = self._timer_heap
+        while heap and heap[0][2]._cancelled:  # type: ignore[attr-defined]
+            heapq.heappop(heap)[2]._scheduled = False  # type: ignore[attr-defined]
             self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
 
     # Timers while the loop is observed: one phaseloop timer each, labelled.
@@ -413,19 +422,22 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         # In the heap: left there until it reaches the head, counted as asyncio counts it;
         # the heap is rebuilt when they are most of it, as asyncio's _run_once does.
         self._timer_cancelled_count += 1  # type: ignore[attr-defined]
-        scheduled = self._scheduled  # type: ignore[attr-defined]
+        heap = self._timer_heap
         if (
-            len(scheduled) > base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
+            len(heap) > base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
             and self._timer_cancelled_count  # type: ignore[attr-defined]
-            > len(scheduled) * base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
+            > len(heap) * base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
         ):
             # The handle being cancelled is marked only after this returns.
-            kept = [h for h in scheduled if not h._cancelled and h is not handle]
-            for h in scheduled:
-                if h._cancelled or h is handle:
-                    h._scheduled = False
+            kept = []
+            for entry in heap:
+                h = entry[2]
+                if h._cancelled or h is handle:  # type: ignore[attr-defined]
+                    h._scheduled = False  # type: ignore[attr-defined]
+                else:
+                    kept.append(entry)
             heapq.heapify(kept)
-            scheduled[:] = kept
+            heap[:] = kept
             self._timer_cancelled_count = 0  # type: ignore[attr-defined]
 
     def call_soon_threadsafe(
@@ -578,6 +590,7 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         self._hand_over_pool_jobs()
         self._wake_timer = None
         self._wake_at = math.inf
+        self._timer_heap.clear()
         self._pl_timers.clear()
         self._pl.close()
 

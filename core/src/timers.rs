@@ -43,6 +43,9 @@ pub(crate) struct TimerEntry<C> {
     pub(crate) start: u64,
     pub(crate) repeat: bool,
     pub(crate) refed: bool,
+    /// A one-shot timer whose owner may still refresh it after it fired: firing leaves it in the
+    /// slab, unlinked, with its callback ("dormant"), instead of forgetting it.
+    held: bool,
     linked: bool,
     prev: Option<u32>,
     next: Option<u32>,
@@ -54,6 +57,11 @@ impl<C> TimerEntry<C> {
     /// Whether the timer is armed (in a list).
     pub(crate) fn linked(&self) -> bool {
         self.linked
+    }
+
+    /// Whether the timer is held (see [`TimerQueue::hold`]); read before its callback runs.
+    pub(crate) fn held(&self) -> bool {
+        self.held
     }
 }
 
@@ -182,6 +190,7 @@ impl<C> TimerQueue<C> {
             start,
             repeat,
             refed: true,
+            held: false,
             linked: false,
             prev: None,
             next: None,
@@ -196,7 +205,7 @@ impl<C> TimerQueue<C> {
         self.refed_armed > 0
     }
 
-    /// How many timers exist (armed, or running their callback).
+    /// How many timers exist (armed, running their callback, or dormant).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
@@ -369,8 +378,21 @@ impl<C> TimerQueue<C> {
         }
     }
 
+    /// Whether a timer whose callback just ran keeps that callback: it was re-armed (an
+    /// interval, or a refresh from its own callback) or is held (it stays dormant; if its
+    /// callback cleared it, the owner that held it still counts on the callback's data until
+    /// it is dropped). `held` is whether it was held when its callback began, which is what
+    /// counts once the callback cleared it.
+    pub(crate) fn keeps(&self, id: Id, held: bool) -> bool {
+        match self.slab.get(id) {
+            None => held,
+            Some(entry) => entry.linked || entry.repeat || entry.held,
+        }
+    }
+
     /// After a timer's callback: re-arm an interval at `start`, keep a timer that was refreshed
-    /// during its callback, else free the slot. Returns the callback when it is no longer needed.
+    /// during its callback, keep a held one-shot timer dormant, else free the slot. Returns the
+    /// callback when it is no longer needed.
     pub(crate) fn finish(&mut self, id: Id, cb: C, interval_start: Option<u64>) -> Option<C> {
         let Some(index) = self.slab.index(id) else {
             return Some(cb); // cleared during its own callback
@@ -386,11 +408,40 @@ impl<C> TimerQueue<C> {
                 self.link(index, start);
                 None
             }
+            _ if entry.held => {
+                entry.cb = Some(cb); // dormant until refreshed, cleared or released
+                None
+            }
             _ => {
                 self.slab.remove(id);
                 Some(cb)
             }
         }
+    }
+
+    /// Holds a timer: a one-shot timer that fires stays dormant (see [`TimerEntry::held`]).
+    /// `false` if there is no such timer.
+    pub(crate) fn hold(&mut self, id: Id) -> bool {
+        match self.slab.get_mut(id) {
+            Some(entry) => {
+                entry.held = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lets go of a held timer: a dormant one is forgotten (its callback is returned for the
+    /// caller to drop outside any borrow); an armed or running one will be forgotten once it
+    /// has fired. `None` if there is no such timer.
+    pub(crate) fn release(&mut self, id: Id) -> Option<Option<C>> {
+        let index = self.slab.index(id)?;
+        let entry = self.slab.at_mut(index);
+        entry.held = false;
+        if entry.linked || entry.repeat || entry.cb.is_none() {
+            return Some(None);
+        }
+        Some(self.slab.remove_with(index, |entry| entry.cb.take()))
     }
 
     /// Clears a timer; returns its callback (`None` if it is running now) for the caller to drop

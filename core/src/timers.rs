@@ -167,6 +167,9 @@ pub(crate) struct TimerQueue<C> {
     heap: Vec<u32>,
     next_list_id: u64,
     refed_armed: usize,
+    /// The timer whose callback runs now was refreshed by it (reset by [`Self::pop_due`]); what
+    /// [`Self::keeps`] answers if the callback then cleared it as well.
+    refreshed_running: bool,
 }
 
 impl<C> TimerQueue<C> {
@@ -179,6 +182,7 @@ impl<C> TimerQueue<C> {
             heap: Vec::new(),
             next_list_id: 1,
             refed_armed: 0,
+            refreshed_running: false,
         }
     }
 
@@ -374,18 +378,19 @@ impl<C> TimerQueue<C> {
                 continue;
             }
             self.unlink(head);
+            self.refreshed_running = false;
             return Some(head);
         }
     }
 
     /// Whether a timer whose callback just ran keeps that callback: it was re-armed (an
-    /// interval, or a refresh from its own callback) or is held (it stays dormant; if its
-    /// callback cleared it, the owner that held it still counts on the callback's data until
-    /// it is dropped). `held` is whether it was held when its callback began, which is what
-    /// counts once the callback cleared it.
+    /// interval, or a refresh from its own callback) or is held (it stays dormant). If its
+    /// callback cleared it, whether it was kept until then (held when its callback began, which
+    /// `held` says, or refreshed by it): the callback is dropped right after, as the clear of a
+    /// kept timer drops it.
     pub(crate) fn keeps(&self, id: Id, held: bool) -> bool {
         match self.slab.get(id) {
-            None => held,
+            None => held || self.refreshed_running,
             Some(entry) => entry.linked || entry.repeat || entry.held,
         }
     }
@@ -460,8 +465,11 @@ impl<C> TimerQueue<C> {
         let Some(index) = self.slab.index(id) else {
             return false;
         };
-        if self.slab.at_mut(index).linked {
+        let entry = self.slab.at_mut(index);
+        if entry.linked {
             self.unlink(index);
+        } else if entry.cb.is_none() {
+            self.refreshed_running = true; // its callback runs now (only one timer's can)
         }
         self.link(index, now);
         true

@@ -40,8 +40,8 @@ def test_a_fired_timeout_keeps_its_callback_only_while_its_timer_object_lives() 
     lp.run()
     gc.collect()
     assert ref() is not None  # fired, but timer.refresh() may still run it again
-    del timer
-    assert ref() is None  # the Timer object let go: the loop forgets the callback at once
+    del timer  # the Timer object lets go: the loop forgets the callback at once
+    assert ref() is None
     lp.close()
 
 

@@ -1117,9 +1117,10 @@ int pl_set_interval(struct pl_loop *lp,
 
 /**
  * Clears a timer or interval (`clearTimeout` / `clearInterval`): it will not run again, even
- * if it is due in the timers phase now running. Its drop function runs before this returns
- * (after its callback, if that is what clears it). Also ends a held timeout that fired
- * (pl_timer_hold). PL_ENOENT for a timer that already fired unheld (a one-shot timer's id is
+ * if it is due in the timers phase now running. Its drop function runs before this returns;
+ * from a timeout's own callback, once the callback returned, and only if the data was still the
+ * loop's (the timeout was held, or refreshed by that callback). Also ends a held timeout that
+ * fired (pl_timer_hold). PL_ENOENT for a timer that already fired unheld (a one-shot timer's id is
  * finished once its callback ran), was cleared, or is not this loop's.
  */
 int pl_clear_timer(struct pl_loop *lp, pl_id timer);

@@ -1092,8 +1092,8 @@ int pl_walk(const struct pl_loop *lp, pl_walk_fn visit, void *data);
  * are truncated; timers with the same delay run in the order they were set. Writes the timer's
  * id to `*out` unless `out` is NULL. `drop(data)` runs if the timer is cleared or closed before
  * it fires, or the loop is freed first; a callback that ran owns `data` (unless it refreshed its
- * own timer, which keeps `data` the loop's until the timer fires again or is cleared).
- * Loop thread only; PL_EINVAL for a NULL `cb`.
+ * own timer, which keeps `data` the loop's until the timer fires again or is cleared, or the
+ * timer is held: see pl_timer_hold). Loop thread only; PL_EINVAL for a NULL `cb`.
  */
 int pl_set_timeout(struct pl_loop *lp,
                    double ms,
@@ -1117,9 +1117,11 @@ int pl_set_interval(struct pl_loop *lp,
 
 /**
  * Clears a timer or interval (`clearTimeout` / `clearInterval`): it will not run again, even
- * if it is due in the timers phase now running. Its drop function runs before this returns.
- * PL_ENOENT for a timer that already fired (a one-shot timer's id is finished once its callback
- * ran), was cleared, or is not this loop's.
+ * if it is due in the timers phase now running. Its drop function runs before this returns;
+ * from a timeout's own callback, once the callback returned, and only if the data was still the
+ * loop's (the timeout was held, or refreshed by that callback). Also ends a held timeout that
+ * fired (pl_timer_hold). PL_ENOENT for a timer that already fired unheld (a one-shot timer's id is
+ * finished once its callback ran), was cleared, or is not this loop's.
  */
 int pl_clear_timer(struct pl_loop *lp, pl_id timer);
 
@@ -1147,10 +1149,23 @@ int pl_timer_has_ref(const struct pl_loop *lp, pl_id timer);
 int pl_timer_active(const struct pl_loop *lp, pl_id timer);
 
 /**
+ * Holds a timeout for an owner that may refresh it after it fired (Node's `Timeout` object
+ * stays refreshable until cleared): once it fired, the timer is not forgotten but *dormant*,
+ * not active and keeping nothing alive, until pl_timer_refresh re-arms it (same callback and
+ * data, its delay, its ref state) or pl_clear_timer / pl_timer_close / pl_close ends it. Its
+ * data stays the loop's throughout: `drop(data)` runs once, when it is cleared or closed (also
+ * from its own callback) or the loop is freed, never when it fires. Call it once after
+ * pl_set_timeout (or from its callback, before it returns); no effect on an interval.
+ * PL_ENOENT for a timer that already fired unheld, was cleared, or is not this loop's.
+ */
+int pl_timer_hold(struct pl_loop *lp, pl_id timer);
+
+/**
  * Re-arms the timer from now, keeping its delay (`timeout.refresh()`): it moves to the end of
- * its delay's list. From inside its own callback this also re-arms a one-shot timer that is
- * firing, which then keeps its data (its drop function runs if it is cleared before it fires
- * again). PL_ENOENT for a fired, cleared or foreign timer.
+ * its delay's list. This also re-arms a held timeout that fired (pl_timer_hold), with the same
+ * callback, data and ref state, and, from inside its own callback, an unheld one-shot timer
+ * that is firing, which then keeps its data (its drop function runs if it is cleared before it
+ * fires again). PL_ENOENT for a cleared or foreign timer, or an unheld timeout that fired.
  */
 int pl_timer_refresh(struct pl_loop *lp, pl_id timer);
 
@@ -1158,7 +1173,8 @@ int pl_timer_refresh(struct pl_loop *lp, pl_id timer);
  * Clears the timer and runs `cb(lp, data)` in the next close phase (NULL `cb`: no close
  * callback, and `data` and `drop` are not taken). The timer's own drop function runs before
  * this returns; `drop(data)` runs only if the loop is freed before the close callback ran.
- * PL_ENOENT for a fired, cleared or foreign timer (the close callback is then not taken).
+ * Also closes a held timeout that fired (pl_timer_hold). PL_ENOENT for a cleared or foreign
+ * timer, or an unheld timeout that fired (the close callback is then not taken).
  */
 int pl_timer_close(struct pl_loop *lp, pl_id timer, pl_callback cb, void *data, pl_drop_fn drop);
 

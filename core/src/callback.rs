@@ -29,6 +29,17 @@ pub trait Callback: Sized + Send + 'static {
     /// The label recorded for this callback in the timeline.
     fn label(&self) -> Option<Self::Label>;
 
+    /// Called after a timer's callback ran (`call` returned), with whether the loop keeps the
+    /// callback: `true` for an interval, a timer its own callback refreshed, a held one-shot
+    /// timer (dormant until refreshed, cleared or released: [`Loop::hold_timer`]) and a held
+    /// one its callback cleared (dropped right after); `false` for a one-shot timer that is
+    /// forgotten now, which drops the callback right after. The C binding lets a forgotten
+    /// timeout's callback own its data from then on. The default does nothing.
+    #[inline]
+    fn fired(&mut self, kept: bool) {
+        let _ = kept;
+    }
+
     /// Runs `wait`, a poll that will really block (or, in [`Loop::close`], the join of the
     /// worker pool, whose running jobs may need the host's lock), with the host's lock released
     /// (the Python binding releases the GIL here). The default just runs it.

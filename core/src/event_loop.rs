@@ -428,8 +428,9 @@ impl<C: Callback> Loop<C> {
         self.add_timer(delay_ms, cb, true)
     }
 
-    /// `clearTimeout` / `clearInterval`. [`Error::NotFound`] for a timer that already fired or
-    /// was cleared (Node ignores those; bindings may too).
+    /// `clearTimeout` / `clearInterval` (also of a dormant timer: see [`Loop::hold_timer`]).
+    /// [`Error::NotFound`] for a timer that was cleared or, unheld, already fired (Node ignores
+    /// those; bindings may too).
     pub fn clear_timer(&self, id: Id) -> Result<(), Error> {
         self.check_open()?;
         let cleared = self.st().timers.clear(id);
@@ -442,7 +443,11 @@ impl<C: Callback> Loop<C> {
         }
     }
 
-    /// `timeout.refresh()`: re-arms the timer with a fresh start, keeping its delay.
+    /// `timeout.refresh()`: re-arms the timer with a fresh start, keeping its delay, at the end
+    /// of its delay's list. This also re-arms a one-shot timer whose callback is running (from
+    /// that callback) and a dormant one (held and fired: [`Loop::hold_timer`]), with the same
+    /// callback and its ref state. [`Error::NotFound`] for a cleared timer, or an unheld one that
+    /// fired.
     pub fn refresh_timer(&self, id: Id) -> Result<(), Error> {
         self.check_open()?;
         let now = self.clock.update();
@@ -450,6 +455,37 @@ impl<C: Callback> Loop<C> {
             Ok(())
         } else {
             Err(Error::NotFound)
+        }
+    }
+
+    /// Holds a timer for an owner that may refresh it after it fired (Node's `Timeout` object,
+    /// which stays refreshable as long as it is not cleared). A held one-shot timer that fires
+    /// is not forgotten: it stays *dormant*, with its callback, until [`Loop::refresh_timer`]
+    /// re-arms it, [`Loop::clear_timer`] or [`Loop::close_handle`] ends it, or
+    /// [`Loop::release_timer`] lets go of it. While dormant it is not active, keeps nothing
+    /// alive and answers [`Loop::timer_has_ref`] with its ref state. No effect on an interval
+    /// (it never stops by firing). [`Error::NotFound`] for a timer that is gone.
+    pub fn hold_timer(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        if self.st().timers.hold(id) {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// The owner of a held timer lets go of it: a dormant timer is forgotten (its callback
+    /// dropped); an armed one (or one whose callback is running) is forgotten once it fired, as
+    /// if it had never been held. [`Error::NotFound`] for a timer that is gone.
+    pub fn release_timer(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let released = self.st().timers.release(id);
+        match released {
+            Some(cb) => {
+                drop(cb);
+                Ok(())
+            }
+            None => Err(Error::NotFound),
         }
     }
 
@@ -474,7 +510,8 @@ impl<C: Callback> Loop<C> {
             .ok_or(Error::NotFound)
     }
 
-    /// Whether the timer is armed (false once a one-shot timer has fired or was cleared).
+    /// Whether the timer is armed (false once a one-shot timer has fired, also while it is
+    /// dormant, or was cleared).
     pub fn timer_active(&self, id: Id) -> bool {
         !self.closed.get() && self.st().timers.slab.get(id).is_some_and(|t| t.linked())
     }

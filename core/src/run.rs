@@ -236,10 +236,10 @@ impl<C: Callback> Loop<C> {
                     let id = st.timers.slab.id_at(index);
                     let entry = st.timers.slab.at_mut(index);
                     let cb = entry.cb.take().expect("an armed timer holds its callback");
-                    (id, cb, entry.repeat)
+                    (id, cb, entry.repeat, entry.held())
                 })
             };
-            let Some((id, mut cb, repeat)) = due else {
+            let Some((id, mut cb, repeat, held)) = due else {
                 break;
             };
             // An interval is re-armed from a clock read taken just before its callback (4.5).
@@ -250,6 +250,9 @@ impl<C: Callback> Loop<C> {
                 Kind::Timeout
             };
             let result = self.invoke(kind, id.as_u64(), &mut cb, Event::Fire);
+            // The callback learns whether the loop keeps it before the loop takes it back.
+            let kept = self.state.borrow().timers.keeps(id, held);
+            cb.fired(kept);
             let unused = self.st().timers.finish(id, cb, interval_start);
             drop(unused);
             result.map_err(RunError::Callback)?;

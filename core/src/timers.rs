@@ -43,6 +43,9 @@ pub(crate) struct TimerEntry<C> {
     pub(crate) start: u64,
     pub(crate) repeat: bool,
     pub(crate) refed: bool,
+    /// A one-shot timer whose owner may still refresh it after it fired: firing leaves it in the
+    /// slab, unlinked, with its callback ("dormant"), instead of forgetting it.
+    held: bool,
     linked: bool,
     prev: Option<u32>,
     next: Option<u32>,
@@ -54,6 +57,11 @@ impl<C> TimerEntry<C> {
     /// Whether the timer is armed (in a list).
     pub(crate) fn linked(&self) -> bool {
         self.linked
+    }
+
+    /// Whether the timer is held (see [`TimerQueue::hold`]); read before its callback runs.
+    pub(crate) fn held(&self) -> bool {
+        self.held
     }
 }
 
@@ -159,6 +167,9 @@ pub(crate) struct TimerQueue<C> {
     heap: Vec<u32>,
     next_list_id: u64,
     refed_armed: usize,
+    /// The timer whose callback runs now was refreshed by it (reset by [`Self::pop_due`]); what
+    /// [`Self::keeps`] answers if the callback then cleared it as well.
+    refreshed_running: bool,
 }
 
 impl<C> TimerQueue<C> {
@@ -171,6 +182,7 @@ impl<C> TimerQueue<C> {
             heap: Vec::new(),
             next_list_id: 1,
             refed_armed: 0,
+            refreshed_running: false,
         }
     }
 
@@ -182,6 +194,7 @@ impl<C> TimerQueue<C> {
             start,
             repeat,
             refed: true,
+            held: false,
             linked: false,
             prev: None,
             next: None,
@@ -196,7 +209,7 @@ impl<C> TimerQueue<C> {
         self.refed_armed > 0
     }
 
-    /// How many timers exist (armed, or running their callback).
+    /// How many timers exist (armed, running their callback, or dormant).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
@@ -365,12 +378,26 @@ impl<C> TimerQueue<C> {
                 continue;
             }
             self.unlink(head);
+            self.refreshed_running = false;
             return Some(head);
         }
     }
 
+    /// Whether a timer whose callback just ran keeps that callback: it was re-armed (an
+    /// interval, or a refresh from its own callback) or is held (it stays dormant). If its
+    /// callback cleared it, whether it was kept until then (held when its callback began, which
+    /// `held` says, or refreshed by it): the callback is dropped right after, as the clear of a
+    /// kept timer drops it.
+    pub(crate) fn keeps(&self, id: Id, held: bool) -> bool {
+        match self.slab.get(id) {
+            None => held || self.refreshed_running,
+            Some(entry) => entry.linked || entry.repeat || entry.held,
+        }
+    }
+
     /// After a timer's callback: re-arm an interval at `start`, keep a timer that was refreshed
-    /// during its callback, else free the slot. Returns the callback when it is no longer needed.
+    /// during its callback, keep a held one-shot timer dormant, else free the slot. Returns the
+    /// callback when it is no longer needed.
     pub(crate) fn finish(&mut self, id: Id, cb: C, interval_start: Option<u64>) -> Option<C> {
         let Some(index) = self.slab.index(id) else {
             return Some(cb); // cleared during its own callback
@@ -386,11 +413,40 @@ impl<C> TimerQueue<C> {
                 self.link(index, start);
                 None
             }
+            _ if entry.held => {
+                entry.cb = Some(cb); // dormant until refreshed, cleared or released
+                None
+            }
             _ => {
                 self.slab.remove(id);
                 Some(cb)
             }
         }
+    }
+
+    /// Holds a timer: a one-shot timer that fires stays dormant (see [`TimerEntry::held`]).
+    /// `false` if there is no such timer.
+    pub(crate) fn hold(&mut self, id: Id) -> bool {
+        match self.slab.get_mut(id) {
+            Some(entry) => {
+                entry.held = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lets go of a held timer: a dormant one is forgotten (its callback is returned for the
+    /// caller to drop outside any borrow); an armed or running one will be forgotten once it
+    /// has fired. `None` if there is no such timer.
+    pub(crate) fn release(&mut self, id: Id) -> Option<Option<C>> {
+        let index = self.slab.index(id)?;
+        let entry = self.slab.at_mut(index);
+        entry.held = false;
+        if entry.linked || entry.repeat || entry.cb.is_none() {
+            return Some(None);
+        }
+        Some(self.slab.remove_with(index, |entry| entry.cb.take()))
     }
 
     /// Clears a timer; returns its callback (`None` if it is running now) for the caller to drop
@@ -409,8 +465,11 @@ impl<C> TimerQueue<C> {
         let Some(index) = self.slab.index(id) else {
             return false;
         };
-        if self.slab.at_mut(index).linked {
+        let entry = self.slab.at_mut(index);
+        if entry.linked {
             self.unlink(index);
+        } else if entry.cb.is_none() {
+            self.refreshed_running = true; // its callback runs now (only one timer's can)
         }
         self.link(index, now);
         true

@@ -151,8 +151,8 @@ enum Target {
 enum Shots {
     /// Runs once; from then on the data is the callback's.
     Once,
-    /// A `setTimeout` timer: runs once, unless its own callback refreshes it (see
-    /// [`LoopHost::end_timer_callback`]).
+    /// A `setTimeout` timer: runs once, unless the loop keeps it after the fire (its own
+    /// callback refreshed it, or pl_timer_hold held it): see [`Callback::fired`].
     TimerOnce,
     /// Intervals, handles, watchers: the data stays the loop's until it lets go of them.
     Repeating,
@@ -194,7 +194,7 @@ impl CCallback {
         Ok(Self::new(Target::Plain(f), data, drop, Shots::Once))
     }
 
-    /// A `setTimeout` callback: once, or again each time it refreshes itself.
+    /// A `setTimeout` callback: once, or again each time it is refreshed while the loop keeps it.
     pub(crate) fn timeout(
         cb: pl_callback,
         data: *mut c_void,
@@ -397,14 +397,10 @@ impl Callback for CCallback {
             self.release();
             return Ok(());
         }
-        let host = lp.host();
-        let raw = host.raw_loop();
-        let mut rearm_mark = 0;
-        match self.shots {
+        let raw = lp.host().raw_loop();
+        if self.shots == Shots::Once {
             // From now on the data is the callback's, which may free it.
-            Shots::Once => self.drop = None,
-            Shots::TimerOnce => rearm_mark = host.begin_timer_callback(),
-            Shots::Repeating => {}
+            self.drop = None;
         }
         let data = self.data;
         // SAFETY: the function pointers and data were given together by the caller, who
@@ -485,14 +481,19 @@ impl Callback for CCallback {
                 _ => {}
             }
         }
-        if self.shots == Shots::TimerOnce && !host.end_timer_callback(rearm_mark) {
-            // Not refreshed by its own callback: it will never run again.
-            self.drop = None;
-        }
         Ok(())
     }
 
     fn label(&self) -> Option<usize> {
         Some(self.data as usize)
+    }
+
+    #[inline]
+    fn fired(&mut self, kept: bool) {
+        if self.shots == Shots::TimerOnce && !kept {
+            // The loop forgets the timeout: it will never run again, and its data is the
+            // callback's from now on (it may have freed it).
+            self.drop = None;
+        }
     }
 }

@@ -138,10 +138,6 @@ pub struct LoopHost {
     entered: Cell<u32>,
     /// A call on this loop panicked: its state may be half-updated, so it is not used again.
     poisoned: Cell<bool>,
-    /// How many times pl_timer_refresh re-armed a timer whose callback was running. Only one
-    /// timer callback runs at a time, so a change across a `setTimeout` callback means that
-    /// callback refreshed its own timer (see `CCallback::call`).
-    timers_rearmed: Cell<u64>,
     /// The pid of each child pl_spawn started, by process id (the core names children by id;
     /// C's pl_process_pid asks for the number). Pruned of closed handles at each spawn.
     children: RefCell<HashMap<u64, u32>>,
@@ -167,18 +163,6 @@ impl LoopHost {
         self.entered.get() == 1
     }
 
-    /// A `setTimeout` callback starts: the mark to hand to [`LoopHost::end_timer_callback`].
-    pub(crate) fn begin_timer_callback(&self) -> u64 {
-        self.timers_rearmed.get()
-    }
-
-    /// A `setTimeout` callback that began at `mark` ended; whether it refreshed its own timer
-    /// meanwhile. (A comparison, not a flag: a flag set by an interval refreshing itself, or by a
-    /// trace hook, could outlive its callback and be misread by the next one.)
-    pub(crate) fn end_timer_callback(&self, mark: u64) -> bool {
-        self.timers_rearmed.get() != mark
-    }
-
     /// Notes a child's pid, first forgetting those whose handles were closed (so the map holds
     /// no more entries than the loop has process handles, plus this one).
     pub(crate) fn remember_child(&self, core: &Loop<CCallback>, process: u64, pid: u32) {
@@ -190,12 +174,6 @@ impl LoopHost {
     /// The pid pl_spawn noted for `process`.
     pub(crate) fn child_pid(&self, process: u64) -> Option<u32> {
         self.children.borrow().get(&process).copied()
-    }
-
-    /// pl_timer_refresh re-armed a timer whose callback is running.
-    pub(crate) fn note_timer_rearmed(&self) {
-        self.timers_rearmed
-            .set(self.timers_rearmed.get().wrapping_add(1));
     }
 }
 
@@ -465,7 +443,6 @@ pub unsafe extern "C" fn pl_loop_create(opts: *const pl_options, out: *mut *mut 
             thread: current_thread(),
             entered: Cell::new(0),
             poisoned: Cell::new(false),
-            timers_rearmed: Cell::new(0),
             children: RefCell::new(HashMap::new()),
         };
         let core = match Loop::with_host(options, host) {

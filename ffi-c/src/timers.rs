@@ -5,15 +5,15 @@ use std::os::raw::{c_int, c_void};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
 use crate::event_loop::{close_with, flag, id, pl_id, pl_loop, schedule, with_loop};
-use crate::status::{status, status_of, PL_OK};
+use crate::status::status;
 
 /// Runs `cb(lp, data)` once, `ms` milliseconds from now, in the timers phase (`setTimeout`).
 /// Node's coercion: a delay < 1, NaN or > 2^31-1 becomes 1 (so 0 is a 1 ms timer), fractions
 /// are truncated; timers with the same delay run in the order they were set. Writes the timer's
 /// id to `*out` unless `out` is NULL. `drop(data)` runs if the timer is cleared or closed before
 /// it fires, or the loop is freed first; a callback that ran owns `data` (unless it refreshed its
-/// own timer, which keeps `data` the loop's until the timer fires again or is cleared).
-/// Loop thread only; PL_EINVAL for a NULL `cb`.
+/// own timer, which keeps `data` the loop's until the timer fires again or is cleared, or the
+/// timer is held: see pl_timer_hold). Loop thread only; PL_EINVAL for a NULL `cb`.
 #[no_mangle]
 pub unsafe extern "C" fn pl_set_timeout(
     lp: *mut pl_loop,
@@ -53,9 +53,11 @@ pub unsafe extern "C" fn pl_set_interval(
 }
 
 /// Clears a timer or interval (`clearTimeout` / `clearInterval`): it will not run again, even
-/// if it is due in the timers phase now running. Its drop function runs before this returns.
-/// PL_ENOENT for a timer that already fired (a one-shot timer's id is finished once its callback
-/// ran), was cleared, or is not this loop's.
+/// if it is due in the timers phase now running. Its drop function runs before this returns;
+/// from a timeout's own callback, once the callback returned, and only if the data was still the
+/// loop's (the timeout was held, or refreshed by that callback). Also ends a held timeout that
+/// fired (pl_timer_hold). PL_ENOENT for a timer that already fired unheld (a one-shot timer's id is
+/// finished once its callback ran), was cleared, or is not this loop's.
 #[no_mangle]
 pub unsafe extern "C" fn pl_clear_timer(lp: *mut pl_loop, timer: pl_id) -> c_int {
     with_loop(lp, |core| status(core.clear_timer(id(timer))))
@@ -88,32 +90,34 @@ pub unsafe extern "C" fn pl_timer_active(lp: *const pl_loop, timer: pl_id) -> c_
     with_loop(lp, |core| core.timer_active(id(timer)) as c_int)
 }
 
+/// Holds a timeout for an owner that may refresh it after it fired (Node's `Timeout` object
+/// stays refreshable until cleared): once it fired, the timer is not forgotten but *dormant*,
+/// not active and keeping nothing alive, until pl_timer_refresh re-arms it (same callback and
+/// data, its delay, its ref state) or pl_clear_timer / pl_timer_close / pl_close ends it. Its
+/// data stays the loop's throughout: `drop(data)` runs once, when it is cleared or closed (also
+/// from its own callback) or the loop is freed, never when it fires. Call it once after
+/// pl_set_timeout (or from its callback, before it returns); no effect on an interval.
+/// PL_ENOENT for a timer that already fired unheld, was cleared, or is not this loop's.
+#[no_mangle]
+pub unsafe extern "C" fn pl_timer_hold(lp: *mut pl_loop, timer: pl_id) -> c_int {
+    with_loop(lp, |core| status(core.hold_timer(id(timer))))
+}
+
 /// Re-arms the timer from now, keeping its delay (`timeout.refresh()`): it moves to the end of
-/// its delay's list. From inside its own callback this also re-arms a one-shot timer that is
-/// firing, which then keeps its data (its drop function runs if it is cleared before it fires
-/// again). PL_ENOENT for a fired, cleared or foreign timer.
+/// its delay's list. This also re-arms a held timeout that fired (pl_timer_hold), with the same
+/// callback, data and ref state, and, from inside its own callback, an unheld one-shot timer
+/// that is firing, which then keeps its data (its drop function runs if it is cleared before it
+/// fires again). PL_ENOENT for a cleared or foreign timer, or an unheld timeout that fired.
 #[no_mangle]
 pub unsafe extern "C" fn pl_timer_refresh(lp: *mut pl_loop, timer: pl_id) -> c_int {
-    with_loop(lp, |core| {
-        let timer = id(timer);
-        // In the table but not armed: its callback is running now (it refreshes itself).
-        let firing = core.timer_has_ref(timer).is_ok() && !core.timer_active(timer);
-        match core.refresh_timer(timer) {
-            Ok(()) => {
-                if firing {
-                    core.host().note_timer_rearmed();
-                }
-                PL_OK
-            }
-            Err(err) => status_of(&err),
-        }
-    })
+    with_loop(lp, |core| status(core.refresh_timer(id(timer))))
 }
 
 /// Clears the timer and runs `cb(lp, data)` in the next close phase (NULL `cb`: no close
 /// callback, and `data` and `drop` are not taken). The timer's own drop function runs before
 /// this returns; `drop(data)` runs only if the loop is freed before the close callback ran.
-/// PL_ENOENT for a fired, cleared or foreign timer (the close callback is then not taken).
+/// Also closes a held timeout that fired (pl_timer_hold). PL_ENOENT for a cleared or foreign
+/// timer, or an unheld timeout that fired (the close callback is then not taken).
 #[no_mangle]
 pub unsafe extern "C" fn pl_timer_close(
     lp: *mut pl_loop,

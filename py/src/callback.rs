@@ -111,28 +111,6 @@ impl PyCallback {
             .transpose()
     }
 
-    /// A copy that calls the same callable (only for [`Body::Call`] callbacks; a promise job
-    /// runs once and is never copied).
-    pub(crate) fn clone_ref(&self, py: Python<'_>) -> Option<PyCallback> {
-        let Body::Call {
-            func,
-            args,
-            context,
-        } = &self.body
-        else {
-            return None;
-        };
-        Some(PyCallback {
-            body: Body::Call {
-                func: func.clone_ref(py),
-                args: args.as_ref().map(|args| args.clone_ref(py)),
-                context: context.clone_ref(py),
-            },
-            label: self.label.as_ref().map(|label| label.clone_ref(py)),
-            kind: self.kind,
-        })
-    }
-
     /// Whether this is a work request's missing callback (`queue_work(..., callback=None)`).
     pub(crate) fn is_missing(&self, py: Python<'_>) -> bool {
         matches!(&self.body, Body::Call { func, .. } if func.is_none(py))

@@ -244,14 +244,6 @@ impl CallContext {
         })
     }
 
-    /// Another reference to the same context (a snapshot stays a snapshot).
-    pub(crate) fn clone_ref(&self, py: Python<'_>) -> CallContext {
-        CallContext {
-            context: self.context.clone_ref(py),
-            snapshot: self.snapshot,
-        }
-    }
-
     /// Tells the garbage collector what it holds.
     pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.context)

@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::gc::PyVisit;
@@ -38,37 +37,34 @@ pub(crate) fn interest(readable: bool, writable: bool) -> PyResult<Interest> {
 
 // ----- Timer ------------------------------------------------------------------------------------
 
-/// A timer from `set_timeout` or `set_interval` (Node's `Timeout`).
+/// A timer from `set_timeout` or `set_interval` (Node's `Timeout`). A one-shot timer is held in
+/// the core for as long as this object lives, so `refresh()` re-arms it after it fired.
 #[pyclass(module = "phaseloop", frozen)]
 pub struct Timer {
     lp: Py<Loop>,
-    /// Its core id; a one-shot timer refreshed after it fired gets a new one.
-    id: AtomicU64,
+    id: Id,
     delay: f64,
     repeat: bool,
-    refed: AtomicBool,
-    /// Cleared or closed: `refresh()` does nothing any more (as in Node).
+    /// Cleared or closed: the core forgot `id` (whose slot a later timer may reuse), so this
+    /// object asks nothing more of it; `refresh()` does nothing any more (as in Node).
     cleared: AtomicBool,
-    /// A one-shot timer's callback, kept so that `refresh()` can re-arm it after it fired (the
-    /// core forgets a fired one-shot timer).
-    again: Mutex<Option<PyCallback>>,
+    /// The ref state `ref()` / `unref()` set, which `has_ref()` answers once cleared (Node's
+    /// `Timeout` keeps it; the core forgot the timer). Before that the core answers.
+    refed_when_cleared: AtomicBool,
 }
 
 impl Timer {
-    pub(crate) fn new(lp: Py<Loop>, id: Id, delay: f64, again: Option<PyCallback>) -> Timer {
+    /// The object of timer `id`, which `set_timeout` held in the core (an interval needs no
+    /// hold: it never ends by firing).
+    pub(crate) fn new(lp: Py<Loop>, id: Id, delay: f64, repeat: bool) -> Timer {
         Timer {
             lp,
-            id: AtomicU64::new(id.as_u64()),
+            id,
             delay,
-            repeat: again.is_none(),
-            refed: AtomicBool::new(true),
+            repeat,
             cleared: AtomicBool::new(false),
-            again: Mutex::new(again),
+            refed_when_cleared: AtomicBool::new(true),
         }
-    }
-
-    fn id(&self) -> Id {
-        Id::from_u64(self.id.load(Ordering::Relaxed))
     }
 
     fn core(&self) -> PyResult<&Core> {
@@ -83,16 +79,31 @@ impl Timer {
     pub(crate) fn clear(&self) -> PyResult<()> {
         let lp = self.core()?;
         self.cleared.store(true, Ordering::Relaxed);
-        let again = self.again.lock().map(|mut again| again.take());
-        drop(again);
-        found_or_finished(lp.clear_timer(self.id()))
+        found_or_finished(lp.clear_timer(self.id))
     }
 
     fn set_ref(slf: PyRef<'_, Self>, refed: bool) -> PyResult<PyRef<'_, Self>> {
         let lp = slf.core()?;
-        slf.refed.store(refed, Ordering::Relaxed);
-        found_or_finished(lp.set_timer_ref(slf.id(), refed))?;
+        slf.refed_when_cleared.store(refed, Ordering::Relaxed);
+        if !slf.cleared.load(Ordering::Relaxed) {
+            found_or_finished(lp.set_timer_ref(slf.id, refed))?;
+        }
         Ok(slf)
+    }
+}
+
+impl Drop for Timer {
+    /// Lets go of the core's timer: a fired one-shot timer is forgotten with its callback, an
+    /// armed one once it fired. On another thread, or once the loop is closed, there is nothing
+    /// to reach: the loop's close dropped (or will drop) every callback.
+    fn drop(&mut self) {
+        if self.repeat || self.cleared.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(lp) = self.lp.get().open() {
+            // NotFound cannot happen: a held timer ends only by a clear or close (`cleared`).
+            let _ = lp.release_timer(self.id);
+        }
     }
 }
 
@@ -109,35 +120,21 @@ impl Timer {
         Timer::set_ref(slf, false)
     }
 
+    /// Whether the timer keeps the loop alive when armed (also once it fired or was cleared).
     fn has_ref(&self) -> PyResult<bool> {
-        self.core()?;
-        Ok(self.refed.load(Ordering::Relaxed))
+        let lp = self.core()?;
+        if self.cleared.load(Ordering::Relaxed) {
+            return Ok(self.refed_when_cleared.load(Ordering::Relaxed));
+        }
+        lp.timer_has_ref(self.id).map_err(core_error)
     }
 
     /// Re-arms the timer with a fresh start and its delay; also a one-shot timer that already
     /// fired (as Node). A cleared or closed timer stays cleared. Returns the timer.
     fn refresh(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
         let lp = slf.core()?;
-        if slf.cleared.load(Ordering::Relaxed) {
-            return Ok(slf);
-        }
-        match lp.refresh_timer(slf.id()) {
-            Ok(()) => return Ok(slf),
-            Err(CoreError::NotFound) => {}
-            Err(err) => return Err(core_error(err)),
-        }
-        // A one-shot timer that fired: schedule its callback again under a new id.
-        let again = slf
-            .again
-            .lock()
-            .ok()
-            .and_then(|again| again.as_ref().and_then(|cb| cb.clone_ref(slf.py())));
-        if let Some(cb) = again {
-            let id = lp.set_timeout(slf.delay, cb).map_err(core_error)?;
-            if !slf.refed.load(Ordering::Relaxed) {
-                found_or_finished(lp.set_timer_ref(id, false))?;
-            }
-            slf.id.store(id.as_u64(), Ordering::Relaxed);
+        if !slf.cleared.load(Ordering::Relaxed) {
+            found_or_finished(lp.refresh_timer(slf.id))?;
         }
         Ok(slf)
     }
@@ -151,17 +148,9 @@ impl Timer {
         if self.cleared.swap(true, Ordering::Relaxed) {
             return Ok(());
         }
-        let again = self.again.lock().ok().and_then(|mut again| again.take());
-        match lp.close_timer(self.id(), close_cb) {
+        match lp.close_timer(self.id, close_cb) {
             Ok(()) => Ok(()),
-            Err(not_found) if matches!(not_found.error, CoreError::NotFound) => {
-                // It fired already: close a stand-in timer with its callback, so that the close
-                // callback still runs in the close phase as for any closed handle.
-                let Some(again) = again else { return Ok(()) };
-                let id = lp.set_timeout(self.delay, again).map_err(core_error)?;
-                lp.close_timer(id, not_found.callback).map_err(core_error)?;
-                Ok(())
-            }
+            Err(not_found) if matches!(not_found.error, CoreError::NotFound) => Ok(()),
             Err(other) => Err(core_error(other)),
         }
     }
@@ -174,9 +163,9 @@ impl Timer {
             return Ok(false);
         }
         Ok(if self.repeat {
-            lp.timer_has_ref(self.id()).is_ok()
+            lp.timer_has_ref(self.id).is_ok()
         } else {
-            lp.timer_active(self.id())
+            lp.timer_active(self.id)
         })
     }
 
@@ -189,13 +178,7 @@ impl Timer {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.lp)?;
-        if let Ok(again) = self.again.try_lock() {
-            if let Some(cb) = again.as_ref() {
-                cb.traverse(&visit)?;
-            }
-        }
-        Ok(())
+        visit.call(&self.lp)
     }
 }
 

@@ -59,15 +59,16 @@ impl Loop {
             Kind::Timeout
         };
         let cb = PyCallback::new(callback, Some(args), label, kind)?;
-        // A one-shot timer keeps its callback for a refresh() after it fired.
-        let again = if repeat { None } else { cb.clone_ref(slf.py()) };
         let id = if repeat {
-            lp.set_interval(delay, cb)
+            lp.set_interval(delay, cb).map_err(core_error)?
         } else {
-            lp.set_timeout(delay, cb)
-        }
-        .map_err(core_error)?;
-        Bound::new(slf.py(), Timer::new(slf.clone().unbind(), id, delay, again))
+            // Held for the Timer object, whose refresh() re-arms it after it fired (as Node's).
+            let id = lp.set_timeout(delay, cb).map_err(core_error)?;
+            lp.hold_timer(id).map_err(core_error)?;
+            id
+        };
+        let timer = Timer::new(slf.clone().unbind(), id, delay, repeat);
+        Bound::new(slf.py(), timer)
     }
 
     fn add_handle<'py>(

@@ -76,6 +76,39 @@ TEST(a_timeout_refreshed_by_its_own_callback) {
     CHECK_EQ(forever.c.drops, 1);
 }
 
+/* A timeout clearing itself in its callback: refreshed first, or held (pl_timer_hold), its data
+ * was still the loop's, so the clear drops it; otherwise the data was already the callback's. */
+typedef struct self_clear {
+    counted c;
+    pl_id id;
+    int refresh_first;
+} self_clear;
+
+static void clear_self(pl_loop *lp, void *data) {
+    self_clear *s = data;
+    s->c.runs++;
+    if (s->refresh_first) CHECK_OK(pl_timer_refresh(lp, s->id));
+    CHECK_OK(pl_clear_timer(lp, s->id));
+}
+
+static void drop_self_clear(void *data) { ((self_clear *)data)->c.drops++; }
+
+TEST(a_timeout_cleared_by_its_own_callback) {
+    pl_loop *lp = virtual_loop();
+    self_clear plain = {{0, 0}, 0, 0}, refreshed = {{0, 0}, 0, 1}, held = {{0, 0}, 0, 0};
+    CHECK_OK(pl_set_timeout(lp, 10, clear_self, &plain, drop_self_clear, &plain.id));
+    CHECK_OK(pl_set_timeout(lp, 10, clear_self, &refreshed, drop_self_clear, &refreshed.id));
+    CHECK_OK(pl_set_timeout(lp, 10, clear_self, &held, drop_self_clear, &held.id));
+    CHECK_OK(pl_timer_hold(lp, held.id));
+    CHECK_EQ(pl_run(lp, PL_RUN_DEFAULT), 0);
+    CHECK_EQ(plain.c.runs + refreshed.c.runs + held.c.runs, 3);
+    CHECK_EQ(plain.c.drops, 0);
+    CHECK_EQ(refreshed.c.drops, 1);
+    CHECK_EQ(held.c.drops, 1);
+    CHECK_OK(pl_loop_free(lp));
+    CHECK_EQ(plain.c.drops + refreshed.c.drops + held.c.drops, 2);
+}
+
 /* An interval refreshing itself is no business of the one-shot timer that fires next. */
 static void interval_refreshes_itself(pl_loop *lp, void *data) {
     self_refresh *s = data;
@@ -404,6 +437,7 @@ TEST(drop_functions_may_use_the_loop) {
 int main(void) {
     RUN(timeouts);
     RUN(a_timeout_refreshed_by_its_own_callback);
+    RUN(a_timeout_cleared_by_its_own_callback);
     RUN(a_refreshing_interval_leaves_the_next_timeout_alone);
     RUN(intervals);
     RUN(immediates_ticks_microtasks_pending);

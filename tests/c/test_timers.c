@@ -118,6 +118,71 @@ TEST(a_closed_timer_gets_its_close_callback_in_the_close_phase) {
     CHECK_OK(pl_loop_free(lp));
 }
 
+/* A held timeout (pl_timer_hold) fires, stays refreshable as Node's Timeout does, fires again
+ * when refreshed, and keeps its data: the drop function runs once, when the timer is closed. */
+TEST(a_held_timeout_is_refreshed_after_it_fired_and_dropped_once_at_close) {
+    pl_loop *lp = virtual_loop();
+    counted *c = malloc(sizeof *c); /* heap data, so valgrind sees a double or missing drop */
+    pl_id t;
+    CHECK(c != NULL);
+    c->runs = 0, c->drops = 0;
+    CHECK_OK(pl_set_timeout(lp, 10, count_run, c, count_drop, &t));
+    CHECK_OK(pl_timer_hold(lp, t));
+    CHECK_EQ(pl_run(lp, PL_RUN_DEFAULT), 0);
+    CHECK_EQ(c->runs, 1);
+    CHECK_EQ(c->drops, 0); /* held: its data is still the loop's */
+    CHECK_EQ(pl_timer_active(lp, t), 0); /* fired: dormant, and it kept nothing alive */
+    CHECK_EQ(pl_timer_has_ref(lp, t), 1);
+    CHECK_OK(pl_timer_refresh(lp, t));
+    CHECK_EQ(pl_timer_active(lp, t), 1);
+    CHECK_EQ(pl_run(lp, PL_RUN_DEFAULT), 0);
+    CHECK_EQ(c->runs, 2);
+    CHECK_EQ(pl_now(lp), 20);
+    CHECK_OK(pl_timer_close(lp, t, log_phase, "closed", NULL));
+    CHECK_EQ(c->drops, 1);
+    CHECK_EQ(pl_run(lp, PL_RUN_DEFAULT), 0);
+    CHECK_LOG("closed@close");
+    CHECK_STATUS(pl_timer_refresh(lp, t), PL_ENOENT);
+    CHECK_EQ(c->drops, 1);
+    free(c);
+    CHECK_OK(pl_loop_free(lp));
+}
+
+/* Without pl_timer_hold a timeout that fired is finished: its callback owned its data. */
+TEST(an_unheld_timeout_that_fired_is_finished) {
+    pl_loop *lp = virtual_loop();
+    counted c = {0, 0};
+    pl_id t;
+    CHECK_OK(pl_set_timeout(lp, 10, count_run, &c, count_drop, &t));
+    CHECK_EQ(pl_run(lp, PL_RUN_DEFAULT), 0);
+    CHECK_STATUS(pl_timer_refresh(lp, t), PL_ENOENT);
+    CHECK_STATUS(pl_clear_timer(lp, t), PL_ENOENT);
+    CHECK_STATUS(pl_timer_hold(lp, t), PL_ENOENT);
+    CHECK_EQ(c.runs, 1);
+    CHECK_EQ(c.drops, 0);
+    CHECK_OK(pl_loop_free(lp));
+}
+
+/* A held timeout that fired and was never cleared is dropped when the loop is freed. */
+TEST(a_held_timeout_left_dormant_is_dropped_by_pl_loop_free) {
+    pl_loop *lp = virtual_loop();
+    counted c = {0, 0};
+    pl_id t;
+    CHECK_OK(pl_set_timeout(lp, 10, count_run, &c, count_drop, &t));
+    CHECK_OK(pl_timer_hold(lp, t));
+    CHECK_EQ(pl_run(lp, PL_RUN_DEFAULT), 0);
+    CHECK_OK(pl_clear_timer(lp, t)); /* cleared while dormant: dropped now, finished */
+    CHECK_EQ(c.drops, 1);
+    CHECK_STATUS(pl_timer_refresh(lp, t), PL_ENOENT);
+    CHECK_OK(pl_set_timeout(lp, 10, count_run, &c, count_drop, &t));
+    CHECK_OK(pl_timer_hold(lp, t));
+    CHECK_EQ(pl_run(lp, PL_RUN_DEFAULT), 0);
+    CHECK_EQ(c.runs, 2);
+    CHECK_EQ(c.drops, 1);
+    CHECK_OK(pl_loop_free(lp));
+    CHECK_EQ(c.drops, 2);
+}
+
 TEST(time_on_the_virtual_clock) {
     pl_loop *lp = virtual_loop();
     pl_id t;
@@ -165,6 +230,9 @@ int main(void) {
     RUN(ref_unref_and_alive);
     RUN(delays_are_coerced_like_node);
     RUN(a_closed_timer_gets_its_close_callback_in_the_close_phase);
+    RUN(a_held_timeout_is_refreshed_after_it_fired_and_dropped_once_at_close);
+    RUN(an_unheld_timeout_that_fired_is_finished);
+    RUN(a_held_timeout_left_dormant_is_dropped_by_pl_loop_free);
     RUN(time_on_the_virtual_clock);
     RUN(real_clock_timers_wait_for_real);
     return 0;

@@ -294,8 +294,8 @@ static void handle_method(pl_loop *lp, const named_handle *handle, int which, co
         }
         status = which == 'r' ? pl_immediate_ref(lp, handle->id) : pl_immediate_unref(lp, handle->id);
     } else if (which == 'f') {
-        /* Node's refresh of a cleared timer does nothing, and so does PL_ENOENT here; of a
-         * fired one-shot timer Node re-arms it, which C does not (run_c.C_UNSUPPORTED). */
+        /* Node's refresh of a cleared timer does nothing, and so does PL_ENOENT here; a fired
+         * named timeout is held (see `keep`), so this re-arms it as Node does. */
         status = pl_timer_refresh(lp, handle->id);
     } else {
         status = which == 'r' ? pl_timer_ref(lp, handle->id) : pl_timer_unref(lp, handle->id);
@@ -448,7 +448,9 @@ class _Writer:
         if name == "timeout":
             fn = self.body(op["body"])
             call = f"pl_set_timeout(lp, {c_double(op['delay'])}, {fn}, NULL, NULL, &id)"
-            return f"{{ pl_id id = 0; CALL({call});{self.keep(op, 1, 'id')} }}"
+            # A named timeout is Node's Timeout object, which stays refreshable after it fired.
+            hold = " CALL(pl_timer_hold(lp, id));" if "as" in op else ""
+            return f"{{ pl_id id = 0; CALL({call});{hold}{self.keep(op, 1, 'id')} }}"
         if name == "interval":
             fn = self.body(op["body"])
             times = int(op["times"])

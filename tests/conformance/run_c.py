@@ -9,8 +9,7 @@ It installs libphaseloop with ffi-c/install.sh into a prefix under the cargo tar
 (incremental: seconds when nothing changed), translates every scenario whose ops C has
 (c_program.py) into one C program, compiles it with `cc $(pkg-config --cflags --libs
 phaseloop)` as a C user would, and runs each scenario on a fresh loop. Scenarios with
-promise ops are skipped and counted: the C API has no promises. So are the scenarios of
-C_UNSUPPORTED, which need what the C API deliberately does otherwise (each with its reason).
+promise ops are skipped and counted: the C API has no promises.
 
 The last lines are "run_c (clock C): N passed, N failed, N skipped (...)", one per clock.
 """
@@ -37,15 +36,6 @@ ROOT = HERE.parent.parent
 CLOCKS = ("real", "virtual")
 # The prelude's helpers go unused when no scenario needs them.
 CFLAGS = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function")
-
-
-# Scenarios whose ops C has but whose behaviour the C API deliberately does not offer.
-C_UNSUPPORTED = {
-    "timer-refresh-rearms-fired-timeout": (
-        "pl_timer_refresh gives PL_ENOENT for a one-shot timer that already fired "
-        "(include/phaseloop.h); Node and Python's Timer.refresh re-arm it"
-    ),
-}
 
 
 class BuildFailed(RuntimeError):
@@ -153,7 +143,7 @@ def split(
         except (ValueError, OSError) as error:
             broken[file] = {"name": file.stem, "error": str(error)}
             continue
-        if translatable(scenario) and scenario["name"] not in C_UNSUPPORTED:
+        if translatable(scenario):
             runnable.append((file, scenario))
         else:
             skipped.append(file)
@@ -238,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         failed_any = failed_any or bool(failures)
         summaries.append(
             f"run_c (clock {clock}): {len(results) - len(failures)} passed, "
-            f"{len(failures)} failed, {len(skipped)} skipped (promise or network ops, or C_UNSUPPORTED)"
+            f"{len(failures)} failed, {len(skipped)} skipped (promise or network ops)"
         )
     for line in summaries:
         print(line)

@@ -31,6 +31,20 @@ def test_a_callback_capturing_its_own_handle_is_collected_after_close() -> None:
     assert ref() is None
 
 
+def test_a_fired_timeout_keeps_its_callback_only_while_its_timer_object_lives() -> None:
+    lp = phaseloop.Loop(clock="virtual")
+    payload = Payload()
+    ref = weakref.ref(payload)
+    timer = lp.set_timeout(lambda p: None, 10, payload)
+    del payload
+    lp.run()
+    gc.collect()
+    assert ref() is not None  # fired, but timer.refresh() may still run it again
+    del timer  # the Timer object lets go: the loop forgets the callback at once
+    assert ref() is None
+    lp.close()
+
+
 def test_a_callback_capturing_the_loop_lets_the_loop_be_collected_without_close() -> (
     None
 ):

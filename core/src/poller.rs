@@ -15,14 +15,24 @@ pub(crate) use polling::{Event, PollMode};
 #[cfg(not(target_os = "linux"))]
 pub(crate) use polling::{Events, Poller};
 
+/// Closes the poller's own instance once its loop is closed (the wake-up fd stays open while
+/// remotes may still write to it). Elsewhere than on Linux `polling`'s poller keeps its fds
+/// until it is dropped.
+pub(crate) fn release(poller: &Poller) {
+    #[cfg(target_os = "linux")]
+    poller.release();
+    #[cfg(not(target_os = "linux"))]
+    let _ = poller;
+}
+
 #[cfg(target_os = "linux")]
 pub(crate) use epoll::{Events, Poller};
 
 #[cfg(target_os = "linux")]
 mod epoll {
     use std::io;
-    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
     use std::time::{Duration, Instant};
 
     use super::{Event, PollMode};
@@ -36,7 +46,9 @@ mod epoll {
     /// An epoll instance and the eventfd that [`Poller::notify`] writes to.
     #[derive(Debug)]
     pub(crate) struct Poller {
-        epoll: OwnedFd,
+        /// The epoll instance's fd, -1 once released: a closed loop gives it back at once,
+        /// while the poller itself lives on in its inbox as long as a remote does.
+        epoll: AtomicI32,
         notifier: OwnedFd,
         /// A notification is written and not yet read: further ones skip the write (a burst
         /// of completions from the pool costs one `write`).
@@ -145,7 +157,7 @@ mod epoll {
                 ))?)
             };
             let poller = Poller {
-                epoll,
+                epoll: AtomicI32::new(epoll.into_raw_fd()),
                 notifier,
                 notified: AtomicBool::new(false),
             };
@@ -158,10 +170,24 @@ mod epoll {
             Ok(poller)
         }
 
+        fn epoll_fd(&self) -> RawFd {
+            self.epoll.load(Ordering::Relaxed)
+        }
+
+        /// Closes the epoll instance (see [`super::release`]); every later call on it fails
+        /// with `EBADF`. Loop thread only, as every call on the instance.
+        pub(crate) fn release(&self) {
+            let fd = self.epoll.swap(-1, Ordering::Relaxed);
+            if fd >= 0 {
+                // SAFETY: the fd is ours (made by epoll_create1) and, swapped out, closed once.
+                unsafe { libc::close(fd) };
+            }
+        }
+
         fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, key: u64) -> io::Result<()> {
             let mut ev = libc::epoll_event { events, u64: key };
             // SAFETY: `ev` is valid for the call; epoll only reads it.
-            check(unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut ev) }).map(drop)
+            check(unsafe { libc::epoll_ctl(self.epoll_fd(), op, fd, &mut ev) }).map(drop)
         }
 
         fn checked_key(ev: &Event) -> io::Result<u64> {
@@ -262,7 +288,7 @@ mod epoll {
                 // SAFETY: epoll writes at most `capacity` events into the vector's spare room.
                 let rc = unsafe {
                     libc::epoll_wait(
-                        self.epoll.as_raw_fd(),
+                        self.epoll_fd(),
                         events.list.as_mut_ptr(),
                         events.list.capacity().min(libc::c_int::MAX as usize) as libc::c_int,
                         millis(left),
@@ -306,7 +332,13 @@ mod epoll {
 
     impl AsRawFd for Poller {
         fn as_raw_fd(&self) -> RawFd {
-            self.epoll.as_raw_fd()
+            self.epoll_fd()
+        }
+    }
+
+    impl Drop for Poller {
+        fn drop(&mut self) {
+            self.release();
         }
     }
 

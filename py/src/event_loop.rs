@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::PyTraverseError;
 
-use phaseloop_core::{ClockKind, DrainMode, Error as CoreError, Loop as CoreLoop, LoopOptions};
+use phaseloop_core::{ClockKind, Error as CoreError, Loop as CoreLoop, LoopOptions};
 use phaseloop_core::{Remote, RunError};
 
 use crate::args;
@@ -200,19 +200,13 @@ impl Loop {
     /// The clock, `"real"` or `"virtual"`.
     #[getter]
     fn clock(&self) -> PyResult<&'static str> {
-        Ok(match self.owned()?.clock_kind() {
-            ClockKind::Real => "real",
-            ClockKind::Virtual => "virtual",
-        })
+        Ok(self.owned()?.clock_kind().name())
     }
 
     /// The drain mode, `"callback"` or `"phase"`.
     #[getter]
     fn drain(&self) -> PyResult<&'static str> {
-        Ok(match self.owned()?.drain_mode() {
-            DrainMode::Callback => "callback",
-            DrainMode::Phase => "phase",
-        })
+        Ok(self.owned()?.drain_mode().name())
     }
 
     /// The worker pool's size.

@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyString};
 
-use phaseloop_core::{ClockKind, DrainMode, RunMode, UnknownName, MAX_THREADPOOL_SIZE};
+use phaseloop_core::{ClockKind, DrainMode, RunMode, UnknownName};
 
 /// The name of `obj`'s type, for messages.
 pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -133,12 +133,8 @@ pub(crate) fn threadpool_size(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option
             type_name(obj)
         )));
     }
-    match obj.extract::<i64>() {
-        Ok(size) if (1..=MAX_THREADPOOL_SIZE as i64).contains(&size) => Ok(Some(size as usize)),
-        _ => Err(PyValueError::new_err(format!(
-            "threadpool_size must be between 1 and {MAX_THREADPOOL_SIZE}"
-        ))),
-    }
+    // The core checks the range; a size no `usize` holds is out of it too (0 stands for those).
+    Ok(Some(obj.extract::<usize>().unwrap_or(0)))
 }
 
 /// A `str` argument; `TypeError` naming `name` otherwise.

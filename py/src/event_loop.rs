@@ -148,11 +148,6 @@ impl Loop {
     fn advance(&self, ms: &Bound<'_, PyAny>) -> PyResult<()> {
         let lp = self.open()?;
         let ms = args::millis(ms, "ms")?;
-        if lp.clock_kind() != ClockKind::Virtual {
-            return Err(PyRuntimeError::new_err(
-                "advance() needs the virtual clock (Loop(clock=\"virtual\"))",
-            ));
-        }
         lp.advance(ms).map_err(core_error)
     }
 

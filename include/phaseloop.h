@@ -1927,7 +1927,8 @@ void pl_remote_free(struct pl_remote *remote);
 /**
  * The name of a kind as the docs spell it: "timeout", "interval", "pending", "idle",
  * "prepare", "io", "work", "threadsafe", "signal", "immediate", "check", "close", "tick",
- * "microtask", "connection", "connect", "read", "write", "shutdown"; NULL for an unknown value. Static; any thread.
+ * "microtask", "connection", "connect", "read", "write", "shutdown", "udp", "exit"; NULL for an
+ * unknown value. Static; any thread.
  */
 const char *pl_kind_name(pl_kind kind);
 

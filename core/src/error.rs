@@ -15,6 +15,8 @@ pub enum Error {
     InCallback,
     /// The work request already started; it can no longer be cancelled.
     Busy,
+    /// The call needs the virtual clock and the loop runs on the real one (`advance`).
+    NeedsVirtualClock,
     /// The operating system refused (poller, fd, signal, thread).
     Io(std::io::Error),
 }
@@ -27,6 +29,9 @@ impl fmt::Display for Error {
             Error::InvalidArgument(what) => f.write_str(what),
             Error::InCallback => f.write_str("not allowed from inside a loop callback"),
             Error::Busy => f.write_str("the work request is already running"),
+            Error::NeedsVirtualClock => {
+                f.write_str("advance() needs the virtual clock (clock=\"virtual\")")
+            }
             Error::Io(err) => write!(f, "{err}"),
         }
     }

@@ -822,9 +822,7 @@ impl<C: Callback> Loop<C> {
     pub fn advance(&self, ms: u64) -> Result<(), Error> {
         self.check_open()?;
         if !self.clock.is_virtual() {
-            return Err(Error::InvalidArgument(
-                "advance() needs the virtual clock (clock=\"virtual\")",
-            ));
+            return Err(Error::NeedsVirtualClock);
         }
         self.clock.advance(ms);
         self.clock.update();

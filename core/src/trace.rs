@@ -1,7 +1,5 @@
 //! Phases, callback kinds, the trace hook and the in-memory timeline recorder.
 
-use std::fmt;
-
 /// A phase of one loop iteration (ordering rule 3, docs/ordering.md).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
 pub enum Phase {
@@ -19,27 +17,6 @@ pub enum Phase {
     Check,
     /// Close callbacks.
     Close,
-}
-
-impl Phase {
-    /// The phase's name as the docs and bindings spell it: `"timers"`, `"pending"`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Timers => "timers",
-            Phase::Pending => "pending",
-            Phase::Idle => "idle",
-            Phase::Prepare => "prepare",
-            Phase::Poll => "poll",
-            Phase::Check => "check",
-            Phase::Close => "close",
-        }
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// What kind of callback ran.
@@ -87,41 +64,6 @@ pub enum Kind {
     Udp,
     /// A child process's exit callback.
     Exit,
-}
-
-impl Kind {
-    /// The kind's name as the docs and bindings spell it: `"timeout"`, `"tick"`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Timeout => "timeout",
-            Kind::Interval => "interval",
-            Kind::Pending => "pending",
-            Kind::Idle => "idle",
-            Kind::Prepare => "prepare",
-            Kind::Io => "io",
-            Kind::Work => "work",
-            Kind::Threadsafe => "threadsafe",
-            Kind::Signal => "signal",
-            Kind::Immediate => "immediate",
-            Kind::Check => "check",
-            Kind::Close => "close",
-            Kind::Tick => "tick",
-            Kind::Microtask => "microtask",
-            Kind::Connection => "connection",
-            Kind::Connect => "connect",
-            Kind::Read => "read",
-            Kind::Write => "write",
-            Kind::Shutdown => "shutdown",
-            Kind::Udp => "udp",
-            Kind::Exit => "exit",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// What the trace hook is told, once before and once after every callback.

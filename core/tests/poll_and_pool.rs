@@ -1474,3 +1474,17 @@ fn utilization_counts_time_blocked_in_poll_as_idle_and_the_rest_as_active() {
     lp.run(RunMode::Default).unwrap();
     assert_eq!(lp.utilization().idle_ms, 0.0);
 }
+
+#[test]
+fn advance_is_refused_on_the_real_clock_and_leaves_time_alone() {
+    let lp = pool_loop(ClockKind::Real, 1);
+    let before = lp.now();
+    let err = lp.advance(10_000).unwrap_err();
+    assert!(
+        matches!(err, phaseloop_core::Error::NeedsVirtualClock),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("virtual clock"), "{err}");
+    lp.update_time();
+    assert!(lp.now() < before + 10_000, "the real clock did not jump");
+}

@@ -4,7 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::mem::{size_of, MaybeUninit};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::{self, addr_of};
@@ -16,6 +16,7 @@ use phaseloop_core::{
 
 use crate::callback::CCallback;
 use crate::guard::boundary;
+use crate::names::CNames;
 use crate::status::{
     cstr, status, status_of, PL_EBUSY, PL_EINVAL, PL_EPANIC, PL_EWRONGTHREAD, PL_OK,
 };
@@ -585,20 +586,19 @@ pub unsafe extern "C" fn pl_current_phase(lp: *const pl_loop) -> pl_phase {
 #[no_mangle]
 pub extern "C" fn pl_phase_name(phase: pl_phase) -> *const c_char {
     boundary(ptr::null(), || {
-        let name = match phase {
-            PL_PHASE_NONE => cstr!("none"),
-            PL_PHASE_TIMERS => cstr!("timers"),
-            PL_PHASE_PENDING => cstr!("pending"),
-            PL_PHASE_IDLE => cstr!("idle"),
-            PL_PHASE_PREPARE => cstr!("prepare"),
-            PL_PHASE_POLL => cstr!("poll"),
-            PL_PHASE_CHECK => cstr!("check"),
-            PL_PHASE_CLOSE => cstr!("close"),
-            _ => return ptr::null(),
-        };
-        name.as_ptr()
+        if phase == PL_PHASE_NONE {
+            return cstr!("none").as_ptr();
+        }
+        Phase::ALL
+            .iter()
+            .position(|&known| phase_code(Some(known)) == phase)
+            .and_then(|index| PHASE_NAMES.get(index))
+            .map_or(ptr::null(), CStr::as_ptr)
     })
 }
+
+/// The C strings of the core's phase names, in the order of `Phase::ALL`.
+static PHASE_NAMES: CNames = CNames::new(Phase::NAMES);
 
 // ----- time ----------------------------------------------------------------------------------------
 

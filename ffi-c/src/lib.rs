@@ -65,4 +65,7 @@ pub mod remote;
 
 pub mod trace;
 
+// The core's names as C strings.
+mod names;
+
 pub mod metrics;

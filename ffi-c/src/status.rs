@@ -109,7 +109,7 @@ pub(crate) fn status_of(err: &Error) -> c_int {
     match err {
         Error::Closed => PL_ECLOSED,
         Error::NotFound => PL_ENOENT,
-        Error::InvalidArgument(_) => PL_EINVAL,
+        Error::InvalidArgument(_) | Error::NeedsVirtualClock => PL_EINVAL,
         Error::InCallback | Error::Busy => PL_EBUSY,
         Error::Io(err) => io_status(err),
     }

@@ -1,6 +1,7 @@
 //! Tracing: a hook told before and after every callback the loop runs, and the in-memory
 //! timeline recorder (no C call per callback).
 
+use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
@@ -9,7 +10,8 @@ use phaseloop_core::{Kind, TraceEvent};
 use crate::callback::pl_drop_fn;
 use crate::event_loop::{enter, phase_code, pl_id, pl_loop, pl_phase, with_loop};
 use crate::guard::boundary;
-use crate::status::{cstr, PL_ECLOSED, PL_EINVAL, PL_OK};
+use crate::names::CNames;
+use crate::status::{PL_ECLOSED, PL_EINVAL, PL_OK};
 
 /// What kind of callback ran: one of the PL_KIND_* values.
 pub type pl_kind = i32;
@@ -84,37 +86,21 @@ fn kind_code(kind: Kind) -> pl_kind {
 
 /// The name of a kind as the docs spell it: "timeout", "interval", "pending", "idle",
 /// "prepare", "io", "work", "threadsafe", "signal", "immediate", "check", "close", "tick",
-/// "microtask", "connection", "connect", "read", "write", "shutdown"; NULL for an unknown value. Static; any thread.
+/// "microtask", "connection", "connect", "read", "write", "shutdown", "udp", "exit"; NULL for an
+/// unknown value. Static; any thread.
 #[no_mangle]
 pub extern "C" fn pl_kind_name(kind: pl_kind) -> *const c_char {
     boundary(ptr::null(), || {
-        let name = match kind {
-            PL_KIND_TIMEOUT => cstr!("timeout"),
-            PL_KIND_INTERVAL => cstr!("interval"),
-            PL_KIND_PENDING => cstr!("pending"),
-            PL_KIND_IDLE => cstr!("idle"),
-            PL_KIND_PREPARE => cstr!("prepare"),
-            PL_KIND_IO => cstr!("io"),
-            PL_KIND_WORK => cstr!("work"),
-            PL_KIND_THREADSAFE => cstr!("threadsafe"),
-            PL_KIND_SIGNAL => cstr!("signal"),
-            PL_KIND_IMMEDIATE => cstr!("immediate"),
-            PL_KIND_CHECK => cstr!("check"),
-            PL_KIND_CLOSE => cstr!("close"),
-            PL_KIND_TICK => cstr!("tick"),
-            PL_KIND_MICROTASK => cstr!("microtask"),
-            PL_KIND_CONNECTION => cstr!("connection"),
-            PL_KIND_CONNECT => cstr!("connect"),
-            PL_KIND_READ => cstr!("read"),
-            PL_KIND_WRITE => cstr!("write"),
-            PL_KIND_SHUTDOWN => cstr!("shutdown"),
-            PL_KIND_UDP => cstr!("udp"),
-            PL_KIND_EXIT => cstr!("exit"),
-            _ => return ptr::null(),
-        };
-        name.as_ptr()
+        Kind::ALL
+            .iter()
+            .position(|&known| kind_code(known) == kind)
+            .and_then(|index| KIND_NAMES.get(index))
+            .map_or(ptr::null(), CStr::as_ptr)
     })
 }
+
+/// The C strings of the core's kind names, in the order of `Kind::ALL`.
+static KIND_NAMES: CNames = CNames::new(Kind::NAMES);
 
 /// What the trace hook is told, once before (`begin` true) and once after every callback.
 #[repr(C)]

@@ -1,13 +1,14 @@
 //! Checking and converting arguments, with messages that name the argument.
 
 use std::os::fd::RawFd;
+use std::str::FromStr;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyString};
 
-use phaseloop_core::{ClockKind, DrainMode, RunMode, MAX_THREADPOOL_SIZE};
+use phaseloop_core::{ClockKind, DrainMode, RunMode, UnknownName};
 
 /// The name of `obj`'s type, for messages.
 pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -121,6 +122,7 @@ pub(crate) fn count(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
         .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative int")))
 }
 
+/// `threadpool_size=`: an int, or `None` for the environment's or the default size.
 pub(crate) fn threadpool_size(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
     let Some(obj) = obj.filter(|obj| !obj.is_none()) else {
         return Ok(None);
@@ -131,12 +133,8 @@ pub(crate) fn threadpool_size(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option
             type_name(obj)
         )));
     }
-    match obj.extract::<i64>() {
-        Ok(size) if (1..=MAX_THREADPOOL_SIZE as i64).contains(&size) => Ok(Some(size as usize)),
-        _ => Err(PyValueError::new_err(format!(
-            "threadpool_size must be between 1 and {MAX_THREADPOOL_SIZE}"
-        ))),
-    }
+    // The core checks the range; a size no `usize` holds is out of it too (0 stands for those).
+    Ok(Some(obj.extract::<usize>().unwrap_or(0)))
 }
 
 /// A `str` argument; `TypeError` naming `name` otherwise.
@@ -155,51 +153,33 @@ pub(crate) fn label<'py>(
         .transpose()
 }
 
+/// A name argument parsed by the core (`clock=`, `drain=`, `run(mode=)`): omitted is the type's
+/// default, a `str` that is not one of the type's names a `ValueError` naming `argument` and every
+/// valid name (the core's message).
+fn named<T>(obj: Option<&Bound<'_, PyAny>>, argument: &str) -> PyResult<T>
+where
+    T: Default + FromStr<Err = UnknownName>,
+{
+    let Some(obj) = obj else {
+        return Ok(T::default());
+    };
+    text(obj, argument)?
+        .to_str()?
+        .parse()
+        .map_err(|err: UnknownName| PyValueError::new_err(err.to_string()))
+}
+
 /// `clock=`: `"real"` (the default) or `"virtual"`.
 pub(crate) fn clock(obj: Option<&Bound<'_, PyAny>>) -> PyResult<ClockKind> {
-    let Some(obj) = obj else {
-        return Ok(ClockKind::Real);
-    };
-    let name = text(obj, "clock")?;
-    let name = name.to_str()?;
-    match name {
-        "real" => Ok(ClockKind::Real),
-        "virtual" => Ok(ClockKind::Virtual),
-        _ => Err(PyValueError::new_err(format!(
-            "clock must be \"real\" or \"virtual\", not {name:?}"
-        ))),
-    }
+    named(obj, "clock")
 }
 
 /// `drain=`: `"callback"` (the default) or `"phase"`.
 pub(crate) fn drain(obj: Option<&Bound<'_, PyAny>>) -> PyResult<DrainMode> {
-    let Some(obj) = obj else {
-        return Ok(DrainMode::Callback);
-    };
-    let name = text(obj, "drain")?;
-    let name = name.to_str()?;
-    match name {
-        "callback" => Ok(DrainMode::Callback),
-        "phase" => Ok(DrainMode::Phase),
-        _ => Err(PyValueError::new_err(format!(
-            "drain must be \"callback\" or \"phase\", not {name:?}"
-        ))),
-    }
+    named(obj, "drain")
 }
 
 /// `run(mode=)`: `"default"` (the default), `"once"` or `"nowait"`.
 pub(crate) fn run_mode(obj: Option<&Bound<'_, PyAny>>) -> PyResult<RunMode> {
-    let Some(obj) = obj else {
-        return Ok(RunMode::Default);
-    };
-    let name = text(obj, "mode")?;
-    let name = name.to_str()?;
-    match name {
-        "default" => Ok(RunMode::Default),
-        "once" => Ok(RunMode::Once),
-        "nowait" => Ok(RunMode::NoWait),
-        _ => Err(PyValueError::new_err(format!(
-            "mode must be \"default\", \"once\" or \"nowait\", not {name:?}"
-        ))),
-    }
+    named(obj, "mode")
 }

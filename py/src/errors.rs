@@ -74,9 +74,10 @@ pub(crate) fn core_error(err: impl Into<CoreError>) -> PyErr {
         CoreError::Closed => loop_closed(),
         CoreError::InvalidArgument(what) => PyValueError::new_err(what),
         CoreError::Io(err) => io_error(err),
-        other @ (CoreError::NotFound | CoreError::InCallback | CoreError::Busy) => {
-            PyRuntimeError::new_err(other.to_string())
-        }
+        other @ (CoreError::NotFound
+        | CoreError::InCallback
+        | CoreError::Busy
+        | CoreError::NeedsVirtualClock) => PyRuntimeError::new_err(other.to_string()),
     }
 }
 

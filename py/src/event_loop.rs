@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::PyTraverseError;
 
-use phaseloop_core::{ClockKind, DrainMode, Error as CoreError, Loop as CoreLoop, LoopOptions};
+use phaseloop_core::{ClockKind, Error as CoreError, Loop as CoreLoop, LoopOptions};
 use phaseloop_core::{Remote, RunError};
 
 use crate::args;
@@ -148,11 +148,6 @@ impl Loop {
     fn advance(&self, ms: &Bound<'_, PyAny>) -> PyResult<()> {
         let lp = self.open()?;
         let ms = args::millis(ms, "ms")?;
-        if lp.clock_kind() != ClockKind::Virtual {
-            return Err(PyRuntimeError::new_err(
-                "advance() needs the virtual clock (Loop(clock=\"virtual\"))",
-            ));
-        }
         lp.advance(ms).map_err(core_error)
     }
 
@@ -200,19 +195,13 @@ impl Loop {
     /// The clock, `"real"` or `"virtual"`.
     #[getter]
     fn clock(&self) -> PyResult<&'static str> {
-        Ok(match self.owned()?.clock_kind() {
-            ClockKind::Real => "real",
-            ClockKind::Virtual => "virtual",
-        })
+        Ok(self.owned()?.clock_kind().name())
     }
 
     /// The drain mode, `"callback"` or `"phase"`.
     #[getter]
     fn drain(&self) -> PyResult<&'static str> {
-        Ok(match self.owned()?.drain_mode() {
-            DrainMode::Callback => "callback",
-            DrainMode::Phase => "phase",
-        })
+        Ok(self.owned()?.drain_mode().name())
     }
 
     /// The worker pool's size.

@@ -40,6 +40,7 @@ mod udp;
 mod work;
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 pub use callback::PyCallback;
 
@@ -65,6 +66,8 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<asyncio_ready::ReadyQueue>(),
     )?;
     m.add("TraceEvent", monitor::trace_event_type(py)?)?;
+    // The phases in the order they run, named by the core (`phaseloop.timeline.PHASES`).
+    m.add("PHASES", PyTuple::new(py, phaseloop_core::Phase::NAMES)?)?;
     m.add("Error", py.get_type::<errors::Error>())?;
     m.add("LoopClosed", py.get_type::<errors::LoopClosed>())?;
     m.add("Cancelled", py.get_type::<errors::Cancelled>())?;

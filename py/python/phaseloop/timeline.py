@@ -18,9 +18,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from . import TraceEvent
+from ._phaseloop import PHASES as _CORE_PHASES
 
-#: The phases of one iteration, in the order they run (ordering rule 3, docs/ordering.md).
-PHASES = ("timers", "pending", "idle", "prepare", "poll", "check", "close")
+#: The phases of one iteration, in the order they run (ordering rule 3, docs/ordering.md),
+#: as the core names them (one list for every binding).
+PHASES: tuple[str, ...] = _CORE_PHASES
 
 #: The kinds that are not phases' callbacks but drain after them (ordering rule 2,
 #: docs/ordering.md).

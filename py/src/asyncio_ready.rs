@@ -19,7 +19,7 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::context::{call_in_context, copy_context};
 use crate::event_loop::Loop;
@@ -175,6 +175,50 @@ pub struct ReadyQueue {
 }
 
 impl ReadyQueue {
+    /// A native handle for `callback(*args)` in `context`, or a copy of the current one (as
+    /// asyncio's `Handle` takes it).
+    #[inline]
+    fn new_handle<'py>(
+        &self,
+        callback: &Bound<'py, PyAny>,
+        args: Bound<'py, PyTuple>,
+        context: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, ReadyHandle>> {
+        let py = callback.py();
+        let context = match context {
+            Some(context) if !context.is_none() => context.clone().unbind(),
+            _ => copy_context(py)?,
+        };
+        Bound::new(
+            py,
+            ReadyHandle {
+                callback: callback.clone().unbind(),
+                args: args.unbind(),
+                context,
+                event_loop: self.event_loop.clone_ref(py),
+                cancelled: AtomicBool::new(false),
+            },
+        )
+    }
+
+    /// The `EventLoop`'s Python `method` instead (debug mode, or an observed loop): asyncio's
+    /// checks and its own handle.
+    fn python_path(
+        &self,
+        method: &Bound<'_, PyString>,
+        callback: &Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = callback.py();
+        let context = context.map_or_else(|| py.None(), |c| c.clone().unbind());
+        Ok(self
+            .event_loop
+            .bind(py)
+            .call_method1(method, (callback, args, context))?
+            .unbind())
+    }
+
     /// Schedules the immediate that runs the next batch (`run`), natively: one per loop
     /// iteration on a chain of `call_soon`s, so its cost is a chained step's.
     fn schedule_batch(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -247,28 +291,13 @@ impl ReadyQueue {
         }
         if queue.debug.load(Ordering::Relaxed) || queue.pl.get().observed()? {
             // asyncio's checks and handles (debug), or a labelled immediate (recording).
-            let context = context.map_or_else(|| py.None(), |c| c.clone().unbind());
-            return Ok(queue
-                .event_loop
-                .bind(py)
-                .call_method1("_call_soon_python", (callback, args, context))?
-                .unbind());
+            let method = intern!(py, "_call_soon_python");
+            return queue.python_path(method, callback, args, context);
         }
-        let context = match context {
-            Some(context) if !context.is_none() => context.clone().unbind(),
-            _ => copy_context(py)?,
-        };
-        let handle = Py::new(
-            py,
-            ReadyHandle {
-                callback: callback.clone().unbind(),
-                args: args.unbind(),
-                context,
-                event_loop: queue.event_loop.clone_ref(py),
-                cancelled: AtomicBool::new(false),
-            },
-        )?
-        .into_any();
+        let handle = queue
+            .new_handle(callback, args, context)?
+            .into_any()
+            .unbind();
         Self::push(slf, handle.clone_ref(py))?;
         Ok(handle)
     }
@@ -290,30 +319,10 @@ impl ReadyQueue {
         }
         let pl = queue.pl.get();
         if queue.debug.load(Ordering::Relaxed) || pl.observed_anywhere.load(Ordering::Relaxed) {
-            let context = context.map_or_else(|| py.None(), |c| c.clone().unbind());
-            return Ok(queue
-                .event_loop
-                .bind(py)
-                .call_method1(
-                    intern!(py, "_call_soon_threadsafe_python"),
-                    (callback, args, context),
-                )?
-                .unbind());
+            let method = intern!(py, "_call_soon_threadsafe_python");
+            return queue.python_path(method, callback, args, context);
         }
-        let context = match context {
-            Some(context) if !context.is_none() => context.clone().unbind(),
-            _ => copy_context(py)?,
-        };
-        let handle = Bound::new(
-            py,
-            ReadyHandle {
-                callback: callback.clone().unbind(),
-                args: args.unbind(),
-                context,
-                event_loop: queue.event_loop.clone_ref(py),
-                cancelled: AtomicBool::new(false),
-            },
-        )?;
+        let handle = queue.new_handle(callback, args, context)?;
         queue_threadsafe(pl, &handle.getattr(intern!(py, "_run_threadsafe"))?)?;
         Ok(handle.into_any().unbind())
     }

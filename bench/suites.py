@@ -536,6 +536,7 @@ JS_SUITE: tuple[JsRow, ...] = (
             "node": Run(NODE, "immediates_chain"),
             "c": Run(PL_C, "immediates_chain"),
             "python": Run(PY_IMMEDIATE, "callbacks_chain", "py_million"),
+            "rust": Run(CORE, "immediates_chain"),
         },
     ),
     JsRow(
@@ -610,6 +611,7 @@ RUST_SUITE: tuple[CoreRow, ...] = (
     CoreRow("  run, CPU time", _core("timers_real"), "run_cpu"),
     CoreRow("  run, wall time", _core("timers_real"), "run_wall"),
     CoreRow("{n} start+clear timer pairs", _core("timer_start_clear"), "pair"),
+    CoreRow("{n}-long setImmediate chain", _core("immediates_chain"), "callback"),
     CoreRow("{n}-long next-tick chain", _core("tick_chain"), "callback"),
     CoreRow(
         "queue_work round trip, {n} no-op jobs, pool of 1", _core("work", 1), "job"

@@ -10,7 +10,7 @@
 #
 # Steps, in order; the first that fails stops the run:
 #   python setup   .venv, the pinned tools, `pip install ./py` (the user-facing build)
-#   rust           cargo fmt --check, clippy -D warnings, cargo test (core, bindings)
+#   rust           cargo fmt --check, clippy -D warnings (and of bench/rust), cargo test
 #   node corpus    tests/node/check.sh: the orders the Rust, C and Python tests assert are Node's
 #   python         ruff, mypy --strict on the package and the examples, pytest tests/python
 #                  and tests/asyncio (CPython's own asyncio loop suites on phaseloop.asyncio)
@@ -36,6 +36,9 @@ step "python setup: .venv, pinned tools, pip install ./py"
 step "rust: fmt, clippy, tests"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The core's bench is a crate of its own (bench/run.sh builds it in release): lint it here, so a
+# change to the core's API cannot leave it unbuildable until someone benchmarks.
+CARGO_TARGET_DIR="$root/target" cargo clippy --manifest-path bench/rust/Cargo.toml -- -D warnings
 cargo test --workspace
 
 step "node corpus: the expected orders the tests assert are what Node prints"

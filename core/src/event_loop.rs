@@ -31,6 +31,7 @@ use crate::poll::{Interest, Watchers, WAKEUP_KEY};
 use crate::pool::{Job, Pool, RawJob, Work, WorkOutcome};
 use crate::process::Processes;
 use crate::remote::Remote;
+use crate::run::{PollItem, Step};
 use crate::timers::{coerce_delay, TimerQueue};
 use crate::trace::{Kind, Phase, TraceEvent, TraceHook, TraceRecord};
 
@@ -51,6 +52,12 @@ pub struct Refused<C> {
 impl<C> std::fmt::Debug for Refused<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Refused({:?})", self.error)
+    }
+}
+
+impl<C> std::fmt::Display for Refused<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
     }
 }
 
@@ -135,62 +142,6 @@ impl<C> Pending<C> {
     }
 }
 
-/// Something the poll phase found ready, waiting for its callback.
-pub(crate) enum PollItem {
-    Watcher {
-        id: Id,
-        readable: bool,
-        writable: bool,
-    },
-    Signal {
-        id: Id,
-        signum: i32,
-    },
-    Work(Completion),
-    Stream {
-        id: Id,
-        readable: bool,
-        writable: bool,
-    },
-    /// A `SIGCHLD` arrived: look for this loop's children that exited.
-    Reap,
-}
-
-/// Where `run` is; kept across calls so that a `run` stopped by a failing callback resumes
-/// exactly where it stopped.
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub(crate) enum Step {
-    Start,
-    FirstTimers,
-    Pending,
-    Idle,
-    Prepare,
-    PollWait,
-    PollDispatch,
-    PendingRerun(u8),
-    Check,
-    Immediates,
-    Close,
-    LateTimers,
-    RoundEnd,
-    Finish,
-}
-
-impl Step {
-    pub(crate) fn phase(self) -> Option<Phase> {
-        match self {
-            Step::Start | Step::RoundEnd | Step::Finish => None,
-            Step::FirstTimers | Step::LateTimers => Some(Phase::Timers),
-            Step::Pending | Step::PendingRerun(_) => Some(Phase::Pending),
-            Step::Idle => Some(Phase::Idle),
-            Step::Prepare => Some(Phase::Prepare),
-            Step::PollWait | Step::PollDispatch => Some(Phase::Poll),
-            Step::Check | Step::Immediates => Some(Phase::Check),
-            Step::Close => Some(Phase::Close),
-        }
-    }
-}
-
 pub(crate) struct State<C: Callback> {
     pub(crate) timers: TimerQueue<C>,
     pub(crate) immediates: ImmediateQueue<C>,
@@ -257,6 +208,8 @@ pub struct Loop<C: Callback> {
     pub(crate) phase: Cell<Option<Phase>>,
     pub(crate) iteration: Cell<u64>,
     pub(crate) step: Cell<Step>,
+    /// How many times `Step::PendingRerun` ran the pending callbacks this round.
+    pub(crate) pending_reruns: Cell<u8>,
     /// The current phase's batch was taken (so a resumed phase does not take it again).
     pub(crate) phase_started: Cell<bool>,
     /// An iteration was started by a timers phase and its pending phase has not begun yet.
@@ -336,6 +289,7 @@ impl<C: Callback> Loop<C> {
             phase: Cell::new(None),
             iteration: Cell::new(0),
             step: Cell::new(Step::Start),
+            pending_reruns: Cell::new(0),
             phase_started: Cell::new(false),
             fresh_iteration: Cell::new(false),
             can_sleep: Cell::new(true),

@@ -90,6 +90,12 @@ impl<C> HandleTable<C> {
         self.refed_active > 0
     }
 
+    /// Whether any handle of `kind` is started (its phase has something to run).
+    #[inline]
+    pub(crate) fn any_started(&self, kind: HandleKind) -> bool {
+        !self.started[kind.slot()].is_empty()
+    }
+
     /// Whether any idle handle is active (rule 5.1: poll must not block).
     pub(crate) fn idle_active(&self) -> bool {
         !self.started[HandleKind::Idle.slot()].is_empty()

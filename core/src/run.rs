@@ -13,15 +13,89 @@ use std::time::Duration;
 
 use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};
-use crate::event_loop::{Loop, Pending, PollItem, Step};
+use crate::event_loop::{Loop, Pending, State};
 use crate::handles::HandleKind;
 use crate::id::Id;
+use crate::inbox::Completion;
 use crate::options::{DrainMode, RunMode};
 use crate::poll::{decode_key, PollKey};
+use crate::poller::{Event as PollerEvent, Events};
 use crate::trace::Kind;
+use crate::trace::Phase;
 
 /// libuv runs deferred callbacks queued during poll again, up to this many rounds.
 const PENDING_RERUNS: u8 = 8;
+
+/// Something the poll phase found ready, waiting for its callback.
+pub(crate) enum PollItem {
+    Watcher {
+        id: Id,
+        readable: bool,
+        writable: bool,
+    },
+    Signal {
+        id: Id,
+        signum: i32,
+    },
+    Work(Completion),
+    Stream {
+        id: Id,
+        readable: bool,
+        writable: bool,
+    },
+    /// A `SIGCHLD` arrived: look for this loop's children that exited.
+    Reap,
+}
+
+/// Where `run` is; kept across calls so that a `run` stopped by a failing callback resumes
+/// exactly where it stopped. The steps of a round, in order: each phase's step, and the steps
+/// between them that decide where to go.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Step {
+    Start,
+    FirstTimers,
+    Pending,
+    Idle,
+    Prepare,
+    PollWait,
+    PollDispatch,
+    /// The pending callbacks queued during poll, again (the round is in `Loop::pending_reruns`).
+    PendingRerun,
+    Check,
+    Immediates,
+    Close,
+    LateTimers,
+    RoundEnd,
+    Finish,
+}
+
+/// The phase of each step, by its discriminant: a step runs a dozen times an iteration, and a
+/// load costs less than a match.
+const STEP_PHASES: [Option<Phase>; 14] = [
+    None,                 // Start
+    Some(Phase::Timers),  // FirstTimers
+    Some(Phase::Pending), // Pending
+    Some(Phase::Idle),    // Idle
+    Some(Phase::Prepare), // Prepare
+    Some(Phase::Poll),    // PollWait
+    Some(Phase::Poll),    // PollDispatch
+    Some(Phase::Pending), // PendingRerun
+    Some(Phase::Check),   // Check
+    Some(Phase::Check),   // Immediates
+    Some(Phase::Close),   // Close
+    Some(Phase::Timers),  // LateTimers
+    None,                 // RoundEnd
+    None,                 // Finish
+];
+
+impl Step {
+    /// The phase this step runs in; `None` between rounds.
+    #[inline]
+    pub(crate) fn phase(self) -> Option<Phase> {
+        STEP_PHASES[self as usize]
+    }
+}
 
 impl<C: Callback> Loop<C> {
     /// Runs the loop (`uv_run`). Returns whether ref'd work remains.
@@ -95,13 +169,16 @@ impl<C: Callback> Loop<C> {
                 }
                 Step::PollDispatch => {
                     self.poll_dispatch()?;
-                    Step::PendingRerun(0)
+                    self.pending_reruns.set(0);
+                    Step::PendingRerun
                 }
-                Step::PendingRerun(round) => {
+                Step::PendingRerun => {
+                    let round = self.pending_reruns.get();
                     let more = self.phase_started.get() || !self.state.borrow().pending.is_empty();
                     if round < PENDING_RERUNS && more {
                         self.run_pending()?;
-                        Step::PendingRerun(round + 1)
+                        self.pending_reruns.set(round + 1);
+                        Step::PendingRerun
                     } else {
                         Step::Check
                     }
@@ -205,11 +282,13 @@ impl<C: Callback> Loop<C> {
     }
 
     /// Starts a phase's batch once (not again when a failed phase resumes).
+    #[inline]
     fn begin_phase(&self) -> bool {
         !self.phase_started.replace(true)
     }
 
     /// Ends a phase: the phase-mode drain, and the next phase takes its own batch.
+    #[inline]
     fn end_phase(&self) -> Result<(), RunError<C::Error>> {
         self.phase_started.set(false);
         if self.drain_mode == DrainMode::Phase {
@@ -220,6 +299,7 @@ impl<C: Callback> Loop<C> {
 
     // ----- timers (rule 4) -------------------------------------------------------------------
 
+    #[inline]
     fn run_timers(&self) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
             // A timers phase starts an iteration.
@@ -263,6 +343,7 @@ impl<C: Callback> Loop<C> {
 
     // ----- pending ---------------------------------------------------------------------------
 
+    #[inline]
     fn run_pending(&self) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
             if !self.fresh_iteration.replace(false) {
@@ -270,8 +351,15 @@ impl<C: Callback> Loop<C> {
                 self.iteration.set(self.iteration.get() + 1);
             }
             let mut st = self.st();
+            if st.pending.is_empty() {
+                // Most iterations defer nothing: no batch to take, nothing to run.
+                drop(st);
+                return self.end_phase();
+            }
             let st = &mut *st;
-            st.pending_batch.append(&mut st.pending);
+            // A finished batch is empty: taking the queue whole is a swap, not a copy.
+            debug_assert!(st.pending_batch.is_empty());
+            std::mem::swap(&mut st.pending_batch, &mut st.pending);
         }
         loop {
             let next = self.st().pending_batch.pop_front();
@@ -293,7 +381,19 @@ impl<C: Callback> Loop<C> {
 
     // ----- idle, prepare, check --------------------------------------------------------------
 
+    /// Runs the started handles of `kind`: the idle or prepare phase, or the check phase's
+    /// handles (the immediates come after them).
+    #[inline]
     fn run_handles(&self, kind: HandleKind) -> Result<(), RunError<C::Error>> {
+        // Most loops have no handle of a kind: then the phase is over before it begins (this
+        // runs three times an iteration, so it is kept apart from the batch's loop).
+        if !self.phase_started.get() && !self.state.borrow().handles.any_started(kind) {
+            return self.end_handles(kind);
+        }
+        self.run_handle_batch(kind)
+    }
+
+    fn run_handle_batch(&self, kind: HandleKind) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
             let mut st = self.st();
             let st = &mut *st;
@@ -319,8 +419,14 @@ impl<C: Callback> Loop<C> {
             result.map_err(RunError::Callback)?;
             self.drain_after_callback()?;
         }
+        self.end_handles(kind)
+    }
+
+    /// Ends the handles' part of a phase: idle and prepare end their phase; check goes on with
+    /// the immediates, and its drain comes after them.
+    #[inline]
+    fn end_handles(&self, kind: HandleKind) -> Result<(), RunError<C::Error>> {
         if kind == HandleKind::Check {
-            // The check phase goes on with the immediates; its drain comes after them.
             self.phase_started.set(false);
             Ok(())
         } else {
@@ -328,6 +434,7 @@ impl<C: Callback> Loop<C> {
         }
     }
 
+    #[inline]
     fn run_immediates(&self) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
             self.st().immediates.begin_batch();
@@ -345,11 +452,18 @@ impl<C: Callback> Loop<C> {
 
     // ----- close ------------------------------------------------------------------------------
 
+    #[inline]
     fn run_close(&self) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
             let mut st = self.st();
+            if st.closing.is_empty() {
+                drop(st);
+                return self.end_phase();
+            }
             let st = &mut *st;
-            st.close_batch.append(&mut st.closing);
+            // As in the pending phase: a finished batch is empty, so this is a swap.
+            debug_assert!(st.close_batch.is_empty());
+            std::mem::swap(&mut st.close_batch, &mut st.closing);
         }
         loop {
             let next = self.st().close_batch.pop_front();
@@ -399,7 +513,31 @@ impl<C: Callback> Loop<C> {
             .map(|expiry| expiry.saturating_sub(self.clock.now_ms()))
     }
 
+    /// The poll phase's wait: decide the timeout, wait for events, collect what is ready.
     fn poll_wait(&self, mode: RunMode) -> Result<(), RunError<C::Error>> {
+        let plan = self.plan_poll(mode);
+        let (events, polled) = self.wait_for_events(&plan);
+        let exited_ns =
+            (!self.clock.is_virtual() || plan.entered_ns.is_some()).then(|| self.clock.real_ns());
+        let found = self.collect_ready(events, &plan, exited_ns);
+        polled.map_err(|err| RunError::Loop(Error::Io(err)))?;
+        if found == 0 {
+            if let Some(expiry) = plan.jump_to {
+                self.clock.jump_to(expiry);
+            }
+        }
+        match exited_ns {
+            Some(real_ns) if !self.clock.is_virtual() => self.clock.update_to(real_ns),
+            _ => self.clock.update(),
+        };
+        if plan.blocking {
+            C::after_wait(self).map_err(RunError::Callback)?;
+        }
+        Ok(())
+    }
+
+    /// How long this poll may wait (rule 5.1), and whether it must ask the poller at all.
+    fn plan_poll(&self, mode: RunMode) -> PollPlan {
         let timeout = match mode {
             RunMode::NoWait => Some(0),
             RunMode::Once if !self.can_sleep.get() => Some(0),
@@ -442,140 +580,98 @@ impl<C: Callback> Loop<C> {
             }
             other => other,
         };
-        // With nothing that could become ready, a zero-timeout poll is skipped (no syscall).
-        let must_poll = wait != Some(0) || watching || jobs_in_flight || self.inbox.has_calls();
-
         let blocking = wait != Some(0);
+        // With nothing that could become ready, a zero-timeout poll is skipped (no syscall).
+        let must_poll = blocking || watching || jobs_in_flight || self.inbox.has_calls();
         // Reading the clock costs tens of ns, as much as a whole iteration's other work: the
         // time is read before poll only when something uses it (idle time of a blocking poll,
         // the delay monitor), and after poll once, for the loop's cached time as well.
-        let measure_delay = self.state.borrow().delay.enabled();
+        let mut st = self.st();
+        let measure_delay = st.delay.enabled();
         let entered_ns =
             entered_ns.or_else(|| (blocking || measure_delay).then(|| self.clock.real_ns()));
-        {
-            let mut st = self.st();
-            st.stats.iterations += 1;
-            if let (Some(entered), Some(exit)) = (entered_ns, st.stats.poll_exit_ns) {
-                st.delay.record(entered.saturating_sub(exit));
-            }
+        st.stats.iterations += 1;
+        if let (Some(entered), Some(exit)) = (entered_ns, st.stats.poll_exit_ns) {
+            st.delay.record(entered.saturating_sub(exit));
         }
-        // The event buffer stays in the state; it is only taken out for a real poll.
-        let mut events = None;
-        let polled = if !must_poll {
-            Ok(0)
-        } else {
-            let mut buffer = self.st().events.take().unwrap_or_default();
-            buffer.clear();
-            let polled = if blocking {
-                let poller = &self.inbox.poller;
-                let buffer = &mut buffer;
-                C::blocking(move || poller.wait(buffer, wait.map(Duration::from_millis)))
-            } else {
-                self.inbox.poller.wait(&mut buffer, Some(Duration::ZERO))
-            };
-            events = Some(buffer);
-            polled
-        };
-        let exited_ns =
-            (!self.clock.is_virtual() || entered_ns.is_some()).then(|| self.clock.real_ns());
-        let mut found = 0u64;
-        {
-            let mut st = self.st();
-            let st = &mut *st;
-            if let (true, Some(entered), Some(exited)) = (blocking, entered_ns, exited_ns) {
-                st.stats.idle_ns += exited.saturating_sub(entered);
-            }
-            st.stats.poll_exit_ns = exited_ns;
-            for event in events.iter().flat_map(|events| events.iter()) {
-                match decode_key(event.key) {
-                    Some(PollKey::Watcher(index)) => {
-                        if let Some(id) = st.watchers.fired_fd(index) {
-                            // Only what the watcher asked for, as libuv reports it: the poller
-                            // flags a hang-up or an error as both readable and writable.
-                            let interest = st.watchers.fds.get(id).map(|w| w.interest);
-                            let interest = interest.unwrap_or_default();
-                            st.poll_ready.push_back(PollItem::Watcher {
-                                id,
-                                readable: event.readable && interest.readable,
-                                writable: event.writable && interest.writable,
-                            });
-                            found += 1;
-                        }
-                    }
-                    Some(PollKey::Signal(index)) => {
-                        if let Some((id, signum, count)) = st.watchers.take_signals(index) {
-                            for _ in 0..count {
-                                st.poll_ready.push_back(PollItem::Signal { id, signum });
-                            }
-                            found += count as u64;
-                        }
-                    }
-                    Some(PollKey::Stream(index)) => {
-                        if let Some(id) = st.streams.fired(index) {
-                            st.poll_ready.push_back(PollItem::Stream {
-                                id,
-                                readable: event.readable,
-                                writable: event.writable,
-                            });
-                            found += 1;
-                        }
-                    }
-                    Some(PollKey::Child)
-                        if !st.poll_ready.iter().any(|i| matches!(i, PollItem::Reap)) =>
-                    {
-                        st.poll_ready.push_back(PollItem::Reap);
-                        found += 1;
-                    }
-                    Some(PollKey::Child) => {}
-                    Some(PollKey::Wakeup) => {
-                        if let Some((reader, _)) = &st.wakeup {
-                            drain_socket(reader);
-                        }
-                    }
-                    None => {}
-                }
-            }
-            if events.is_some() {
-                st.events = events;
-            }
-            // Completed work in completion order, cancellations first (they completed at once).
-            // Without a job in flight no completion can be waiting, and without a queued call
-            // no call: their locks are not taken then.
-            if jobs_in_flight || !st.cancelled.is_empty() {
-                let mut completions = std::mem::take(&mut st.completions);
-                completions.append(&mut st.cancelled);
-                self.inbox.take_completions(&mut completions);
-                found += completions.len() as u64;
-                st.poll_ready
-                    .extend(completions.drain(..).map(PollItem::Work));
-                st.completions = completions;
-            }
-            if self.inbox.has_calls() {
-                let before = st.calls.len();
-                self.inbox.take_calls(&mut st.calls);
-                found += (st.calls.len() - before) as u64;
-            }
-            st.stats.events += found;
-            if !blocking {
-                st.stats.events_waiting += found;
-            }
+        PollPlan {
+            wait,
+            blocking,
+            must_poll,
+            jobs_in_flight,
+            jump_to,
+            entered_ns,
         }
-        polled.map_err(|err| RunError::Loop(Error::Io(err)))?;
-        if found == 0 {
-            if let Some(expiry) = jump_to {
-                self.clock.jump_to(expiry);
-            }
-        }
-        match exited_ns {
-            Some(real_ns) if !self.clock.is_virtual() => self.clock.update_to(real_ns),
-            _ => self.clock.update(),
-        };
-        if blocking {
-            C::after_wait(self).map_err(RunError::Callback)?;
-        }
-        Ok(())
     }
 
+    /// Asks the poller (with the host's lock released if it will block); `None` when the plan
+    /// says there is nothing it could report.
+    fn wait_for_events(&self, plan: &PollPlan) -> (Option<Events>, std::io::Result<usize>) {
+        if !plan.must_poll {
+            return (None, Ok(0));
+        }
+        // The event buffer stays in the state; it is only taken out for a real poll.
+        let mut buffer = self.st().events.take().unwrap_or_default();
+        buffer.clear();
+        let polled = if plan.blocking {
+            let poller = &self.inbox.poller;
+            let buffer = &mut buffer;
+            let wait = plan.wait;
+            C::blocking(move || poller.wait(buffer, wait.map(Duration::from_millis)))
+        } else {
+            self.inbox.poller.wait(&mut buffer, Some(Duration::ZERO))
+        };
+        (Some(buffer), polled)
+    }
+
+    /// Queues what the poll found (fds, signals, streams, children), completed work and
+    /// threadsafe calls for the dispatch; returns how many items that is.
+    fn collect_ready(
+        &self,
+        events: Option<Events>,
+        plan: &PollPlan,
+        exited_ns: Option<u64>,
+    ) -> u64 {
+        let mut found = 0u64;
+        let mut st = self.st();
+        let st = &mut *st;
+        if let (true, Some(entered), Some(exited)) = (plan.blocking, plan.entered_ns, exited_ns) {
+            st.stats.idle_ns += exited.saturating_sub(entered);
+        }
+        st.stats.poll_exit_ns = exited_ns;
+        if let Some(events) = events {
+            for event in events.iter() {
+                found += st.collect_event(&event);
+            }
+            st.events = Some(events);
+        }
+        // Completed work in completion order, cancellations first (they completed at once).
+        // Without a job in flight no completion can be waiting, and without a queued call
+        // no call: their locks are not taken then.
+        if plan.jobs_in_flight || !st.cancelled.is_empty() {
+            let mut completions = std::mem::take(&mut st.completions);
+            completions.append(&mut st.cancelled);
+            self.inbox.take_completions(&mut completions);
+            found += completions.len() as u64;
+            st.poll_ready
+                .extend(completions.drain(..).map(PollItem::Work));
+            st.completions = completions;
+        }
+        if self.inbox.has_calls() {
+            let before = st.calls.len();
+            self.inbox.take_calls(&mut st.calls);
+            found += (st.calls.len() - before) as u64;
+        }
+        st.stats.events += found;
+        if !plan.blocking {
+            st.stats.events_waiting += found;
+        }
+        found
+    }
+
+    /// The poll phase's callbacks: what the poll found, in the order found, then the
+    /// threadsafe calls.
+    #[inline]
     fn poll_dispatch(&self) -> Result<(), RunError<C::Error>> {
         loop {
             let next = self.st().poll_ready.pop_front();
@@ -698,6 +794,80 @@ impl<C: Callback> Loop<C> {
                 None
             }
             None => Some(cb),
+        }
+    }
+}
+
+/// What the poll phase must run next, decided before the poll (see [`Loop::plan_poll`]).
+struct PollPlan {
+    /// The poll's timeout in ms; `None` blocks until something arrives.
+    wait: Option<u64>,
+    /// Whether the poll may block (its time is idle time and the host's lock is released).
+    blocking: bool,
+    /// Whether anything could be ready: without it, a zero-timeout poll is no syscall.
+    must_poll: bool,
+    /// Whether work is in flight, whose completions the collect takes from the inbox.
+    jobs_in_flight: bool,
+    /// The virtual clock's next timer, jumped to if the poll found nothing.
+    jump_to: Option<u64>,
+    /// The real clock when the poll began, when something uses it.
+    entered_ns: Option<u64>,
+}
+
+impl<C: Callback> State<C> {
+    /// Queues what one poller event stands for; returns how many items that is.
+    fn collect_event(&mut self, event: &PollerEvent) -> u64 {
+        match decode_key(event.key) {
+            Some(PollKey::Watcher(index)) => {
+                let Some(id) = self.watchers.fired_fd(index) else {
+                    return 0;
+                };
+                // Only what the watcher asked for, as libuv reports it: the poller flags a
+                // hang-up or an error as both readable and writable.
+                let interest = self.watchers.fds.get(id).map(|w| w.interest);
+                let interest = interest.unwrap_or_default();
+                self.poll_ready.push_back(PollItem::Watcher {
+                    id,
+                    readable: event.readable && interest.readable,
+                    writable: event.writable && interest.writable,
+                });
+                1
+            }
+            Some(PollKey::Signal(index)) => {
+                let Some((id, signum, count)) = self.watchers.take_signals(index) else {
+                    return 0;
+                };
+                for _ in 0..count {
+                    self.poll_ready.push_back(PollItem::Signal { id, signum });
+                }
+                count as u64
+            }
+            Some(PollKey::Stream(index)) => {
+                let Some(id) = self.streams.fired(index) else {
+                    return 0;
+                };
+                self.poll_ready.push_back(PollItem::Stream {
+                    id,
+                    readable: event.readable,
+                    writable: event.writable,
+                });
+                1
+            }
+            // One reap finds every child that exited, however many SIGCHLDs came.
+            Some(PollKey::Child) => {
+                if self.poll_ready.iter().any(|i| matches!(i, PollItem::Reap)) {
+                    return 0;
+                }
+                self.poll_ready.push_back(PollItem::Reap);
+                1
+            }
+            Some(PollKey::Wakeup) => {
+                if let Some((reader, _)) = &self.wakeup {
+                    drain_socket(reader);
+                }
+                0
+            }
+            None => 0,
         }
     }
 }

@@ -99,6 +99,39 @@ fn immediates(n: u64) -> Result<Figures, String> {
     ])
 }
 
+fn immediate_link(lp: &Loop<Task>) {
+    bump();
+    let left = LEFT.with(|l| {
+        l.set(l.get() - 1);
+        l.get()
+    });
+    if left > 0 {
+        lp.set_immediate(Task::new(|lp, _| {
+            immediate_link(lp);
+            Ok(())
+        }))
+        .expect("set_immediate");
+    }
+}
+
+/// Each immediate queues the next: one loop iteration per callback (Node's rule), so what is
+/// measured is an iteration through the phases with one callback in it.
+fn immediates_chain(n: u64) -> Result<Figures, String> {
+    let lp = new_loop(ClockKind::Real, None);
+    reset();
+    LEFT.with(|l| l.set(n));
+    let start = Instant::now();
+    lp.set_immediate(Task::new(|lp, _| {
+        immediate_link(lp);
+        Ok(())
+    }))
+    .map_err(|e| e.to_string())?;
+    run(&lp);
+    let elapsed = start.elapsed();
+    expect("immediate chain", count(), n)?;
+    Ok(vec![("callback", per_op(elapsed.as_nanos(), n))])
+}
+
 fn tick(lp: &Loop<Task>) {
     bump();
     let left = LEFT.with(|l| {
@@ -257,6 +290,7 @@ type Workload = fn(u64, u64) -> Result<Figures, String>;
 /// The workloads, by name; the second argument is the pool size or the number of senders.
 const WORKLOADS: &[(&str, Workload)] = &[
     ("immediates", |n, _| immediates(n)),
+    ("immediates_chain", |n, _| immediates_chain(n)),
     ("tick_chain", |n, _| tick_chain(n)),
     ("timers_virtual", |n, _| timers(ClockKind::Virtual, n)),
     ("timers_real", |n, _| timers(ClockKind::Real, n)),

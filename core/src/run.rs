@@ -288,26 +288,44 @@ impl<C: Callback> Loop<C> {
     }
 
     /// Ends a phase: the phase-mode drain, and the next phase takes its own batch.
-    #[inline]
+    #[inline(always)]
     fn end_phase(&self) -> Result<(), RunError<C::Error>> {
         self.phase_started.set(false);
         if self.drain_mode == DrainMode::Phase {
-            self.drain().map_err(RunError::Callback)?;
+            return self.drain_after_phase();
         }
         Ok(())
     }
 
+    /// The drain of [`DrainMode::Phase`], kept out of line: `end_phase` is inlined into every
+    /// phase, and in the default mode never drains.
+    #[inline(never)]
+    fn drain_after_phase(&self) -> Result<(), RunError<C::Error>> {
+        self.drain().map_err(RunError::Callback)
+    }
+
     // ----- timers (rule 4) -------------------------------------------------------------------
 
-    #[inline]
+    /// The timers phase: every timer due at the time read as it began (rule 4.2).
+    #[inline(always)]
     fn run_timers(&self) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
             // A timers phase starts an iteration.
             self.iteration.set(self.iteration.get() + 1);
             self.fresh_iteration.set(true);
             let now = self.clock.update();
-            self.st().timers_now = now;
+            let mut st = self.st();
+            st.timers_now = now;
+            if !st.timers.next_expiry().is_some_and(|expiry| expiry <= now) {
+                // Nothing due (most iterations): the phase ends here.
+                drop(st);
+                return self.end_phase();
+            }
         }
+        self.run_due_timers()
+    }
+
+    fn run_due_timers(&self) -> Result<(), RunError<C::Error>> {
         let now = self.state.borrow().timers_now;
         loop {
             let due = {
@@ -383,7 +401,7 @@ impl<C: Callback> Loop<C> {
 
     /// Runs the started handles of `kind`: the idle or prepare phase, or the check phase's
     /// handles (the immediates come after them).
-    #[inline]
+    #[inline(always)]
     fn run_handles(&self, kind: HandleKind) -> Result<(), RunError<C::Error>> {
         // Most loops have no handle of a kind: then the phase is over before it begins (this
         // runs three times an iteration, so it is kept apart from the batch's loop).
@@ -424,7 +442,7 @@ impl<C: Callback> Loop<C> {
 
     /// Ends the handles' part of a phase: idle and prepare end their phase; check goes on with
     /// the immediates, and its drain comes after them.
-    #[inline]
+    #[inline(always)]
     fn end_handles(&self, kind: HandleKind) -> Result<(), RunError<C::Error>> {
         if kind == HandleKind::Check {
             self.phase_started.set(false);
@@ -491,23 +509,25 @@ impl<C: Callback> Loop<C> {
 
     /// The poll timeout of rule 5.1 in ms; `None` blocks until something arrives.
     pub(crate) fn poll_timeout(&self) -> Option<u64> {
-        if self.stop_flag.get() || !self.alive() {
+        // Something queued, a stop, or nothing alive: each means no wait. The queues are looked
+        // at first, being the cheapest and, in a busy loop, the answer.
+        let queued = {
+            let st = self.state.borrow();
+            st.handles.idle_active()
+                || st.immediates.has_ref()
+                || !st.pending.is_empty()
+                || !st.closing.is_empty()
+                || !st.cancelled.is_empty()
+                || !st.poll_ready.is_empty()
+                || !st.calls.is_empty()
+                || self.inbox.has_calls()
+                || !st.ticks.is_empty()
+                || !st.microtasks.is_empty()
+        };
+        if queued || self.stop_flag.get() || !self.alive() {
             return Some(0);
         }
         let st = self.state.borrow();
-        let queued = st.handles.idle_active()
-            || st.immediates.has_ref()
-            || !st.pending.is_empty()
-            || !st.closing.is_empty()
-            || !st.cancelled.is_empty()
-            || !st.poll_ready.is_empty()
-            || !st.calls.is_empty()
-            || self.inbox.has_calls()
-            || !st.ticks.is_empty()
-            || !st.microtasks.is_empty();
-        if queued {
-            return Some(0);
-        }
         st.timers
             .next_expiry()
             .map(|expiry| expiry.saturating_sub(self.clock.now_ms()))
@@ -671,8 +691,19 @@ impl<C: Callback> Loop<C> {
 
     /// The poll phase's callbacks: what the poll found, in the order found, then the
     /// threadsafe calls.
-    #[inline]
+    #[inline(always)]
     fn poll_dispatch(&self) -> Result<(), RunError<C::Error>> {
+        let found_nothing = {
+            let st = self.state.borrow();
+            st.poll_ready.is_empty() && st.calls.is_empty()
+        };
+        if found_nothing {
+            return self.end_phase();
+        }
+        self.dispatch_ready()
+    }
+
+    fn dispatch_ready(&self) -> Result<(), RunError<C::Error>> {
         loop {
             let next = self.st().poll_ready.pop_front();
             let Some(item) = next else { break };

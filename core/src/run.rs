@@ -361,19 +361,30 @@ impl<C: Callback> Loop<C> {
 
     // ----- pending ---------------------------------------------------------------------------
 
-    #[inline]
+    /// The pending phase: the callbacks deferred to it before it began.
+    #[inline(always)]
     fn run_pending(&self) -> Result<(), RunError<C::Error>> {
+        // Most iterations defer nothing: then the phase ends as it begins.
+        if !self.phase_started.get() && self.state.borrow().pending.is_empty() {
+            self.begin_pending();
+            return self.end_phase();
+        }
+        self.run_pending_batch()
+    }
+
+    /// What beginning a pending phase counts.
+    #[inline(always)]
+    fn begin_pending(&self) {
+        if !self.fresh_iteration.replace(false) {
+            // A round that did not begin with a timers phase (run once/nowait) starts here.
+            self.iteration.set(self.iteration.get() + 1);
+        }
+    }
+
+    fn run_pending_batch(&self) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
-            if !self.fresh_iteration.replace(false) {
-                // A round that did not begin with a timers phase (run once/nowait) starts here.
-                self.iteration.set(self.iteration.get() + 1);
-            }
+            self.begin_pending();
             let mut st = self.st();
-            if st.pending.is_empty() {
-                // Most iterations defer nothing: no batch to take, nothing to run.
-                drop(st);
-                return self.end_phase();
-            }
             let st = &mut *st;
             // A finished batch is empty: taking the queue whole is a swap, not a copy.
             debug_assert!(st.pending_batch.is_empty());

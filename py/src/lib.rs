@@ -68,6 +68,15 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TraceEvent", monitor::trace_event_type(py)?)?;
     // The phases in the order they run, named by the core (`phaseloop.timeline.PHASES`).
     m.add("PHASES", PyTuple::new(py, phaseloop_core::Phase::NAMES)?)?;
+    // The clocks and drain modes a loop takes, named by the core (`phaseloop.experiment`).
+    m.add(
+        "CLOCKS",
+        PyTuple::new(py, phaseloop_core::ClockKind::NAMES)?,
+    )?;
+    m.add(
+        "DRAIN_MODES",
+        PyTuple::new(py, phaseloop_core::DrainMode::NAMES)?,
+    )?;
     m.add("Error", py.get_type::<errors::Error>())?;
     m.add("LoopClosed", py.get_type::<errors::LoopClosed>())?;
     m.add("Cancelled", py.get_type::<errors::Cancelled>())?;

@@ -458,3 +458,21 @@ def test_run_asyncio_reports_a_failing_program(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "ValueError: boom" in done.stderr
+
+
+def test_clock_and_drain_choices_are_the_cores_and_the_literal_types() -> None:
+    # The CLI's --clock/--drain choices come from the core's names; the Literal types that
+    # type checkers see must spell the same set, and a Loop must take every one of them.
+    import typing
+
+    from phaseloop import Loop, experiment
+
+    assert set(experiment.CLOCKS) == {"real", "virtual"}
+    assert set(experiment.DRAINS) == {"callback", "phase"}
+    assert set(typing.get_args(experiment.Clock)) == set(experiment.CLOCKS)
+    assert set(typing.get_args(experiment.Drain)) == set(experiment.DRAINS)
+    for clock in experiment.CLOCKS:
+        for drain in experiment.DRAINS:
+            lp = Loop(clock=clock, drain=drain)
+            assert (lp.clock, lp.drain) == (clock, drain)
+            lp.close()

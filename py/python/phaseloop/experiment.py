@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Literal, NamedTuple, cast
 
 from . import Loop
+from ._phaseloop import CLOCKS as _CORE_CLOCKS
+from ._phaseloop import DRAIN_MODES as _CORE_DRAIN_MODES
 from .timeline import LogLine, Timeline
 
 #: The loop's clock: ``"virtual"`` (the same order on every run) or ``"real"``.
@@ -41,8 +43,10 @@ Drain = Literal["callback", "phase"]
 #: How an experiment ended: it ran out of work, Ctrl-C stopped it, or something raised.
 Status = Literal["finished", "interrupted", "failed"]
 
-CLOCKS: tuple[Clock, ...] = ("virtual", "real")
-DRAINS: tuple[Drain, ...] = ("callback", "phase")
+#: The clocks and drain modes as the core names them (the ``Literal`` types above spell them
+#: for type checkers; a test keeps the two the same).
+CLOCKS: tuple[Clock, ...] = _CORE_CLOCKS
+DRAINS: tuple[Drain, ...] = _CORE_DRAIN_MODES
 
 
 class CallbackCounter:

@@ -99,67 +99,57 @@ fn immediates(n: u64) -> Result<Figures, String> {
     ])
 }
 
-fn immediate_link(lp: &Loop<Task>) {
-    bump();
-    let left = LEFT.with(|l| {
-        l.set(l.get() - 1);
-        l.get()
-    });
-    if left > 0 {
-        lp.set_immediate(Task::new(|lp, _| {
-            immediate_link(lp);
-            Ok(())
-        }))
-        .expect("set_immediate");
-    }
+/// How a chain queues its next callback. A type, not a value, so that the closures the chain
+/// makes still capture nothing (and allocate nothing).
+trait Link {
+    const WHAT: &'static str;
+    fn queue(lp: &Loop<Task>, task: Task) -> Result<(), String>;
 }
 
 /// Each immediate queues the next: one loop iteration per callback (Node's rule), so what is
 /// measured is an iteration through the phases with one callback in it.
-fn immediates_chain(n: u64) -> Result<Figures, String> {
-    let lp = new_loop(ClockKind::Real, None);
-    reset();
-    LEFT.with(|l| l.set(n));
-    let start = Instant::now();
-    lp.set_immediate(Task::new(|lp, _| {
-        immediate_link(lp);
-        Ok(())
-    }))
-    .map_err(|e| e.to_string())?;
-    run(&lp);
-    let elapsed = start.elapsed();
-    expect("immediate chain", count(), n)?;
-    Ok(vec![("callback", per_op(elapsed.as_nanos(), n))])
-}
+struct ByImmediate;
 
-fn tick(lp: &Loop<Task>) {
-    bump();
-    let left = LEFT.with(|l| {
-        l.set(l.get() - 1);
-        l.get()
-    });
-    if left > 0 {
-        lp.next_tick(Task::new(|lp, _| {
-            tick(lp);
-            Ok(())
-        }))
-        .expect("next_tick");
+impl Link for ByImmediate {
+    const WHAT: &'static str = "immediate chain";
+    fn queue(lp: &Loop<Task>, task: Task) -> Result<(), String> {
+        lp.set_immediate(task).map(drop).map_err(|e| e.to_string())
     }
 }
 
-fn tick_chain(n: u64) -> Result<Figures, String> {
+/// Each tick queues the next: the whole chain runs in one drain.
+struct ByTick;
+
+impl Link for ByTick {
+    const WHAT: &'static str = "tick chain";
+    fn queue(lp: &Loop<Task>, task: Task) -> Result<(), String> {
+        lp.next_tick(task).map_err(|e| e.to_string())
+    }
+}
+
+fn link<L: Link>() -> Task {
+    Task::new(|lp, _| {
+        bump();
+        let left = LEFT.with(|l| {
+            l.set(l.get() - 1);
+            l.get()
+        });
+        if left > 0 {
+            L::queue(lp, link::<L>()).expect("the next link");
+        }
+        Ok(())
+    })
+}
+
+fn chain<L: Link>(n: u64) -> Result<Figures, String> {
     let lp = new_loop(ClockKind::Real, None);
     reset();
     LEFT.with(|l| l.set(n));
     let start = Instant::now();
-    lp.next_tick(Task::new(|lp, _| {
-        tick(lp);
-        Ok(())
-    }))
-    .map_err(|e| e.to_string())?;
+    L::queue(&lp, link::<L>())?;
     run(&lp);
     let elapsed = start.elapsed();
-    expect("tick chain", count(), n)?;
+    expect(L::WHAT, count(), n)?;
     Ok(vec![("callback", per_op(elapsed.as_nanos(), n))])
 }
 
@@ -290,8 +280,8 @@ type Workload = fn(u64, u64) -> Result<Figures, String>;
 /// The workloads, by name; the second argument is the pool size or the number of senders.
 const WORKLOADS: &[(&str, Workload)] = &[
     ("immediates", |n, _| immediates(n)),
-    ("immediates_chain", |n, _| immediates_chain(n)),
-    ("tick_chain", |n, _| tick_chain(n)),
+    ("immediates_chain", |n, _| chain::<ByImmediate>(n)),
+    ("tick_chain", |n, _| chain::<ByTick>(n)),
     ("timers_virtual", |n, _| timers(ClockKind::Virtual, n)),
     ("timers_real", |n, _| timers(ClockKind::Real, n)),
     ("timer_start_clear", |n, _| timer_start_clear(n)),

@@ -28,11 +28,12 @@ use crate::net::stream::Deferred;
 use crate::net::Streams;
 use crate::options::{DrainMode, LoopOptions};
 use crate::poll::{Interest, Watchers, WAKEUP_KEY};
-use crate::pool::{Job, Pool, RawJob, Work, WorkOutcome};
+use crate::pool::{Job, Pool, RawJob, Work};
 use crate::process::Processes;
 use crate::remote::Remote;
 use crate::timers::{coerce_delay, TimerQueue};
 use crate::trace::{Kind, Phase, TraceEvent, TraceHook, TraceRecord};
+use crate::work_outcome::WorkOutcome;
 
 /// A call refused by the loop, handing the callback back so the caller keeps ownership (the
 /// C ABI promises that a failed call takes no ownership of its data).

@@ -16,8 +16,9 @@ use crate::id::Id;
 use crate::net::stream::{ConnectReq, Connecting, Deferred, DeferredResult, StreamEntry};
 use crate::net::tcp::{new_socket, start_connect};
 use crate::net::StreamKind;
-use crate::pool::{JobOutput, Work, WorkOutcome};
+use crate::pool::Work;
 use crate::trace::Kind;
+use crate::work_outcome::{JobOutput, WorkOutcome};
 
 impl<C: Callback> Loop<C> {
     /// A stream connecting to the first of `addrs` that takes the connect.

@@ -46,10 +46,12 @@ mod poller;
 mod pool;
 pub mod process;
 pub mod promise;
+mod queues;
 mod remote;
 mod run;
 mod timers;
 mod trace;
+mod work;
 mod work_outcome;
 
 pub use callback::{BoxError, Callback, Event, Task};

@@ -6,7 +6,7 @@
 //! the Python binding an object reference.
 
 use crate::event_loop::Loop;
-use crate::pool::WorkOutcome;
+use crate::work_outcome::WorkOutcome;
 
 /// Something the loop can run: a timer's, immediate's, handle's, tick's, work's ... callback.
 ///

@@ -8,6 +8,10 @@
 
 use std::cell::Cell;
 
+use crate::callback::Callback;
+use crate::error::Error;
+use crate::event_loop::Loop;
+
 /// Which clock a loop runs on.
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
 pub enum ClockKind {
@@ -118,6 +122,40 @@ fn monotonic_ns() -> u64 {
     // platforms this crate builds for (Linux and other Unixes), so the call cannot fail.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl<C: Callback> Loop<C> {
+    /// The clock this loop runs on.
+    pub fn clock_kind(&self) -> ClockKind {
+        self.clock.kind()
+    }
+
+    /// The loop's cached time in ms since it was created (`uv_now`).
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Refreshes the cached time (`uv_update_time`).
+    pub fn update_time(&self) {
+        self.clock.update();
+    }
+
+    /// A monotonic clock in ns (virtual on the virtual clock).
+    pub fn hrtime(&self) -> u64 {
+        self.clock.hrtime_ns()
+    }
+
+    /// Virtual clock only: moves time forward `ms`, as if a callback had blocked that long.
+    /// Timers that become due run in the next timers phase.
+    pub fn advance(&self, ms: u64) -> Result<(), Error> {
+        self.check_open()?;
+        if !self.clock.is_virtual() {
+            return Err(Error::NeedsVirtualClock);
+        }
+        self.clock.advance(ms);
+        self.clock.update();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
-//! [`Loop`]: the event loop's state and its scheduling API. The phases themselves are in
-//! `run.rs`.
+//! [`Loop`]: the event loop's state, its construction, introspection and closing, and how it
+//! runs a host callback. The phases themselves are in `run.rs`; each kind's own calls
+//! (`set_timeout`, `set_immediate`, `watch_fd`, `queue_work`, `set_trace`, ...) sit in an
+//! `impl Loop` beside that kind's queue (`timers.rs`, `immediates.rs`, `poll.rs`, `work.rs`,
+//! `trace.rs`, ...).
 //!
 //! All state sits behind one `RefCell` that is never borrowed while a host callback runs: the
 //! loop takes a callback out, releases the state, runs it, then takes the state back. So a
@@ -17,23 +20,25 @@ use std::sync::Arc;
 use crate::poller::Events;
 
 use crate::callback::{BoxError, Callback, Event};
-use crate::clock::{Clock, ClockKind};
+use crate::clock::Clock;
 use crate::error::Error;
-use crate::handles::{HandleKind, HandleTable};
+use crate::handles::HandleTable;
 use crate::id::{next_loop_tag, Id, IdKind, Slab};
 use crate::immediates::ImmediateQueue;
 use crate::inbox::{Completion, Inbox};
-use crate::metrics::{DelayMonitor, DelayStats, LoopStats, Metrics, Utilization};
+use crate::metrics::{DelayMonitor, LoopStats};
 use crate::net::stream::Deferred;
 use crate::net::Streams;
 use crate::options::{DrainMode, LoopOptions};
-use crate::poll::{Interest, Watchers, WAKEUP_KEY};
-use crate::pool::{Job, Pool, RawJob, Work, WorkOutcome};
+use crate::poll::Watchers;
+use crate::pool::Pool;
 use crate::process::Processes;
+#[cfg(doc)]
 use crate::remote::Remote;
 use crate::run::{PollItem, Step};
-use crate::timers::{coerce_delay, TimerQueue};
+use crate::timers::TimerQueue;
 use crate::trace::{Kind, Phase, TraceEvent, TraceHook, TraceRecord};
+use crate::work::WorkEntry;
 
 /// A call refused by the loop, handing the callback back so the caller keeps ownership (the
 /// C ABI promises that a failed call takes no ownership of its data).
@@ -87,14 +92,6 @@ pub struct HandleInfo {
     pub id: Option<Id>,
     /// A few words about it: a timer's delay, a watcher's fd, a signal number.
     pub detail: String,
-}
-
-pub(crate) struct WorkEntry<C> {
-    pub(crate) after: Option<C>,
-    /// The job's number in the pool's queue (see [`Pool::cancel`]).
-    pub(crate) number: u64,
-    /// The stream whose host name this job resolves (the loop's own job, no host callback).
-    pub(crate) connect: Option<Id>,
 }
 
 /// A handle waiting for the close phase.
@@ -219,7 +216,7 @@ pub struct Loop<C: Callback> {
     pub(crate) tracing: Cell<bool>,
     pub(crate) recording: Cell<bool>,
     /// A trace hook is installed (it is taken out of `hook` while it runs).
-    hook_set: Cell<bool>,
+    pub(crate) hook_set: Cell<bool>,
     pub(crate) hook: RefCell<Option<TraceHook>>,
     /// The process that created the loop (a child of `fork()` has another).
     pid: u32,
@@ -341,446 +338,9 @@ impl<C: Callback> Loop<C> {
         self.tag
     }
 
-    /// The clock this loop runs on.
-    pub fn clock_kind(&self) -> ClockKind {
-        self.clock.kind()
-    }
-
     /// The drain mode this loop runs in.
     pub fn drain_mode(&self) -> DrainMode {
         self.drain_mode
-    }
-
-    /// The worker pool's size.
-    pub fn threadpool_size(&self) -> usize {
-        self.st().pool.size()
-    }
-
-    // ----- timers -------------------------------------------------------------------------
-
-    fn add_timer(&self, delay_ms: f64, cb: C, repeat: bool) -> Result<Id, Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        // A fresh clock read, as Node's insert() does with getLibuvNow() (rule 4.2).
-        let start = self.clock.update();
-        Ok(self
-            .st()
-            .timers
-            .schedule(cb, coerce_delay(delay_ms), repeat, start))
-    }
-
-    /// `setTimeout`: runs `cb` once, `delay_ms` from now (Node's coercion: < 1, NaN and
-    /// > 2**31-1 become 1; fractions are truncated).
-    ///
-    /// On a closed loop, like every call that takes a callback, it is [`Refused`] with
-    /// [`Error::Closed`].
-    pub fn set_timeout(&self, delay_ms: f64, cb: C) -> Result<Id, Refused<C>> {
-        self.add_timer(delay_ms, cb, false)
-    }
-
-    /// `setInterval`: runs `cb` every `delay_ms` until cleared.
-    pub fn set_interval(&self, delay_ms: f64, cb: C) -> Result<Id, Refused<C>> {
-        self.add_timer(delay_ms, cb, true)
-    }
-
-    /// `clearTimeout` / `clearInterval` (also of a dormant timer: see [`Loop::hold_timer`]).
-    /// [`Error::NotFound`] for a timer that was cleared or, unheld, already fired (Node ignores
-    /// those; bindings may too).
-    pub fn clear_timer(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let cleared = self.st().timers.clear(id);
-        match cleared {
-            Some(cb) => {
-                drop(cb);
-                Ok(())
-            }
-            None => Err(Error::NotFound),
-        }
-    }
-
-    /// `timeout.refresh()`: re-arms the timer with a fresh start, keeping its delay, at the end
-    /// of its delay's list. This also re-arms a one-shot timer whose callback is running (from
-    /// that callback) and a dormant one (held and fired: [`Loop::hold_timer`]), with the same
-    /// callback and its ref state. [`Error::NotFound`] for a cleared timer, or an unheld one that
-    /// fired.
-    pub fn refresh_timer(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let now = self.clock.update();
-        if self.st().timers.refresh(id, now) {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
-    }
-
-    /// Holds a timer for an owner that may refresh it after it fired (Node's `Timeout` object,
-    /// which stays refreshable as long as it is not cleared). A held one-shot timer that fires
-    /// is not forgotten: it stays *dormant*, with its callback, until [`Loop::refresh_timer`]
-    /// re-arms it, [`Loop::clear_timer`] or [`Loop::close_handle`] ends it, or
-    /// [`Loop::release_timer`] lets go of it. While dormant it is not active, keeps nothing
-    /// alive and answers [`Loop::timer_has_ref`] with its ref state. No effect on an interval
-    /// (it never stops by firing). [`Error::NotFound`] for a timer that is gone.
-    pub fn hold_timer(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        if self.st().timers.hold(id) {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
-    }
-
-    /// The owner of a held timer lets go of it: a dormant timer is forgotten (its callback
-    /// dropped); an armed one (or one whose callback is running) is forgotten once it fired, as
-    /// if it had never been held. [`Error::NotFound`] for a timer that is gone.
-    pub fn release_timer(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let released = self.st().timers.release(id);
-        match released {
-            Some(cb) => {
-                drop(cb);
-                Ok(())
-            }
-            None => Err(Error::NotFound),
-        }
-    }
-
-    /// `ref()` / `unref()` of a timer.
-    pub fn set_timer_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        if self.st().timers.set_ref(id, refed) {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
-    }
-
-    /// `hasRef()` of a timer.
-    pub fn timer_has_ref(&self, id: Id) -> Result<bool, Error> {
-        self.check_open()?;
-        self.st()
-            .timers
-            .slab
-            .get(id)
-            .map(|t| t.refed)
-            .ok_or(Error::NotFound)
-    }
-
-    /// Whether the timer is armed (false once a one-shot timer has fired, also while it is
-    /// dormant, or was cleared).
-    pub fn timer_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().timers.slab.get(id).is_some_and(|t| t.linked())
-    }
-
-    // ----- immediates, ticks, microtasks, pending ----------------------------------------
-
-    /// `setImmediate`: runs `cb` in the check phase (the next one if this is called from it).
-    pub fn set_immediate(&self, cb: C) -> Result<Id, Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        Ok(self.st().immediates.push(cb))
-    }
-
-    /// `clearImmediate`. [`Error::NotFound`] if it already ran or was cleared.
-    pub fn clear_immediate(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let cb = self.st().immediates.clear(id);
-        match cb {
-            Some(cb) => {
-                drop(cb);
-                Ok(())
-            }
-            None => Err(Error::NotFound),
-        }
-    }
-
-    /// `ref()` / `unref()` of an immediate.
-    pub fn set_immediate_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        if self.st().immediates.set_ref(id, refed) {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
-    }
-
-    /// `hasRef()` of an immediate.
-    pub fn immediate_has_ref(&self, id: Id) -> Result<bool, Error> {
-        self.check_open()?;
-        self.st()
-            .immediates
-            .get(id)
-            .map(|i| i.refed)
-            .ok_or(Error::NotFound)
-    }
-
-    /// Whether the immediate is still waiting to run.
-    pub fn immediate_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().immediates.contains(id)
-    }
-
-    /// `process.nextTick`: runs `cb` in the next drain, before any microtask (rule 2).
-    pub fn next_tick(&self, cb: C) -> Result<(), Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        self.st().ticks.push_back(cb);
-        Ok(())
-    }
-
-    /// `queueMicrotask`: runs `cb` in the next drain, after the ticks (rule 2).
-    pub fn queue_microtask(&self, cb: C) -> Result<(), Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        self.st().microtasks.push_back(cb);
-        Ok(())
-    }
-
-    /// Queues `cb` for the next pending phase to begin (libuv's deferred I/O callbacks).
-    pub fn queue_pending(&self, cb: C) -> Result<(), Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        self.st().pending.push_back(Pending::Call(cb));
-        Ok(())
-    }
-
-    // ----- idle, prepare, check handles --------------------------------------------------
-
-    /// Adds and starts an idle, prepare or check handle: `cb` runs once every iteration in its
-    /// phase until stopped.
-    pub fn add_handle(&self, kind: HandleKind, cb: C) -> Result<Id, Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        let mut st = self.st();
-        let id = st.handles.add(kind, cb);
-        st.handles.start(id);
-        Ok(id)
-    }
-
-    /// Starts a stopped handle (no-op if it is active).
-    pub fn start_handle(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        self.st()
-            .handles
-            .start(id)
-            .then_some(())
-            .ok_or(Error::NotFound)
-    }
-
-    /// Stops a handle (no-op if it is stopped).
-    pub fn stop_handle(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        self.st()
-            .handles
-            .stop(id)
-            .then_some(())
-            .ok_or(Error::NotFound)
-    }
-
-    // ----- fd and signal watchers ----------------------------------------------------------
-
-    /// `uv_poll_t`: calls `cb` with [`Event::Io`] in the poll phase while `fd` is ready for
-    /// `interest` (level-triggered). A negative or unwatchable fd is refused.
-    pub fn watch_fd(&self, fd: RawFd, interest: Interest, cb: C) -> Result<Id, Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        let poller = &self.inbox.poller;
-        self.st().watchers.watch(poller, fd, interest, cb)
-    }
-
-    /// (Re)starts an fd watcher with new interests.
-    pub fn start_watcher(&self, id: Id, interest: Interest) -> Result<(), Error> {
-        self.check_open()?;
-        let poller = &self.inbox.poller;
-        self.st().watchers.start_fd(poller, id, interest)
-    }
-
-    /// Stops an fd watcher.
-    pub fn stop_watcher(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let poller = &self.inbox.poller;
-        self.st().watchers.stop_fd(poller, id)
-    }
-
-    /// `ref()` / `unref()` of an fd watcher.
-    pub fn set_watcher_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        self.st()
-            .watchers
-            .set_fd_ref(id, refed)
-            .then_some(())
-            .ok_or(Error::NotFound)
-    }
-
-    /// Whether the watcher is started.
-    pub fn watcher_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().watchers.fds.get(id).is_some_and(|w| w.active)
-    }
-
-    /// `uv_signal_t`: calls `cb` with [`Event::Signal`] in the poll phase each time the process
-    /// receives `signum`. Several watchers and several loops may watch one signal.
-    pub fn on_signal(&self, signum: i32, cb: C) -> Result<Id, Refused<C>> {
-        let cb = self.open_or_refuse(cb)?;
-        let poller = &self.inbox.poller;
-        self.st().watchers.watch_signal(poller, signum, cb)
-    }
-
-    /// Restarts a stopped signal watcher.
-    pub fn start_signal(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let poller = &self.inbox.poller;
-        self.st().watchers.start_signal(poller, id)
-    }
-
-    /// Stops a signal watcher.
-    pub fn stop_signal(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let poller = &self.inbox.poller;
-        self.st().watchers.stop_signal(poller, id)
-    }
-
-    /// `ref()` / `unref()` of a signal watcher.
-    pub fn set_signal_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        self.st()
-            .watchers
-            .set_signal_ref(id, refed)
-            .then_some(())
-            .ok_or(Error::NotFound)
-    }
-
-    /// Whether the signal watcher is started.
-    pub fn signal_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().watchers.signals.get(id).is_some_and(|s| s.active)
-    }
-
-    /// An fd that the host's signal machinery may write to (Python's `signal.set_wakeup_fd`):
-    /// a byte written to it wakes a blocked poll, after which [`Callback::after_wait`] runs. It
-    /// is no handle: it keeps nothing alive and never calls a callback.
-    pub fn signal_wakeup_fd(&self) -> Result<RawFd, Error> {
-        self.check_open()?;
-        let mut st = self.st();
-        if let Some((_, writer)) = &st.wakeup {
-            return Ok(writer.as_raw_fd());
-        }
-        let (reader, writer) = UnixStream::pair()?;
-        reader.set_nonblocking(true)?;
-        writer.set_nonblocking(true)?;
-        // SAFETY: the reader lives in the loop state until close(), which deletes it first.
-        unsafe {
-            self.inbox.poller.add_with_mode(
-                reader.as_raw_fd(),
-                crate::poller::Event::readable(WAKEUP_KEY),
-                crate::poller::PollMode::Level,
-            )?
-        };
-        let fd = writer.as_raw_fd();
-        st.wakeup = Some((reader, writer));
-        Ok(fd)
-    }
-
-    // ----- work and threadsafe calls ------------------------------------------------------
-
-    /// `uv_queue_work`: runs `job` on a pool thread, then `after` (if any) with
-    /// [`Event::Work`] on the loop thread in the poll phase, in completion order.
-    pub fn queue_work(&self, job: Job, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
-        self.submit_work(Work::Boxed(job), after)
-    }
-
-    /// [`Loop::queue_work`] for a job that is a plain function and its arguments (no
-    /// allocation per job); it completes with [`WorkOutcome::Done`] holding `()`.
-    pub fn queue_raw_work(&self, job: RawJob, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
-        self.submit_work(Work::Raw(job), after)
-    }
-
-    fn submit_work(&self, job: Work, after: Option<C>) -> Result<Id, Refused<Option<C>>> {
-        if let Err(error) = self.check_open() {
-            return Err(Refused {
-                error,
-                callback: after,
-            });
-        }
-        let refused = {
-            let mut st = self.st();
-            let st = &mut *st;
-            // Insert first so the job knows its id; remove again if no thread could be started.
-            let id = st.works.insert(WorkEntry {
-                after: None,
-                number: 0,
-                connect: None,
-            });
-            match st.pool.submit(id, job) {
-                Ok(number) => {
-                    let entry = st.works.get_mut(id).expect("just inserted");
-                    entry.after = after;
-                    entry.number = number;
-                    return Ok(id);
-                }
-                Err((err, job)) => {
-                    st.works.remove(id);
-                    (err, job)
-                }
-            }
-        };
-        let (err, job) = refused;
-        drop(job);
-        Err(Refused {
-            error: Error::Io(err),
-            callback: after,
-        })
-    }
-
-    /// `uv_cancel`: cancels a work request that has not started; its callback then gets
-    /// [`WorkOutcome::Cancelled`] in the next poll phase. [`Error::Busy`] once it started,
-    /// [`Error::NotFound`] once it was delivered.
-    pub fn cancel_work(&self, id: Id) -> Result<(), Error> {
-        self.check_open()?;
-        let mut st = self.st();
-        let number = st.works.get(id).ok_or(Error::NotFound)?.number;
-        if st.pool.cancel(number) {
-            st.cancelled.push(Completion {
-                id,
-                outcome: WorkOutcome::Cancelled,
-            });
-            Ok(())
-        } else if st.cancelled.iter().any(|c| c.id == id) {
-            Ok(()) // cancelled twice: the first cancel still stands
-        } else {
-            Err(Error::Busy)
-        }
-    }
-
-    /// Whether the work request's callback has yet to run.
-    pub fn work_pending(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().works.contains(id)
-    }
-
-    /// A [`Remote`] for other threads to queue callbacks onto this loop.
-    pub fn remote(&self) -> Result<Remote<C>, Error> {
-        self.check_open()?;
-        Ok(Remote {
-            inbox: Arc::clone(&self.inbox),
-        })
-    }
-
-    // ----- time ---------------------------------------------------------------------------
-
-    /// The loop's cached time in ms since it was created (`uv_now`).
-    pub fn now(&self) -> u64 {
-        self.clock.now_ms()
-    }
-
-    /// Refreshes the cached time (`uv_update_time`).
-    pub fn update_time(&self) {
-        self.clock.update();
-    }
-
-    /// A monotonic clock in ns (virtual on the virtual clock).
-    pub fn hrtime(&self) -> u64 {
-        self.clock.hrtime_ns()
-    }
-
-    /// Virtual clock only: moves time forward `ms`, as if a callback had blocked that long.
-    /// Timers that become due run in the next timers phase.
-    pub fn advance(&self, ms: u64) -> Result<(), Error> {
-        self.check_open()?;
-        if !self.clock.is_virtual() {
-            return Err(Error::NeedsVirtualClock);
-        }
-        self.clock.advance(ms);
-        self.clock.update();
-        Ok(())
     }
 
     // ----- introspection -------------------------------------------------------------------
@@ -952,87 +512,6 @@ impl<C: Callback> Loop<C> {
             return Some(0);
         }
         self.poll_timeout()
-    }
-
-    // ----- tracing and monitoring -----------------------------------------------------------
-
-    /// Sets (or removes) the hook told before and after every callback.
-    pub fn set_trace(&self, hook: Option<TraceHook>) {
-        self.hook_set.set(hook.is_some());
-        self.tracing.set(hook.is_some() || self.recording.get());
-        let old = self
-            .hook
-            .try_borrow_mut()
-            .map(|mut slot| std::mem::replace(&mut *slot, hook));
-        drop(old);
-    }
-
-    /// Starts or stops recording the timeline in memory (no host call per callback).
-    pub fn record(&self, enabled: bool) {
-        self.recording.set(enabled);
-        self.tracing.set(enabled || self.hook_set.get());
-    }
-
-    /// Whether `record(true)` is on.
-    pub fn is_recording(&self) -> bool {
-        self.recording.get()
-    }
-
-    /// The recorded timeline so far.
-    pub fn timeline(&self) -> Vec<TraceRecord<C::Label>> {
-        self.state.borrow().timeline.clone()
-    }
-
-    /// Empties the recorded timeline.
-    pub fn clear_timeline(&self) {
-        self.st().timeline.clear();
-    }
-
-    /// Counters of what the loop did.
-    pub fn metrics(&self) -> Metrics {
-        let st = self.state.borrow();
-        Metrics {
-            iterations: st.stats.iterations,
-            events: st.stats.events,
-            events_waiting: st.stats.events_waiting,
-            pool_queued: st.pool.queued(),
-            pool_running: st.pool.running(),
-        }
-    }
-
-    /// Idle (blocked in poll) and active time since the loop was created.
-    pub fn utilization(&self) -> Utilization {
-        let idle_ns = self.state.borrow().stats.idle_ns;
-        let total_ns = self.clock.real_ns();
-        Utilization {
-            idle_ms: idle_ns as f64 / 1e6,
-            active_ms: total_ns.saturating_sub(idle_ns) as f64 / 1e6,
-        }
-    }
-
-    /// Starts or stops the event-loop delay monitor.
-    pub fn set_delay_monitor(&self, enabled: bool) {
-        self.st().delay.set_enabled(enabled);
-    }
-
-    /// Whether the delay monitor is on.
-    pub fn delay_monitor_enabled(&self) -> bool {
-        self.state.borrow().delay.enabled()
-    }
-
-    /// Forgets the delay samples so far.
-    pub fn reset_delay_monitor(&self) {
-        self.st().delay.reset();
-    }
-
-    /// The delay histogram so far.
-    pub fn delay_stats(&self) -> DelayStats {
-        self.state.borrow().delay.stats()
-    }
-
-    /// One percentile (0..=100) of the delay histogram, in ns.
-    pub fn delay_percentile(&self, percentile: f64) -> u64 {
-        self.state.borrow().delay.percentile(percentile)
     }
 
     /// Calls `visit` with every callback the loop holds (for a host garbage collector, such as

@@ -6,6 +6,9 @@
 
 use std::collections::VecDeque;
 
+use crate::callback::Callback;
+use crate::error::Error;
+use crate::event_loop::{Loop, Refused};
 use crate::id::{Id, IdKind, Slab};
 use crate::trace::{Kind, Phase};
 
@@ -196,5 +199,37 @@ impl<C> HandleTable<C> {
             .into_iter()
             .filter_map(|e| e.cb)
             .collect()
+    }
+}
+
+impl<C: Callback> Loop<C> {
+    /// Adds and starts an idle, prepare or check handle: `cb` runs once every iteration in its
+    /// phase until stopped.
+    pub fn add_handle(&self, kind: HandleKind, cb: C) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
+        let mut st = self.st();
+        let id = st.handles.add(kind, cb);
+        st.handles.start(id);
+        Ok(id)
+    }
+
+    /// Starts a stopped handle (no-op if it is active).
+    pub fn start_handle(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        self.st()
+            .handles
+            .start(id)
+            .then_some(())
+            .ok_or(Error::NotFound)
+    }
+
+    /// Stops a handle (no-op if it is stopped).
+    pub fn stop_handle(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        self.st()
+            .handles
+            .stop(id)
+            .then_some(())
+            .ok_or(Error::NotFound)
     }
 }

@@ -20,6 +20,9 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashSet;
 
+use crate::callback::Callback;
+use crate::error::Error;
+use crate::event_loop::{Loop, Refused};
 use crate::id::{Id, IdKind};
 
 /// A waiting immediate, as queries see it.
@@ -182,6 +185,52 @@ impl<C> ImmediateQueue<C> {
     fn len(&self) -> usize {
         debug_assert_eq!(self.live, self.slots.iter().flatten().count());
         self.live
+    }
+}
+
+impl<C: Callback> Loop<C> {
+    /// `setImmediate`: runs `cb` in the check phase (the next one if this is called from it).
+    pub fn set_immediate(&self, cb: C) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
+        Ok(self.st().immediates.push(cb))
+    }
+
+    /// `clearImmediate`. [`Error::NotFound`] if it already ran or was cleared.
+    pub fn clear_immediate(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let cb = self.st().immediates.clear(id);
+        match cb {
+            Some(cb) => {
+                drop(cb);
+                Ok(())
+            }
+            None => Err(Error::NotFound),
+        }
+    }
+
+    /// `ref()` / `unref()` of an immediate.
+    pub fn set_immediate_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
+        self.check_open()?;
+        if self.st().immediates.set_ref(id, refed) {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// `hasRef()` of an immediate.
+    pub fn immediate_has_ref(&self, id: Id) -> Result<bool, Error> {
+        self.check_open()?;
+        self.st()
+            .immediates
+            .get(id)
+            .map(|i| i.refed)
+            .ok_or(Error::NotFound)
+    }
+
+    /// Whether the immediate is still waiting to run.
+    pub fn immediate_active(&self, id: Id) -> bool {
+        !self.closed.get() && self.st().immediates.contains(id)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::poller::Poller;
 use parking_lot::Mutex;
 
 use crate::id::Id;
-use crate::pool::WorkOutcome;
+use crate::work_outcome::WorkOutcome;
 
 /// A finished (or cancelled) work request, waiting for its callback on the loop thread.
 pub(crate) struct Completion {

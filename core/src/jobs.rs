@@ -11,7 +11,8 @@ use flate2::Compression;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::error::Error;
-use crate::pool::{Job, JobOutput};
+use crate::pool::Job;
+use crate::work_outcome::JobOutput;
 
 /// The hash PBKDF2 uses.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]

@@ -9,6 +9,9 @@
 
 use hdrhistogram::Histogram;
 
+use crate::callback::Callback;
+use crate::event_loop::Loop;
+
 /// Counters of what the loop did (see [`crate::Loop::metrics`]).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
@@ -142,4 +145,53 @@ pub(crate) struct LoopStats {
     pub(crate) idle_ns: u64,
     /// When poll last returned (real ns), for the delay monitor.
     pub(crate) poll_exit_ns: Option<u64>,
+}
+
+impl<C: Callback> Loop<C> {
+    /// Counters of what the loop did.
+    pub fn metrics(&self) -> Metrics {
+        let st = self.state.borrow();
+        Metrics {
+            iterations: st.stats.iterations,
+            events: st.stats.events,
+            events_waiting: st.stats.events_waiting,
+            pool_queued: st.pool.queued(),
+            pool_running: st.pool.running(),
+        }
+    }
+
+    /// Idle (blocked in poll) and active time since the loop was created.
+    pub fn utilization(&self) -> Utilization {
+        let idle_ns = self.state.borrow().stats.idle_ns;
+        let total_ns = self.clock.real_ns();
+        Utilization {
+            idle_ms: idle_ns as f64 / 1e6,
+            active_ms: total_ns.saturating_sub(idle_ns) as f64 / 1e6,
+        }
+    }
+
+    /// Starts or stops the event-loop delay monitor.
+    pub fn set_delay_monitor(&self, enabled: bool) {
+        self.st().delay.set_enabled(enabled);
+    }
+
+    /// Whether the delay monitor is on.
+    pub fn delay_monitor_enabled(&self) -> bool {
+        self.state.borrow().delay.enabled()
+    }
+
+    /// Forgets the delay samples so far.
+    pub fn reset_delay_monitor(&self) {
+        self.st().delay.reset();
+    }
+
+    /// The delay histogram so far.
+    pub fn delay_stats(&self) -> DelayStats {
+        self.state.borrow().delay.stats()
+    }
+
+    /// One percentile (0..=100) of the delay histogram, in ns.
+    pub fn delay_percentile(&self, percentile: f64) -> u64 {
+        self.state.borrow().delay.percentile(percentile)
+    }
 }

@@ -15,8 +15,11 @@ use std::os::unix::net::UnixStream;
 use crate::poller::{Event as PollEvent, PollMode, Poller};
 use signal_hook::SigId;
 
+use crate::callback::Callback;
+#[cfg(doc)]
+use crate::callback::Event;
 use crate::error::Error;
-use crate::event_loop::Refused;
+use crate::event_loop::{Loop, Refused};
 use crate::id::{Id, IdKind, Slab};
 
 /// What an fd watcher waits for.
@@ -422,5 +425,110 @@ impl<C> Watchers<C> {
             out.extend(self.remove_signal(poller, id).and_then(|e| e.cb));
         }
         out
+    }
+}
+
+// The loop's calls for fd watchers.
+impl<C: Callback> Loop<C> {
+    /// `uv_poll_t`: calls `cb` with [`Event::Io`] in the poll phase while `fd` is ready for
+    /// `interest` (level-triggered). A negative or unwatchable fd is refused.
+    pub fn watch_fd(&self, fd: RawFd, interest: Interest, cb: C) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
+        let poller = &self.inbox.poller;
+        self.st().watchers.watch(poller, fd, interest, cb)
+    }
+
+    /// (Re)starts an fd watcher with new interests.
+    pub fn start_watcher(&self, id: Id, interest: Interest) -> Result<(), Error> {
+        self.check_open()?;
+        let poller = &self.inbox.poller;
+        self.st().watchers.start_fd(poller, id, interest)
+    }
+
+    /// Stops an fd watcher.
+    pub fn stop_watcher(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let poller = &self.inbox.poller;
+        self.st().watchers.stop_fd(poller, id)
+    }
+
+    /// `ref()` / `unref()` of an fd watcher.
+    pub fn set_watcher_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
+        self.check_open()?;
+        self.st()
+            .watchers
+            .set_fd_ref(id, refed)
+            .then_some(())
+            .ok_or(Error::NotFound)
+    }
+
+    /// Whether the watcher is started.
+    pub fn watcher_active(&self, id: Id) -> bool {
+        !self.closed.get() && self.st().watchers.fds.get(id).is_some_and(|w| w.active)
+    }
+}
+
+// The loop's calls for signal watchers, and the fd that wakes it on a signal.
+impl<C: Callback> Loop<C> {
+    /// `uv_signal_t`: calls `cb` with [`Event::Signal`] in the poll phase each time the process
+    /// receives `signum`. Several watchers and several loops may watch one signal.
+    pub fn on_signal(&self, signum: i32, cb: C) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
+        let poller = &self.inbox.poller;
+        self.st().watchers.watch_signal(poller, signum, cb)
+    }
+
+    /// Restarts a stopped signal watcher.
+    pub fn start_signal(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let poller = &self.inbox.poller;
+        self.st().watchers.start_signal(poller, id)
+    }
+
+    /// Stops a signal watcher.
+    pub fn stop_signal(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let poller = &self.inbox.poller;
+        self.st().watchers.stop_signal(poller, id)
+    }
+
+    /// `ref()` / `unref()` of a signal watcher.
+    pub fn set_signal_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
+        self.check_open()?;
+        self.st()
+            .watchers
+            .set_signal_ref(id, refed)
+            .then_some(())
+            .ok_or(Error::NotFound)
+    }
+
+    /// Whether the signal watcher is started.
+    pub fn signal_active(&self, id: Id) -> bool {
+        !self.closed.get() && self.st().watchers.signals.get(id).is_some_and(|s| s.active)
+    }
+
+    /// An fd that the host's signal machinery may write to (Python's `signal.set_wakeup_fd`):
+    /// a byte written to it wakes a blocked poll, after which [`Callback::after_wait`] runs. It
+    /// is no handle: it keeps nothing alive and never calls a callback.
+    pub fn signal_wakeup_fd(&self) -> Result<RawFd, Error> {
+        self.check_open()?;
+        let mut st = self.st();
+        if let Some((_, writer)) = &st.wakeup {
+            return Ok(writer.as_raw_fd());
+        }
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        // SAFETY: the reader lives in the loop state until close(), which deletes it first.
+        unsafe {
+            self.inbox.poller.add_with_mode(
+                reader.as_raw_fd(),
+                crate::poller::Event::readable(WAKEUP_KEY),
+                crate::poller::PollMode::Level,
+            )?
+        };
+        let fd = writer.as_raw_fd();
+        st.wakeup = Some((reader, writer));
+        Ok(fd)
     }
 }

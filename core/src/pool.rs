@@ -8,7 +8,6 @@
 //! copied), so a loop created before a fork must not be used in the child: create a new loop
 //! there. Closing it in the child is safe ([`Pool::abandon`]); the parent is unaffected.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,11 +20,8 @@ use rustc_hash::FxHashSet;
 use crate::callback::Callback;
 use crate::id::Id;
 use crate::inbox::{Completion, Inbox};
+use crate::work_outcome::{panic_message, JobError, JobOutput, WorkOutcome};
 
-/// What a job hands back on success; the completion callback downcasts it.
-pub type JobOutput = Box<dyn Any + Send>;
-/// What a job hands back on failure.
-pub type JobError = Box<dyn std::error::Error + Send + Sync>;
 /// A job for a pool thread.
 pub type Job = Box<dyn FnOnce() -> Result<JobOutput, JobError> + Send>;
 
@@ -63,19 +59,6 @@ impl RawJob {
 pub(crate) enum Work {
     Boxed(Job),
     Raw(RawJob),
-}
-
-/// How a work request ended, as its completion callback sees it.
-#[derive(Debug)]
-pub enum WorkOutcome {
-    /// The job returned a value.
-    Done(JobOutput),
-    /// The job returned an error.
-    Failed(JobError),
-    /// The job panicked; the message, if it had one.
-    Panicked(String),
-    /// The request was cancelled before it started.
-    Cancelled,
 }
 
 /// Stack size of pool threads: room for deep host-language recursion (CPython's own threads
@@ -317,15 +300,4 @@ fn run_job<C>(shared: &PoolShared<C>, queued: QueuedJob) {
         id: queued.id,
         outcome,
     });
-}
-
-/// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a job panicked".to_owned()
-    }
 }

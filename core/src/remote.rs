@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::callback::Callback;
 use crate::error::Error;
-use crate::event_loop::Refused;
+use crate::event_loop::{Loop, Refused};
 use crate::inbox::Inbox;
 
 /// A clonable, `Send + Sync` handle that queues callbacks onto its loop from any thread.
@@ -32,6 +32,16 @@ impl<C: Callback> Remote<C> {
         self.inbox.call(cb).map_err(|callback| Refused {
             error: Error::Closed,
             callback,
+        })
+    }
+}
+
+impl<C: Callback> Loop<C> {
+    /// A [`Remote`] for other threads to queue callbacks onto this loop.
+    pub fn remote(&self) -> Result<Remote<C>, Error> {
+        self.check_open()?;
+        Ok(Remote {
+            inbox: Arc::clone(&self.inbox),
         })
     }
 }

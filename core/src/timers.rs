@@ -19,6 +19,9 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::callback::Callback;
+use crate::error::Error;
+use crate::event_loop::{Loop, Refused};
 use crate::id::{Id, IdKind, Slab};
 
 /// The largest delay Node accepts (`TIMEOUT_MAX`, 2**31 - 1 ms).
@@ -505,6 +508,120 @@ impl<C> TimerQueue<C> {
             .into_iter()
             .filter_map(|e| e.cb)
             .collect()
+    }
+}
+
+impl<C: Callback> Loop<C> {
+    fn add_timer(&self, delay_ms: f64, cb: C, repeat: bool) -> Result<Id, Refused<C>> {
+        let cb = self.open_or_refuse(cb)?;
+        // A fresh clock read, as Node's insert() does with getLibuvNow() (rule 4.2).
+        let start = self.clock.update();
+        Ok(self
+            .st()
+            .timers
+            .schedule(cb, coerce_delay(delay_ms), repeat, start))
+    }
+
+    /// `setTimeout`: runs `cb` once, `delay_ms` from now (Node's coercion: < 1, NaN and
+    /// > 2**31-1 become 1; fractions are truncated).
+    ///
+    /// On a closed loop, like every call that takes a callback, it is [`Refused`] with
+    /// [`Error::Closed`].
+    pub fn set_timeout(&self, delay_ms: f64, cb: C) -> Result<Id, Refused<C>> {
+        self.add_timer(delay_ms, cb, false)
+    }
+
+    /// `setInterval`: runs `cb` every `delay_ms` until cleared.
+    pub fn set_interval(&self, delay_ms: f64, cb: C) -> Result<Id, Refused<C>> {
+        self.add_timer(delay_ms, cb, true)
+    }
+
+    /// `clearTimeout` / `clearInterval` (also of a dormant timer: see [`Loop::hold_timer`]).
+    /// [`Error::NotFound`] for a timer that was cleared or, unheld, already fired (Node ignores
+    /// those; bindings may too).
+    pub fn clear_timer(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let cleared = self.st().timers.clear(id);
+        match cleared {
+            Some(cb) => {
+                drop(cb);
+                Ok(())
+            }
+            None => Err(Error::NotFound),
+        }
+    }
+
+    /// `timeout.refresh()`: re-arms the timer with a fresh start, keeping its delay, at the end
+    /// of its delay's list. This also re-arms a one-shot timer whose callback is running (from
+    /// that callback) and a dormant one (held and fired: [`Loop::hold_timer`]), with the same
+    /// callback and its ref state. [`Error::NotFound`] for a cleared timer, or an unheld one that
+    /// fired.
+    pub fn refresh_timer(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let now = self.clock.update();
+        if self.st().timers.refresh(id, now) {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Holds a timer for an owner that may refresh it after it fired (Node's `Timeout` object,
+    /// which stays refreshable as long as it is not cleared). A held one-shot timer that fires
+    /// is not forgotten: it stays *dormant*, with its callback, until [`Loop::refresh_timer`]
+    /// re-arms it, [`Loop::clear_timer`] or [`Loop::close_handle`] ends it, or
+    /// [`Loop::release_timer`] lets go of it. While dormant it is not active, keeps nothing
+    /// alive and answers [`Loop::timer_has_ref`] with its ref state. No effect on an interval
+    /// (it never stops by firing). [`Error::NotFound`] for a timer that is gone.
+    pub fn hold_timer(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        if self.st().timers.hold(id) {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// The owner of a held timer lets go of it: a dormant timer is forgotten (its callback
+    /// dropped); an armed one (or one whose callback is running) is forgotten once it fired, as
+    /// if it had never been held. [`Error::NotFound`] for a timer that is gone.
+    pub fn release_timer(&self, id: Id) -> Result<(), Error> {
+        self.check_open()?;
+        let released = self.st().timers.release(id);
+        match released {
+            Some(cb) => {
+                drop(cb);
+                Ok(())
+            }
+            None => Err(Error::NotFound),
+        }
+    }
+
+    /// `ref()` / `unref()` of a timer.
+    pub fn set_timer_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
+        self.check_open()?;
+        if self.st().timers.set_ref(id, refed) {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// `hasRef()` of a timer.
+    pub fn timer_has_ref(&self, id: Id) -> Result<bool, Error> {
+        self.check_open()?;
+        self.st()
+            .timers
+            .slab
+            .get(id)
+            .map(|t| t.refed)
+            .ok_or(Error::NotFound)
+    }
+
+    /// Whether the timer is armed (false once a one-shot timer has fired, also while it is
+    /// dormant, or was cleared).
+    pub fn timer_active(&self, id: Id) -> bool {
+        !self.closed.get() && self.st().timers.slab.get(id).is_some_and(|t| t.linked())
     }
 }
 

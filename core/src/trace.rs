@@ -105,3 +105,37 @@ pub struct TraceRecord<L> {
     /// How long it ran, in ns.
     pub duration_ns: u64,
 }
+
+impl<C: crate::Callback> crate::Loop<C> {
+    /// Sets (or removes) the hook told before and after every callback.
+    pub fn set_trace(&self, hook: Option<TraceHook>) {
+        self.hook_set.set(hook.is_some());
+        self.tracing.set(hook.is_some() || self.recording.get());
+        let old = self
+            .hook
+            .try_borrow_mut()
+            .map(|mut slot| std::mem::replace(&mut *slot, hook));
+        drop(old);
+    }
+
+    /// Starts or stops recording the timeline in memory (no host call per callback).
+    pub fn record(&self, enabled: bool) {
+        self.recording.set(enabled);
+        self.tracing.set(enabled || self.hook_set.get());
+    }
+
+    /// Whether `record(true)` is on.
+    pub fn is_recording(&self) -> bool {
+        self.recording.get()
+    }
+
+    /// The recorded timeline so far.
+    pub fn timeline(&self) -> Vec<TraceRecord<C::Label>> {
+        self.state.borrow().timeline.clone()
+    }
+
+    /// Empties the recorded timeline.
+    pub fn clear_timeline(&self) {
+        self.st().timeline.clear();
+    }
+}

@@ -12,7 +12,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use socket2::SockAddr;
 
-use crate::pool::{Job, JobOutput};
+use crate::pool::Job;
+use crate::work_outcome::JobOutput;
 
 /// One address a lookup found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

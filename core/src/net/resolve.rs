@@ -11,13 +11,15 @@ use socket2::{Domain, SockRef};
 
 use crate::callback::{Callback, Event};
 use crate::error::{Error, RunError};
-use crate::event_loop::{Loop, Pending, Refused, WorkEntry};
+use crate::event_loop::{Loop, Pending, Refused};
 use crate::id::Id;
 use crate::net::stream::{ConnectReq, Connecting, Deferred, DeferredResult, StreamEntry};
 use crate::net::tcp::{new_socket, start_connect};
 use crate::net::StreamKind;
-use crate::pool::{JobOutput, Work, WorkOutcome};
+use crate::pool::Work;
 use crate::trace::Kind;
+use crate::work::WorkEntry;
+use crate::work_outcome::{JobOutput, WorkOutcome};
 
 impl<C: Callback> Loop<C> {
     /// A stream connecting to the first of `addrs` that takes the connect.

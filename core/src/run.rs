@@ -148,6 +148,11 @@ impl<C: Callback> Loop<C> {
                 }
                 Step::Pending => {
                     if !self.phase_started.get() {
+                        // A round that did not begin with a timers phase (run once/nowait)
+                        // begins here; the pending reruns after poll stay in the round.
+                        if !self.fresh_iteration.replace(false) {
+                            self.iteration.set(self.iteration.get() + 1);
+                        }
                         let st = self.state.borrow();
                         self.can_sleep
                             .set(st.pending.is_empty() && !st.handles.idle_active());
@@ -366,24 +371,13 @@ impl<C: Callback> Loop<C> {
     fn run_pending(&self) -> Result<(), RunError<C::Error>> {
         // Most iterations defer nothing: then the phase ends as it begins.
         if !self.phase_started.get() && self.state.borrow().pending.is_empty() {
-            self.begin_pending();
             return self.end_phase();
         }
         self.run_pending_batch()
     }
 
-    /// What beginning a pending phase counts.
-    #[inline(always)]
-    fn begin_pending(&self) {
-        if !self.fresh_iteration.replace(false) {
-            // A round that did not begin with a timers phase (run once/nowait) starts here.
-            self.iteration.set(self.iteration.get() + 1);
-        }
-    }
-
     fn run_pending_batch(&self) -> Result<(), RunError<C::Error>> {
         if self.begin_phase() {
-            self.begin_pending();
             let mut st = self.st();
             let st = &mut *st;
             // A finished batch is empty: taking the queue whole is a swap, not a copy.

@@ -497,3 +497,48 @@ fn a_closed_loop_hands_every_scheduled_callback_back() {
         assert_eq!(Arc::strong_count(&owner), 1, "{name}");
     }
 }
+
+#[test]
+fn a_pending_callback_rerun_after_poll_stays_in_its_iteration() {
+    // A callback deferred from the poll phase runs in the pending reruns right after poll
+    // (libuv >= 1.45), in the same iteration as the poll that queued it and the check phase
+    // that follows.
+    let lp = virtual_loop();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    lp.queue_work(
+        Box::new(|| Ok(Box::new(()))),
+        Some(Task::new(move |lp, _| {
+            s.lock().unwrap().push(("work", lp.phase(), lp.iteration()));
+            let pending = s.clone();
+            lp.queue_pending(Task::new(move |lp, _| {
+                pending
+                    .lock()
+                    .unwrap()
+                    .push(("pending", lp.phase(), lp.iteration()));
+                Ok(())
+            }))?;
+            let check = s.clone();
+            lp.set_immediate(Task::new(move |lp, _| {
+                check
+                    .lock()
+                    .unwrap()
+                    .push(("immediate", lp.phase(), lp.iteration()));
+                Ok(())
+            }))?;
+            Ok(())
+        })),
+    )
+    .unwrap();
+    lp.run(RunMode::Default).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let iteration = seen[0].2;
+    assert_eq!(
+        seen,
+        [
+            ("work", Some(Phase::Poll), iteration),
+            ("pending", Some(Phase::Pending), iteration),
+            ("immediate", Some(Phase::Check), iteration),
+        ]
+    );
+}

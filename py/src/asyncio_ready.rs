@@ -58,6 +58,7 @@ pub struct ReadyHandle {
 /// asyncio's `Handle._run` for a native handle (`handle`, a call_soon or a call_later one):
 /// `callback(*args)` in `context`; an exception goes to the loop's exception handler, except
 /// `SystemExit` and `KeyboardInterrupt`, which propagate.
+#[inline]
 pub(crate) fn run_callback(
     handle: &Bound<'_, PyAny>,
     event_loop: &Py<PyAny>,

@@ -48,7 +48,7 @@ struct Call {
 /// A callback `call_later` / `call_at` scheduled: `asyncio.TimerHandle`'s interface
 /// (`cancel()`, `cancelled()`, `when()`, `get_context()`, comparison by `when`, its `repr`, and
 /// the private attributes asyncio's helpers read).
-#[pyclass(module = "phaseloop.asyncio", name = "TimerHandle", frozen)]
+#[pyclass(module = "phaseloop.asyncio", name = "TimerHandle", frozen, weakref)]
 pub struct TimerHandle {
     /// `when` as given, for `when()`, `repr` and comparisons, as asyncio keeps it (the heap
     /// orders by its float value).

@@ -172,6 +172,7 @@ def test_phaseloops_timer_handle_is_native_outside_debug_mode() -> None:
         assert handle._args == ("x",)  # type: ignore[attr-defined]
         assert handle._loop is lp  # type: ignore[attr-defined]
         assert handle.get_context() is handle._context  # type: ignore[attr-defined]
+        assert weakref.ref(handle)() is handle  # asyncio's handles take weak references
         lp.set_debug(True)
         assert isinstance(lp.call_later(1, print), asyncio.TimerHandle)
     finally:

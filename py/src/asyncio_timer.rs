@@ -196,7 +196,7 @@ impl TimerHandle {
         if self.cancelled() {
             parts.push("cancelled".to_owned());
         }
-        parts.push(format!("when={}", self.when_given.bind(py).repr()?));
+        parts.push(format!("when={}", self.when_given.bind(py).str()?));
         if let Some((callback, args)) = self.call(py) {
             parts.push(format_callback(py, &callback, &args)?.to_string());
         }

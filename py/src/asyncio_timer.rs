@@ -32,6 +32,9 @@ use crate::scheduling::{clear_queued_timeout, queue_timeout};
 /// cancelled ones are not swept out.
 const MIN_SCHEDULED_FOR_SWEEP: usize = 100;
 
+/// The longest delay a phaseloop timer keeps (Node's `setTimeout` maximum, 2**31 - 1 ms).
+const LONGEST_WAKE_MS: f64 = 2_147_483_647.0;
+
 /// A lock that a panic elsewhere did not poison for good (nothing here leaves its data half
 /// changed).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -377,7 +380,13 @@ impl TimerQueue {
             clear_queued_timeout(queue.pl.get(), id)?;
         }
         let delay_ms = (when - now) * 1000.0;
-        let delay_ms = if delay_ms > 0.0 { delay_ms.ceil() } else { 0.0 };
+        // At most the longest delay phaseloop's timers take (longer ones, as in Node, would
+        // fire at once): a timer further off is woken for again after that long.
+        let delay_ms = if delay_ms > 0.0 {
+            delay_ms.ceil().min(LONGEST_WAKE_MS)
+        } else {
+            0.0
+        };
         let run_due = slf.getattr(intern!(py, "run_due"))?;
         let id = queue_timeout(queue.pl.bind(py), &run_due, delay_ms)?;
         *lock(&queue.wake) = Wake {
@@ -565,8 +574,8 @@ impl TimerQueue {
             return Err(PyRuntimeError::new_err("Event loop is closed"));
         }
         let now = queue.time(py)?;
-        let when = match (now.cast::<PyFloat>(), delay.cast::<PyFloat>()) {
-            // The sum Python would make, without the number protocol's dispatch.
+        let when = match (now.cast_exact::<PyFloat>(), delay.cast_exact::<PyFloat>()) {
+            // The sum Python would make of two floats, without the number protocol's dispatch.
             (Ok(now), Ok(delay)) => PyFloat::new(py, now.value() + delay.value()).into_any(),
             _ => now.add(delay)?,
         };

@@ -282,6 +282,25 @@ def test_scheduled_until_it_fires_or_is_swept_out(
     assert all(h._scheduled for h in live[1:])  # type: ignore[attr-defined]
 
 
+def test_a_timer_weeks_away_does_not_wake_the_loop_meanwhile() -> None:
+    import threading
+
+    lp = pla.new_event_loop()
+    try:
+        lp.call_later(
+            30 * 86400, noop
+        )  # beyond phaseloop's longest timer, 2**31 - 1 ms
+        stopper = threading.Timer(0.05, lp.call_soon_threadsafe, (lp.stop,))
+        stopper.start()
+        before = lp.phaseloop.metrics()["iterations"]
+        lp.run_forever()
+        stopper.join()
+        # A wake-up every millisecond would be some 50 iterations.
+        assert lp.phaseloop.metrics()["iterations"] - before < 10
+    finally:
+        lp.close()
+
+
 def test_bad_arguments_raise_as_asyncio_does(loop: asyncio.AbstractEventLoop) -> None:
     with pytest.raises(TypeError, match="delay must not be None"):
         loop.call_later(None, noop)  # type: ignore[arg-type]

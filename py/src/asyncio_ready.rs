@@ -29,7 +29,7 @@ use crate::scheduling::{queue_immediate, queue_threadsafe};
 /// messages use.
 static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn format_callback<'py>(
+pub(crate) fn format_callback<'py>(
     py: Python<'py>,
     callback: &Py<PyAny>,
     args: &Py<PyTuple>,
@@ -55,34 +55,59 @@ pub struct ReadyHandle {
     cancelled: AtomicBool,
 }
 
+/// asyncio's `Handle._run` for a native handle (`handle`, a call_soon or a call_later one):
+/// `callback(*args)` in `context`; an exception goes to the loop's exception handler, except
+/// `SystemExit` and `KeyboardInterrupt`, which propagate.
+#[inline]
+pub(crate) fn run_callback(
+    handle: &Bound<'_, PyAny>,
+    event_loop: &Py<PyAny>,
+    context: &Py<PyAny>,
+    callback: &Py<PyAny>,
+    args: &Py<PyTuple>,
+) -> PyResult<()> {
+    let py = handle.py();
+    let Err(err) = call_in_context(py, context, callback, Some(args), &[]) else {
+        return Ok(());
+    };
+    if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
+        return Err(err);
+    }
+    let source = format_callback(py, callback, args)?;
+    let details = PyDict::new(py);
+    details.set_item("message", format!("Exception in callback {source}"))?;
+    details.set_item("exception", err.into_value(py))?;
+    details.set_item("handle", handle)?;
+    event_loop
+        .bind(py)
+        .call_method1("call_exception_handler", (details,))?;
+    Ok(())
+}
+
+/// Debug mode's run of a handle (ours or asyncio's), unless it was cancelled: the loop's
+/// current handle while it runs, and a warning when it is slow (`_run_handle_timed` in
+/// `phaseloop/asyncio.py`, as asyncio's `_run_once` does it).
+pub(crate) fn run_timed(event_loop: &Py<PyAny>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = handle.py();
+    if handle.getattr(intern!(py, "_cancelled"))?.is_truthy()? {
+        return Ok(());
+    }
+    py.import("phaseloop.asyncio")?
+        .getattr("_run_handle_timed")?
+        .call1((event_loop, handle))?;
+    Ok(())
+}
+
 impl ReadyHandle {
-    /// asyncio's `Handle._run`: the callback in its context; an exception goes to the loop's
-    /// exception handler, except `SystemExit` and `KeyboardInterrupt`, which propagate.
     fn run(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
         let handle = slf.get();
-        let Err(err) = call_in_context(
-            py,
+        run_callback(
+            slf.as_any(),
+            &handle.event_loop,
             &handle.context,
             &handle.callback,
-            Some(&handle.args),
-            &[],
-        ) else {
-            return Ok(());
-        };
-        if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
-            return Err(err);
-        }
-        let source = format_callback(py, &handle.callback, &handle.args)?;
-        let context = PyDict::new(py);
-        context.set_item("message", format!("Exception in callback {source}"))?;
-        context.set_item("exception", err.into_value(py))?;
-        context.set_item("handle", slf)?;
-        handle
-            .event_loop
-            .bind(py)
-            .call_method1("call_exception_handler", (context,))?;
-        Ok(())
+            &handle.args,
+        )
     }
 }
 
@@ -241,13 +266,7 @@ impl ReadyQueue {
     /// Runs one queued handle, ours or asyncio's.
     fn run_one(&self, py: Python<'_>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
         if self.debug.load(Ordering::Relaxed) {
-            let timed = py
-                .import("phaseloop.asyncio")?
-                .getattr("_run_handle_timed")?;
-            if !handle.getattr(intern!(py, "_cancelled"))?.is_truthy()? {
-                timed.call1((&self.event_loop, handle))?;
-            }
-            return Ok(());
+            return run_timed(&self.event_loop, handle);
         }
         if let Ok(ours) = handle.cast::<ReadyHandle>() {
             if ours.get().cancelled() {

@@ -14,6 +14,7 @@
 
 mod args;
 mod asyncio_ready;
+mod asyncio_timer;
 mod callback;
 mod context;
 mod coroutine;
@@ -64,6 +65,14 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "_AsyncioReadyQueue",
         py.get_type::<asyncio_ready::ReadyQueue>(),
+    )?;
+    m.add(
+        "_AsyncioTimerHandle",
+        py.get_type::<asyncio_timer::TimerHandle>(),
+    )?;
+    m.add(
+        "_AsyncioTimerQueue",
+        py.get_type::<asyncio_timer::TimerQueue>(),
     )?;
     m.add("TraceEvent", monitor::trace_event_type(py)?)?;
     // The phases in the order they run, named by the core (`phaseloop.timeline.PHASES`).

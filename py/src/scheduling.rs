@@ -5,7 +5,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use phaseloop_core::{HandleKind, Kind};
+use phaseloop_core::{Error as CoreError, HandleKind, Id, Kind};
 
 use crate::args;
 use crate::callback::PyCallback;
@@ -29,6 +29,27 @@ pub(crate) fn queue_immediate(lp: &Bound<'_, Loop>, callback: &Bound<'_, PyAny>)
     let cb = PyCallback::once(callback, None, None, Kind::Immediate, snapshots(core))?;
     core.set_immediate(cb).map_err(core_error)?;
     Ok(())
+}
+
+/// `set_timeout(callback, delay_ms)` for the module's own callbacks (the wake-up of asyncio's
+/// timer heap): the core's timer, without the argument parsing, the hold and the `Timer` object
+/// a Python call makes. The id is for [`clear_queued_timeout`].
+pub(crate) fn queue_timeout(
+    lp: &Bound<'_, Loop>,
+    callback: &Bound<'_, PyAny>,
+    delay_ms: f64,
+) -> PyResult<Id> {
+    let core = lp.get().open()?;
+    let cb = PyCallback::once(callback, None, None, Kind::Timeout, snapshots(core))?;
+    core.set_timeout(delay_ms, cb).map_err(core_error)
+}
+
+/// Clears a [`queue_timeout`] timer; one that already fired is no error.
+pub(crate) fn clear_queued_timeout(lp: &Loop, id: Id) -> PyResult<()> {
+    match lp.open()?.clear_timer(id) {
+        Ok(()) | Err(CoreError::NotFound) => Ok(()),
+        Err(err) => Err(core_error(err)),
+    }
 }
 
 /// `call_threadsafe(callback)` for the module's own callables (asyncio's native

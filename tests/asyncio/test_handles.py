@@ -1,11 +1,16 @@
-"""The handle phaseloop.asyncio's call_soon returns behaves as asyncio's (asyncio's loop is
-the oracle): cancel, the context it runs in, the exception handler's context and message,
-and SystemExit / KeyboardInterrupt propagating."""
+"""The handles phaseloop.asyncio's call_soon and call_later return behave as asyncio's
+(asyncio's loop is the oracle): cancel, the context they run in, the exception handler's
+context and message, and SystemExit / KeyboardInterrupt propagating; for timers also when()
+and repr, order and equality by `when`, cancel letting go of the callback and cancelled
+handles leaving the heap, the argument errors, debug mode's source traceback, and a
+subclass's own call_at."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,25 +48,35 @@ def test_a_cancelled_handle_does_not_run_and_says_so(
     assert log == ["ran"]
 
 
+#: How a test schedules a callback: soon, or as a timer due in a millisecond.
+SCHEDULE: dict[str, Callable[..., Any]] = {
+    "call_soon": lambda loop, *args, **kwargs: loop.call_soon(*args, **kwargs),
+    "call_later": lambda loop, *args, **kwargs: loop.call_later(0.001, *args, **kwargs),
+}
+
+
+@pytest.mark.parametrize("how", sorted(SCHEDULE))
 def test_a_handle_runs_in_the_context_it_was_given_or_a_copy_of_the_current(
-    loop: asyncio.AbstractEventLoop,
+    loop: asyncio.AbstractEventLoop, how: str
 ) -> None:
+    schedule = SCHEDULE[how]
     seen: list[str] = []
     given = contextvars.copy_context()
     given.run(var.set, "given")
     var.set("current")
-    handle = loop.call_soon(lambda: seen.append(var.get()), context=given)
-    assert handle._context is given  # type: ignore[attr-defined]
-    loop.call_soon(lambda: seen.append(var.get()))
+    handle = schedule(loop, lambda: seen.append(var.get()), context=given)
+    assert handle._context is given
+    schedule(loop, lambda: seen.append(var.get()))
     var.set("changed after scheduling")
-    loop.call_soon(loop.stop)
-    loop.run_forever()
+    loop.run_until_complete(asyncio.sleep(0.01))
     assert seen == ["given", "current"]
 
 
+@pytest.mark.parametrize("how", sorted(SCHEDULE))
 def test_an_exception_goes_to_the_handler_and_the_loop_goes_on(
-    loop: asyncio.AbstractEventLoop,
+    loop: asyncio.AbstractEventLoop, how: str
 ) -> None:
+    schedule = SCHEDULE[how]
     contexts: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: contexts.append(context))
     log: list[str] = []
@@ -69,10 +84,9 @@ def test_an_exception_goes_to_the_handler_and_the_loop_goes_on(
     def boom(a: int, b: int) -> None:
         raise ValueError(a + b)
 
-    handle = loop.call_soon(boom, 1, 2)
-    loop.call_soon(log.append, "after")
-    loop.call_soon(loop.stop)
-    loop.run_forever()
+    handle = schedule(loop, boom, 1, 2)
+    schedule(loop, log.append, "after")
+    loop.run_until_complete(asyncio.sleep(0.01))
     assert log == ["after"]
     [context] = contexts
     assert context["handle"] is handle
@@ -176,3 +190,181 @@ def test_a_threadsafe_call_runs_in_the_poll_phase_labelled_when_recorded() -> No
     lp.close()
     assert phases == ["poll", "poll"]
     assert labels[:2] == ["Handle._run_threadsafe", named_callback.__qualname__]
+
+
+# ----- call_later / call_at: asyncio's TimerHandle -------------------------------------------
+
+
+def noop(*_args: object) -> None:
+    pass
+
+
+def test_when_is_the_loop_time_plus_the_delay_or_the_time_given(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    before = loop.time()
+    later = loop.call_later(5, noop)
+    after = loop.time()
+    assert before + 5 <= later.when() <= after + 5
+    assert loop.call_at(123, noop).when() == 123
+    assert type(loop.call_at(123, noop).when()) is int  # as given, not a float
+
+
+def test_repr_is_asyncios(loop: asyncio.AbstractEventLoop) -> None:
+    handle = loop.call_at(123, noop, 1, "x")
+    assert repr(handle).startswith("<TimerHandle when=123 noop(1, 'x') at ")
+    assert repr(handle).endswith(">")
+    handle.cancel()
+    assert repr(handle) == "<TimerHandle cancelled when=123>"
+
+
+def test_handles_order_by_when_and_are_equal_when_everything_is(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    early, late = loop.call_at(10, noop), loop.call_at(20, noop)
+    assert early < late and early <= late and late > early and late >= early
+    assert not early > late and early != late
+    twin = loop.call_at(10, noop)
+    assert early == twin and early <= twin and early >= twin and not early < twin
+    assert hash(early) == hash(10)
+    assert loop.call_at(10, print) != early
+    twin.cancel()
+    assert early != twin
+    assert sorted([late, early]) == [early, late]
+    with pytest.raises(TypeError):
+        early < 10  # noqa: B015 - the comparison is what is tested
+
+
+def test_a_cancelled_timer_does_not_run_and_lets_go_of_its_callback(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    class Callback:
+        def __call__(self) -> None:
+            log.append("cancelled ran")
+
+    log: list[str] = []
+    callback = Callback()
+    gone = weakref.ref(callback)
+    handle = loop.call_later(0.001, callback)
+    loop.call_later(0.002, log.append, "ran")
+    del callback
+    assert not handle.cancelled()
+    handle.cancel()
+    handle.cancel()
+    gc.collect()
+    assert handle.cancelled()
+    assert gone() is None
+    assert handle._callback is None  # type: ignore[attr-defined]
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert log == ["ran"]
+
+
+def test_scheduled_until_it_fires_or_is_swept_out(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    fired = loop.call_later(0.001, noop)
+    assert fired._scheduled  # type: ignore[attr-defined]
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert not fired._scheduled  # type: ignore[attr-defined]
+    # Cancelling a handle that already ran counts nothing: 60 live timers and 60 cancelled
+    # ones (plus the fired one, cancelled late) are not a majority to sweep out.
+    fired.cancel()
+    live = [loop.call_later(10, noop) for _ in range(60)]
+    cancelled = [loop.call_later(10, noop) for _ in range(60)]
+    for handle in cancelled:
+        handle.cancel()
+    assert all(h._scheduled for h in live + cancelled)  # type: ignore[attr-defined]
+    # One more cancelled makes them more than half of the heap: swept, as asyncio's
+    # _run_once sweeps them.
+    live[0].cancel()
+    loop.run_until_complete(asyncio.sleep(0))
+    assert not any(h._scheduled for h in cancelled + live[:1])  # type: ignore[attr-defined]
+    assert all(h._scheduled for h in live[1:])  # type: ignore[attr-defined]
+
+
+def test_a_timer_weeks_away_does_not_wake_the_loop_meanwhile() -> None:
+    import threading
+
+    lp = pla.new_event_loop()
+    try:
+        lp.call_later(
+            30 * 86400, noop
+        )  # beyond phaseloop's longest timer, 2**31 - 1 ms
+        stopper = threading.Timer(0.05, lp.call_soon_threadsafe, (lp.stop,))
+        stopper.start()
+        before = lp.phaseloop.metrics()["iterations"]
+        lp.run_forever()
+        stopper.join()
+        # A wake-up every millisecond would be some 50 iterations.
+        assert lp.phaseloop.metrics()["iterations"] - before < 10
+    finally:
+        lp.close()
+
+
+def test_bad_arguments_raise_as_asyncio_does(loop: asyncio.AbstractEventLoop) -> None:
+    with pytest.raises(TypeError, match="delay must not be None"):
+        loop.call_later(None, noop)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="when cannot be None"):
+        loop.call_at(None, noop)  # type: ignore[arg-type]
+    loop.close()
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_later(1, noop)
+    with pytest.raises(RuntimeError, match="Event loop is closed"):
+        loop.call_at(1, noop)
+
+
+def test_phaseloops_timer_handle_is_native_outside_debug_mode() -> None:
+    lp = pla.new_event_loop()
+    try:
+        handle = lp.call_later(1, print, "x")
+        assert isinstance(handle, pla.TimerHandle)
+        assert handle._callback is print  # type: ignore[attr-defined]
+        assert handle._args == ("x",)  # type: ignore[attr-defined]
+        assert handle._loop is lp  # type: ignore[attr-defined]
+        assert handle.get_context() is handle._context  # type: ignore[attr-defined]
+        assert weakref.ref(handle)() is handle  # asyncio's handles take weak references
+        lp.set_debug(True)
+        assert isinstance(lp.call_later(1, print), asyncio.TimerHandle)
+    finally:
+        lp.close()
+
+
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_debug_modes_source_traceback_ends_where_the_timer_was_made(name: str) -> None:
+    lp = LOOPS[name]()
+    lp.set_debug(True)
+    try:
+        later = lp.call_later(0, noop)
+        at = lp.call_at(lp.time(), noop)
+        for handle in (later, at):
+            last = handle._source_traceback[-1]  # type: ignore[attr-defined]
+            assert (
+                last.name
+                == "test_debug_modes_source_traceback_ends_where_the_timer_was_made"
+            )
+        # Cancelled debug-mode handles leave the heap as native ones do.
+        handles = [lp.call_later(10, noop) for _ in range(200)]
+        for handle in handles:
+            handle.cancel()
+        lp.run_until_complete(asyncio.sleep(0.01))
+        assert not any(h._scheduled for h in handles)  # type: ignore[attr-defined]
+    finally:
+        lp.close()
+
+
+def test_a_subclasss_own_call_at_sees_call_later() -> None:
+    calls: list[float] = []
+
+    class Logged(pla.EventLoop):
+        def call_at(self, when: float, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            calls.append(when)
+            return super().call_at(when, *args, **kwargs)
+
+    lp = Logged()
+    try:
+        handle = lp.call_later(5, noop)
+        assert calls == [handle.when()]
+        lp.run_until_complete(asyncio.sleep(0))
+        assert len(calls) == 1  # sleep(0) schedules no timer
+    finally:
+        lp.close()

@@ -159,7 +159,7 @@ def test_cancelled_timers_leave_the_heap_and_a_batched_timer_runs_in_the_timers_
         for handle in handles[:200]:
             handle.cancel()
         # Rebuilt once cancelled handles were half of it, as asyncio's own heap is.
-        assert len(loop._timer_heap) <= 150  # type: ignore[attr-defined]
+        assert len(loop._timer_queue) <= 150  # type: ignore[attr-defined]
         for handle in handles[200:]:
             handle.cancel()
         loop.call_later(0.001, lambda: phases.append(loop.phaseloop.phase))

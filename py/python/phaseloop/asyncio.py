@@ -27,17 +27,16 @@ where, fixed so that timelines mean the same everywhere:
 
 ``run_forever`` is one phaseloop ``run()``; ``stop()`` stops it at the end of the iteration in
 which it is called, as asyncio's does. While nothing observes the loop (``Loop.observed``),
-the ready handles of an iteration run as one immediate and timers wait in asyncio's heap under
-one phaseloop timer, as asyncio runs them; while it records or traces, each has a phaseloop
-callback (and a timeline row, labelled) of its own.
+the ready handles of an iteration run as one immediate and timers wait in one heap under one
+phaseloop timer, as asyncio runs them (both native, with native handles outside debug mode);
+while it records or traces, each has a phaseloop callback (and a timeline row, labelled) of
+its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import heapq
-import itertools
 import math
 import selectors
 import socket
@@ -199,16 +198,16 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         self._ready_queue = _phaseloop._AsyncioReadyQueue(self, self._pl)
         self.call_soon = self._ready_queue.call_soon  # type: ignore[method-assign]
         self.call_soon_threadsafe = self._ready_queue.call_soon_threadsafe  # type: ignore[method-assign]
-        # The phaseloop timer that runs asyncio's timer heap, and the `when` it is armed for.
-        self._wake_timer: phaseloop.Timer | None = None
-        self._wake_at = math.inf
-        # The call_later handles while nothing observes the loop: a heap of (when, seq,
-        # handle), ordered by tuple comparison in C (asyncio's heap of handles compares them
-        # through TimerHandle.__lt__, a Python call per comparison); seq keeps equal `when`s
-        # in the order they were scheduled.
-        self._timer_heap: list[tuple[float, int, asyncio.TimerHandle]] = []
-        self._timer_seq = itertools.count()
-        self._run_due_cb = self._run_due
+        # The call_later / call_at handles while nothing observes the loop, in a native heap
+        # run by one phaseloop timer armed for the earliest (py/src/asyncio_timer.rs); its
+        # call_later and call_at are this loop's, without a Python frame.
+        # (A subclass's own call_at, or call_later, stays in charge of its calls.)
+        self._timer_queue = _phaseloop._AsyncioTimerQueue(self, self._pl)
+        cls = type(self)
+        if cls.call_at is EventLoop.call_at:
+            self.call_at = self._timer_queue.call_at  # type: ignore[method-assign]
+            if cls.call_later is base_events.BaseEventLoop.call_later:
+                self.call_later = self._timer_queue.call_later  # type: ignore[method-assign]
         # The jobs run_in_executor gave phaseloop's pool: (work, func, args) by a key of
         # their own; and the future shutdown_default_executor waits on until none is left.
         self._pool_jobs: dict[
@@ -311,6 +310,7 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
     def set_debug(self, enabled: bool) -> None:
         super().set_debug(enabled)
         self._ready_queue.set_debug(enabled)
+        self._timer_queue.set_debug(enabled)
 
     def call_at(
         self,
@@ -319,10 +319,22 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         *args: Any,
         context: Any = None,
     ) -> asyncio.TimerHandle:  # type: ignore[override]
-        if when is None:
-            raise TypeError("when cannot be None")
-        if self._closed:  # type: ignore[attr-defined]
-            raise RuntimeError("Event loop is closed")
+        """asyncio's ``call_at``; the callback runs in the timers phase. (The instance's
+        ``call_at``, and ``call_later``, are the native timer queue's own; this is the same,
+        for a call through the class.)"""
+        timer: asyncio.TimerHandle = self._timer_queue.call_at(
+            when, callback, *args, context=context
+        )
+        if timer._source_traceback:  # type: ignore[attr-defined]
+            del timer._source_traceback[-1]  # type: ignore[attr-defined]
+        return timer
+
+    def _call_at_python(
+        self, when: float, callback: Any, args: Any, context: Any
+    ) -> asyncio.TimerHandle:
+        """``call_at`` in debug mode or while the loop is observed: asyncio's checks and its
+        own handle (with the traceback of where it was made, in debug mode). Observed, it is a
+        labelled phaseloop timer of its own; otherwise it waits in the native heap."""
         if self._debug:  # type: ignore[attr-defined]
             self._check_thread()  # type: ignore[attr-defined]
             self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
@@ -333,62 +345,8 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         if self._pl.observed:
             self._arm(timer)
         else:
-            # A heap, as asyncio keeps them, with one phaseloop timer for the earliest.
-            heapq.heappush(self._timer_heap, (when, next(self._timer_seq), timer))
-            if when < self._wake_at:
-                self._wake_for(when)
+            self._timer_queue.push(when, timer)
         return timer
-
-    # Timers while nothing observes the loop: a heap (`_timer_heap`), due ones run by one
-    # phaseloop timer in the timers phase, in asyncio's order (by `when`, then FIFO).
-
-    def _wake_for(self, when: float) -> None:
-        """(Re-)arms the phaseloop timer that runs the heap's due handles for `when`."""
-        if self._wake_timer is not None:
-            self._pl.clear_timeout(self._wake_timer)
-        delay_ms = (when - self.time()) * 1000.0
-        self._wake_at = when
-        self._wake_timer = self._pl.set_timeout(
-            self._run_due_cb, math.ceil(delay_ms) if delay_ms > 0 else 0
-        )
-
-    def _run_due(self) -> None:
-        """Runs the heap's handles that are due (never early: the millisecond clock can be
-        ahead of ``time()``); those they schedule wait for a later pass, as in asyncio."""
-        self._wake_timer = None
-        self._wake_at = math.inf
-        heap = self._timer_heap
-        now = self.time()
-        due = []
-        while heap and heap[0][0] <= now:
-            entry = heapq.heappop(heap)
-            timer = entry[2]
-            timer._scheduled = False  # type: ignore[attr-defined]
-            if timer._cancelled:
-                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
-            else:
-                due.append(entry)
-        ran = 0
-        try:
-            for entry in due:
-                ran += 1
-                timer = entry[2]
-                if not timer._cancelled:  # type: ignore[attr-defined]
-                    _run_handle(timer)
-        finally:
-            # A KeyboardInterrupt or SystemExit out of one leaves the rest for the next run.
-            for rest in due[ran:]:
-                rest[2]._scheduled = True  # type: ignore[attr-defined]
-                heapq.heappush(heap, rest)
-            self._drop_cancelled_head()
-            if heap and heap[0][0] < self._wake_at and not self._pl.closed:
-                self._wake_for(heap[0][0])
-
-    def _drop_cancelled_head(self) -> None:
-        heap = self._timer_heap
-        while heap and heap[0][2]._cancelled:  # type: ignore[attr-defined]
-            heapq.heappop(heap)[2]._scheduled = False  # type: ignore[attr-defined]
-            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
 
     # Timers while the loop is observed: one phaseloop timer each, labelled.
 
@@ -413,32 +371,15 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         _run_handle(timer)
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        """asyncio's handle was cancelled (its ``cancel()`` tells the loop, then marks
+        itself): its own phaseloop timer is cleared, or the native heap counts it."""
         timer = self._pl_timers.pop(id(handle), None)
         if timer is not None:
             if not self._pl.closed:
                 self._pl.clear_timeout(timer)
             handle._scheduled = False  # type: ignore[attr-defined]
             return
-        # In the heap: left there until it reaches the head, counted as asyncio counts it;
-        # the heap is rebuilt when they are most of it, as asyncio's _run_once does.
-        self._timer_cancelled_count += 1  # type: ignore[attr-defined]
-        heap = self._timer_heap
-        if (
-            len(heap) > base_events._MIN_SCHEDULED_TIMER_HANDLES  # type: ignore[attr-defined]
-            and self._timer_cancelled_count  # type: ignore[attr-defined]
-            > len(heap) * base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION  # type: ignore[attr-defined]
-        ):
-            # The handle being cancelled is marked only after this returns.
-            kept = []
-            for entry in heap:
-                h = entry[2]
-                if h._cancelled or h is handle:  # type: ignore[attr-defined]
-                    h._scheduled = False  # type: ignore[attr-defined]
-                else:
-                    kept.append(entry)
-            heapq.heapify(kept)
-            heap[:] = kept
-            self._timer_cancelled_count = 0  # type: ignore[attr-defined]
+        self._timer_queue.asyncio_handle_cancelled(handle)
 
     def call_soon_threadsafe(
         self, callback: Callable[..., object], *args: Any, context: Any = None
@@ -587,10 +528,8 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             return
         super().close()
         self._ready_queue.close()
+        self._timer_queue.close()
         self._hand_over_pool_jobs()
-        self._wake_timer = None
-        self._wake_at = math.inf
-        self._timer_heap.clear()
         self._pl_timers.clear()
         self._pl.close()
 
@@ -655,4 +594,17 @@ def run(
 #: ``cancelled()``, ``get_context()``), native, and not a subclass of it (as uvloop's).
 Handle = _phaseloop._AsyncioHandle
 
-__all__ = ["EventLoop", "EventLoopPolicy", "Handle", "install", "new_event_loop", "run"]
+#: The handle ``EventLoop.call_later`` and ``call_at`` return: ``asyncio.TimerHandle``'s
+#: interface (``cancel()``, ``cancelled()``, ``when()``, ``get_context()``, comparison by
+#: ``when``), native, and not a subclass of it (as uvloop's).
+TimerHandle = _phaseloop._AsyncioTimerHandle
+
+__all__ = [
+    "EventLoop",
+    "EventLoopPolicy",
+    "Handle",
+    "TimerHandle",
+    "install",
+    "new_event_loop",
+    "run",
+]

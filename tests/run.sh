@@ -13,7 +13,8 @@
 #   rust           cargo fmt --check, clippy -D warnings (and of bench/rust), cargo test
 #   node corpus    tests/node/check.sh: the orders the Rust, C and Python tests assert are Node's
 #   python         ruff, mypy --strict on the package and the examples, pytest tests/python
-#                  and tests/asyncio (CPython's own asyncio loop suites on phaseloop.asyncio)
+#                  and tests/asyncio (CPython's own asyncio loop suites on phaseloop.asyncio),
+#                  and tests/asyncio again on CPython 3.13 when the machine has it (.venv313)
 #   c              tests/c/run.sh: header freshness, libphaseloop installed with pkg-config,
 #                  every C test plain and under valgrind, the static library, the C examples
 #   conformance    tests/conformance/run.sh: every scenario and a fixed-seed fuzz run, on
@@ -50,6 +51,19 @@ py_files=(py/python tests/python tests/asyncio examples/python bench tests/confo
 .venv/bin/ruff format --check "${py_files[@]}"
 .venv/bin/mypy --strict py/python/phaseloop examples/python
 .venv/bin/python -m pytest tests/python tests/asyncio -q
+
+# phaseloop.asyncio is judged by the asyncio suites of each CPython it supports that the machine
+# has: 3.13's too when one is installed (on PATH, or pyenv's).
+py313=$(command -v python3.13 || ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3 2>/dev/null | tail -n 1 || true)
+if [ -n "$py313" ]; then
+  step "python 3.13: its asyncio suites and phaseloop's on phaseloop.asyncio ($py313)"
+  [ -x .venv313/bin/python ] || "$py313" -m venv .venv313
+  .venv313/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  .venv313/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./py
+  .venv313/bin/python -m pytest tests/asyncio -q
+else
+  step "python 3.13: not on this machine, its asyncio suites are not run"
+fi
 
 step "c: libphaseloop, the header, C tests under valgrind, C examples"
 bash tests/c/run.sh

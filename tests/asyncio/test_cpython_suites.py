@@ -30,7 +30,18 @@ except ImportError:  # pragma: no cover - an interpreter without it
     test_sendfile = None  # type: ignore[assignment]
 
 # test id suffix -> why it is left out on phaseloop.
-SKIPPED: dict[str, str] = {}
+SKIPPED: dict[str, str] = {
+    # 3.13's suite only. The test sends a datagram, then starts a task that sets the future
+    # datagram_received completes. asyncio runs the task's first step (queued before the poll)
+    # before the datagram's callback (found by it); phaseloop.asyncio runs transport callbacks
+    # in the poll phase and call_soon in the check phase after it (docs/asyncio.md's mapping),
+    # so datagram_received finds no future yet. uvloop passes: it runs call_soon's handles
+    # from an idle handle, before the poll (docs/asyncio.md, "What is not done yet").
+    "PhaseloopEventLoopTests.test_datagram_send_to_non_listening_address": (
+        "asyncio runs a handle queued before the poll ahead of the I/O that poll found; "
+        "phaseloop runs I/O in the poll phase, before the check phase's handles"
+    ),
+}
 
 
 def _skip_listed(cls: type) -> type:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import sys
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +24,12 @@ LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
 }
 
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+
+def shown(args: str) -> str:
+    """A callback's arguments as asyncio's repr and messages show them outside debug mode:
+    written out before 3.13, left out (``()``) from 3.13 on."""
+    return args if sys.version_info < (3, 13) else "()"
 
 
 @pytest.fixture(params=sorted(LOOPS))
@@ -93,7 +100,7 @@ def test_an_exception_goes_to_the_handler_and_the_loop_goes_on(
     assert isinstance(context["exception"], ValueError)
     assert context["exception"].args == (3,)
     assert context["message"].startswith("Exception in callback ")
-    assert "boom(1, 2)" in context["message"]
+    assert "boom" + shown("(1, 2)") in context["message"]
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
@@ -124,7 +131,7 @@ def test_phaseloops_handle_has_asyncios_interface_and_names_its_callback() -> No
         assert isinstance(handle, pla.Handle)
         assert handle._callback is print  # type: ignore[attr-defined]
         assert handle._args == ("x",)  # type: ignore[attr-defined]
-        assert repr(handle).startswith("<Handle print('x')")
+        assert repr(handle).startswith("<Handle print" + shown("('x')"))
     finally:
         lp.close()
 
@@ -212,7 +219,9 @@ def test_when_is_the_loop_time_plus_the_delay_or_the_time_given(
 
 def test_repr_is_asyncios(loop: asyncio.AbstractEventLoop) -> None:
     handle = loop.call_at(123, noop, 1, "x")
-    assert repr(handle).startswith("<TimerHandle when=123 noop(1, 'x') at ")
+    assert repr(handle).startswith(
+        "<TimerHandle when=123 noop" + shown("(1, 'x')") + " at "
+    )
     assert repr(handle).endswith(">")
     handle.cancel()
     assert repr(handle) == "<TimerHandle cancelled when=123>"

@@ -1,6 +1,6 @@
 //! The panic guard: every exported function runs its body through `boundary`, so no Rust
 //! panic ever unwinds into C. A panic becomes `PL_EPANIC` (or the function's documented failure
-//! value), and a loop whose call panicked is poisoned (see `event_loop::enter`).
+//! value), and a loop whose call panicked is poisoned (see `entry::enter`).
 //!
 //! This only works while the library is built with `panic = "unwind"` (the workspace's release
 //! profile says so); with `panic = "abort"` a panic would end the process before the guard runs.

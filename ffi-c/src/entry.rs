@@ -1,39 +1,25 @@
 //! The entry check every function taking a `pl_loop` goes through, and the helpers built on it:
 //! NULL gives `PL_EINVAL`, another thread `PL_EWRONGTHREAD`, a poisoned loop `PL_EPANIC`, and
 //! the body runs inside the panic guard ([`crate::guard`]), counted as an entered call so that
-//! pl_loop_free and pl_run can tell a nested call from their own.
+//! pl_loop_free and pl_run can tell a nested call from their own. Which thread is calling is
+//! [`crate::thread`]'s question.
 
 use std::cell::Cell;
 use std::os::raw::{c_int, c_void};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use phaseloop_core::{Id, Loop, Refused};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
 use crate::event_loop::{pl_id, pl_loop};
-use crate::guard::boundary;
+use crate::guard::catch;
 use crate::status::{status_of, PL_EINVAL, PL_EPANIC, PL_EWRONGTHREAD, PL_OK};
-
-/// A token for the calling thread, unique for the life of the process (thread ids of the OS are
-/// reused, and `std::thread::current()` costs a reference count per call).
-fn current_thread() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static TOKEN: Cell<u64> = const { Cell::new(0) });
-    TOKEN.with(|token| match token.get() {
-        0 => {
-            let fresh = NEXT.fetch_add(1, Ordering::Relaxed);
-            token.set(fresh);
-            fresh
-        }
-        known => known,
-    })
-}
+use crate::thread::LoopThread;
 
 /// What the entry check keeps per loop: its thread, the calls running on it, whether one
 /// panicked. Part of the loop's host state ([`crate::event_loop::LoopHost`]).
 pub(crate) struct EntryState {
     /// The thread that created the loop; never written after creation.
-    thread: u64,
+    thread: LoopThread,
     /// pl_ functions on this loop running now (nested ones come from callbacks and drop
     /// functions); pl_loop_free and pl_run need it to be their own call only.
     entered: Cell<u32>,
@@ -45,14 +31,10 @@ impl EntryState {
     /// The state of a loop created by the calling thread.
     pub(crate) fn for_this_thread() -> Self {
         EntryState {
-            thread: current_thread(),
+            thread: LoopThread::current(),
             entered: Cell::new(0),
             poisoned: Cell::new(false),
         }
-    }
-
-    fn on_loop_thread(&self) -> bool {
-        self.thread == current_thread()
     }
 
     /// Only this pl_ call is running on the loop (not one nested in a callback or drop fn).
@@ -66,61 +48,57 @@ impl EntryState {
     }
 }
 
-/// Counts a pl_ call on a loop for as long as it runs; a panic unwinding through it poisons the
-/// loop.
-struct Entered<'a>(&'a EntryState);
-
-impl<'a> Entered<'a> {
-    fn new(state: &'a EntryState) -> Self {
-        state.entered.set(state.entered.get() + 1);
-        Entered(state)
-    }
-}
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        self.0.entered.set(self.0.entered.get() - 1);
-        if std::thread::panicking() {
-            self.0.poisoned.set(true);
-        }
-    }
-}
-
 /// The entry check of every function on a loop: NULL gives `PL_EINVAL`, another thread
 /// `PL_EWRONGTHREAD`, a poisoned loop `PL_EPANIC` (unless `allow_poisoned`), each turned into the
-/// function's return value by `refused`; then `body` runs inside the panic guard.
+/// function's return value by `refused`; then `body` runs inside the panic guard, counted as an
+/// entered call, and a panic in it poisons the loop and returns `refused(PL_EPANIC)`.
+///
+/// Inlined into every pl_ function, so the checks and the body are one function: what runs
+/// before `body` is a NULL test, the thread comparison's fast path ([`LoopThread::is_current`]),
+/// the poison flag and the count; none of it can panic, so the guard need only cover `body`.
+#[inline(always)]
 pub(crate) fn enter<T>(
     lp: *const pl_loop,
     allow_poisoned: bool,
     refused: impl Fn(c_int) -> T,
     body: impl FnOnce(&Loop<CCallback>) -> T,
 ) -> T {
-    boundary(refused(PL_EPANIC), || {
-        // SAFETY: a non-NULL pointer must come from pl_loop_new and not be freed yet (the
-        // header's contract); only `thread`, written once at creation, is read before the
-        // thread check.
-        let Some(lp) = (unsafe { lp.as_ref() }) else {
-            return refused(PL_EINVAL);
-        };
-        let core = lp.core();
-        let state = core.host().entry();
-        if !state.on_loop_thread() {
-            return refused(PL_EWRONGTHREAD);
+    // SAFETY: a non-NULL pointer must come from pl_loop_new and not be freed yet (the header's
+    // contract); only the loop's thread, written once at creation, is read before the thread
+    // check.
+    let Some(lp) = (unsafe { lp.as_ref() }) else {
+        return refused(PL_EINVAL);
+    };
+    let core = lp.core();
+    let state = core.host().entry();
+    if !state.thread.is_current() {
+        return refused(PL_EWRONGTHREAD);
+    }
+    if state.poisoned.get() && !allow_poisoned {
+        return refused(PL_EPANIC);
+    }
+    state.entered.set(state.entered.get() + 1);
+    let result = catch(|| body(core));
+    // The loop outlives the call (pl_loop_free frees it only from its outermost call, after
+    // this returned), also when the body panicked.
+    state.entered.set(state.entered.get() - 1);
+    match result {
+        Some(value) => value,
+        None => {
+            state.poisoned.set(true);
+            refused(PL_EPANIC)
         }
-        if state.poisoned.get() && !allow_poisoned {
-            return refused(PL_EPANIC);
-        }
-        let _entered = Entered::new(state);
-        body(core)
-    })
+    }
 }
 
 /// [`enter`] for functions returning a status.
+#[inline(always)]
 pub(crate) fn with_loop(lp: *const pl_loop, body: impl FnOnce(&Loop<CCallback>) -> c_int) -> c_int {
     enter(lp, false, |status| status, body)
 }
 
 /// [`enter`] for functions returning a value, with `default` when refused.
+#[inline(always)]
 pub(crate) fn with_loop_or<T: Copy>(
     lp: *const pl_loop,
     default: T,
@@ -132,6 +110,7 @@ pub(crate) fn with_loop_or<T: Copy>(
 /// Schedules a callback made by `make` (inside the entry check, so a refused call never made
 /// one), writing its id to `out` unless NULL. On failure the callback is disowned: the caller
 /// keeps `data` and the drop function does not run.
+#[inline(always)]
 pub(crate) fn schedule(
     lp: *const pl_loop,
     out: *mut pl_id,
@@ -161,6 +140,7 @@ pub(crate) fn schedule(
 
 /// Closes a timer, handle or watcher with an optional close callback (NULL `cb`: none, and
 /// `data` and `drop` are not taken).
+#[inline(always)]
 pub(crate) fn close_with(
     lp: *const pl_loop,
     cb: pl_callback,

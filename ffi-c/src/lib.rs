@@ -30,9 +30,11 @@ pub mod version;
 
 pub mod guard;
 
-// The entry check every function on a loop goes through (thread, poison, NULL, the guard), and
-// the reading of the sized options structs C passes in.
+// The entry check every function on a loop goes through (thread, poison, NULL, the guard), the
+// calling thread's identity it compares, and the reading of the sized options structs C passes in.
 mod entry;
+
+mod thread;
 
 mod options;
 

@@ -47,34 +47,30 @@ impl LoopThread {
 
 /// The calling thread's thread pointer: on x86-64 the first word of the thread control block,
 /// which points to itself (the ELF TLS ABI; `%fs:0`), on AArch64 `tpidr_el0`, elsewhere
-/// `pthread_self()` (the same value on glibc and musl, through a call).
+/// `pthread_self()` (as unique among the live threads, and as reused after an exit, but a
+/// call).
 #[inline(always)]
 fn thread_pointer() -> usize {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
         let pointer: usize;
-        // SAFETY: reads one word at `%fs:0`, which every thread of an ELF x86-64 process has
-        // (the C library sets it up before any code runs on the thread); no memory is written.
+        // SAFETY: reads the thread pointer, which every thread of the process has (the C
+        // library sets it up before any code runs on the thread): on x86-64 the word at
+        // `%fs:0`, on AArch64 a register readable from user space. Nothing is written.
         unsafe {
+            #[cfg(target_arch = "x86_64")]
             std::arch::asm!(
                 "mov {}, qword ptr fs:[0]",
                 out(reg) pointer,
                 options(nostack, readonly, preserves_flags)
-            )
-        };
-        pointer
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        let pointer: usize;
-        // SAFETY: reads the thread pointer register, readable from user space; nothing else.
-        unsafe {
+            );
+            #[cfg(target_arch = "aarch64")]
             std::arch::asm!(
                 "mrs {}, tpidr_el0",
                 out(reg) pointer,
                 options(nomem, nostack, preserves_flags)
-            )
-        };
+            );
+        }
         pointer
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]

@@ -160,3 +160,43 @@ pub(crate) fn close_with(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ptr::null_mut;
+
+    use super::*;
+    use crate::event_loop::{pl_loop_create, pl_loop_free};
+    use crate::immediates::pl_set_immediate;
+
+    #[test]
+    fn a_panic_poisons_the_loop_and_leaves_the_count_right() {
+        let mut lp = null_mut();
+        // SAFETY: NULL options and a local to write the loop to.
+        assert_eq!(unsafe { pl_loop_create(std::ptr::null(), &mut lp) }, PL_OK);
+        // A nested call that panics: it returns PL_EPANIC, and its caller is again the only
+        // call entered on the loop.
+        let outer = with_loop(lp, |core| {
+            let inner = with_loop(lp, |_| panic!("a deliberate panic inside a loop call"));
+            assert_eq!(inner, PL_EPANIC);
+            assert!(core.host().entry().outermost());
+            assert!(core.host().entry().poisoned());
+            PL_OK
+        });
+        assert_eq!(outer, PL_OK);
+        // From now on the loop refuses every call (before looking at the arguments) but
+        // pl_loop_free, which frees it and says it was poisoned.
+        // SAFETY: `lp` is the live loop; the other arguments may be NULL.
+        let refused = unsafe { pl_set_immediate(lp, None, null_mut(), None, null_mut()) };
+        assert_eq!(refused, PL_EPANIC);
+        assert_eq!(with_loop_or(lp, 7, |_| 3), 7);
+        // SAFETY: the loop's own thread, outside any call on it.
+        assert_eq!(unsafe { pl_loop_free(lp) }, PL_EPANIC);
+    }
+
+    #[test]
+    fn a_null_loop_is_einval() {
+        assert_eq!(with_loop(std::ptr::null(), |_| PL_OK), PL_EINVAL);
+        assert_eq!(with_loop_or(std::ptr::null(), 7, |_| 3), 7);
+    }
+}

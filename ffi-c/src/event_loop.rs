@@ -1,30 +1,35 @@
-//! `pl_loop`: creating, running and freeing a loop, its options, time and phase, and the entry
-//! check every function taking a `pl_loop` goes through (`with_loop`: NULL, thread, poison,
-//! panic guard).
+//! `pl_loop`: creating, running and freeing a loop, its options, time and phase. The entry check
+//! every function taking a `pl_loop` goes through is in [`crate::entry`]; reading `pl_options`
+//! is in [`crate::options`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::mem::{size_of, MaybeUninit};
+use std::mem::size_of;
 use std::os::raw::{c_char, c_int, c_void};
-use std::ptr::{self, addr_of};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ptr;
 
-use phaseloop_core::{
-    ClockKind, DrainMode, Error, Id, Loop, LoopOptions, Phase, Refused, RunError, RunMode,
-};
+use phaseloop_core::{Id, Loop, Phase, RunError, RunMode};
 
 use crate::callback::CCallback;
+use crate::entry::{enter, with_loop, with_loop_or, EntryState};
 use crate::guard::boundary;
 use crate::names::CNames;
-use crate::status::{
-    cstr, status, status_of, PL_EBUSY, PL_EINVAL, PL_EPANIC, PL_EWRONGTHREAD, PL_OK,
-};
+use crate::options::loop_options;
+use crate::status::{cstr, status, status_of, PL_EBUSY, PL_EINVAL, PL_EPANIC, PL_OK};
 
 /// A loop (opaque). Created by pl_loop_new, released by pl_loop_free, used only on the thread
 /// that created it.
 pub struct pl_loop {
     core: Loop<CCallback>,
+}
+
+impl pl_loop {
+    /// The core loop inside.
+    #[inline]
+    pub(crate) fn core(&self) -> &Loop<CCallback> {
+        &self.core
+    }
 }
 
 /// The name of a timer, immediate, idle/prepare/check handle, fd or signal watcher, or work
@@ -113,40 +118,20 @@ pub type pl_walk_fn = Option<unsafe extern "C" fn(data: *mut c_void, info: *cons
 
 // ----- the per-loop state of the binding -------------------------------------------------------
 
-/// A token for the calling thread, unique for the life of the process (thread ids of the OS are
-/// reused, and `std::thread::current()` costs a reference count per call).
-fn current_thread() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static TOKEN: Cell<u64> = const { Cell::new(0) });
-    TOKEN.with(|token| match token.get() {
-        0 => {
-            let fresh = NEXT.fetch_add(1, Ordering::Relaxed);
-            token.set(fresh);
-            fresh
-        }
-        known => known,
-    })
-}
-
 /// The binding's per-loop state, kept in the core loop as its host state.
 pub struct LoopHost {
     /// The `pl_loop` that owns the core loop, handed to C callbacks.
     this: Cell<*mut pl_loop>,
-    /// The thread that created the loop.
-    thread: u64,
-    /// pl_ functions on this loop running now (nested ones come from callbacks and drop
-    /// functions); pl_loop_free and pl_run need it to be their own call only.
-    entered: Cell<u32>,
-    /// A call on this loop panicked: its state may be half-updated, so it is not used again.
-    poisoned: Cell<bool>,
+    /// The entry check's state: the loop's thread, the calls running, whether one panicked.
+    entry: EntryState,
     /// The pid of each child pl_spawn started, by process id (the core names children by id;
     /// C's pl_process_pid asks for the number). Pruned of closed handles at each spawn.
     children: RefCell<HashMap<u64, u32>>,
 }
 
 // SAFETY: the core requires its host state to be `Send`. It is only ever touched on the loop's
-// thread: every entry point compares `thread` with the caller's before going further, and
-// `thread` itself is never written after creation.
+// thread: every entry point compares the loop's thread with the caller's before going further
+// (`entry::enter`), and that record is never written after creation.
 unsafe impl Send for LoopHost {}
 
 impl LoopHost {
@@ -155,13 +140,9 @@ impl LoopHost {
         self.this.get()
     }
 
-    fn on_loop_thread(&self) -> bool {
-        self.thread == current_thread()
-    }
-
-    /// Only this pl_ call is running on the loop (not one nested in a callback or drop fn).
-    fn outermost(&self) -> bool {
-        self.entered.get() == 1
+    /// The entry check's state of this loop.
+    pub(crate) fn entry(&self) -> &EntryState {
+        &self.entry
     }
 
     /// Notes a child's pid, first forgetting those whose handles were closed (so the map holds
@@ -178,133 +159,12 @@ impl LoopHost {
     }
 }
 
-/// Counts a pl_ call on a loop for as long as it runs; a panic unwinding through it poisons the
-/// loop.
-struct Entered<'a>(&'a LoopHost);
-
-impl<'a> Entered<'a> {
-    fn new(host: &'a LoopHost) -> Self {
-        host.entered.set(host.entered.get() + 1);
-        Entered(host)
-    }
-}
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        self.0.entered.set(self.0.entered.get() - 1);
-        if std::thread::panicking() {
-            self.0.poisoned.set(true);
-        }
-    }
-}
-
-/// The entry check of every function on a loop: NULL gives `PL_EINVAL`, another thread
-/// `PL_EWRONGTHREAD`, a poisoned loop `PL_EPANIC` (unless `allow_poisoned`), each turned into the
-/// function's return value by `refused`; then `body` runs inside the panic guard.
-pub(crate) fn enter<T>(
-    lp: *const pl_loop,
-    allow_poisoned: bool,
-    refused: impl Fn(c_int) -> T,
-    body: impl FnOnce(&Loop<CCallback>) -> T,
-) -> T {
-    boundary(refused(PL_EPANIC), || {
-        // SAFETY: a non-NULL pointer must come from pl_loop_new and not be freed yet (the
-        // header's contract); only `thread`, written once at creation, is read before the
-        // thread check.
-        let Some(lp) = (unsafe { lp.as_ref() }) else {
-            return refused(PL_EINVAL);
-        };
-        let host = lp.core.host();
-        if !host.on_loop_thread() {
-            return refused(PL_EWRONGTHREAD);
-        }
-        if host.poisoned.get() && !allow_poisoned {
-            return refused(PL_EPANIC);
-        }
-        let _entered = Entered::new(host);
-        body(&lp.core)
-    })
-}
-
-/// [`enter`] for functions returning a status.
-pub(crate) fn with_loop(lp: *const pl_loop, body: impl FnOnce(&Loop<CCallback>) -> c_int) -> c_int {
-    enter(lp, false, |status| status, body)
-}
-
-/// [`enter`] for functions returning a value, with `default` when refused.
-pub(crate) fn with_loop_or<T: Copy>(
-    lp: *const pl_loop,
-    default: T,
-    body: impl FnOnce(&Loop<CCallback>) -> T,
-) -> T {
-    enter(lp, false, |_| default, body)
-}
-
 /// The core id of a C id.
 pub(crate) fn id(raw: pl_id) -> Id {
     Id::from_u64(raw)
 }
 
-/// A boolean query as 1 / 0, or its error status.
-pub(crate) fn flag(result: Result<bool, Error>) -> c_int {
-    match result {
-        Ok(value) => value as c_int,
-        Err(err) => status_of(&err),
-    }
-}
-
-/// Schedules a callback made by `make` (inside the entry check, so a refused call never made
-/// one), writing its id to `out` unless NULL. On failure the callback is disowned: the caller
-/// keeps `data` and the drop function does not run.
-pub(crate) fn schedule(
-    lp: *const pl_loop,
-    out: *mut pl_id,
-    make: impl FnOnce() -> Result<CCallback, c_int>,
-    add: impl FnOnce(&Loop<CCallback>, CCallback) -> Result<Id, Refused<CCallback>>,
-) -> c_int {
-    with_loop(lp, |core| {
-        let cb = match make() {
-            Ok(cb) => cb,
-            Err(status) => return status,
-        };
-        match add(core, cb) {
-            Ok(new_id) => {
-                if !out.is_null() {
-                    // SAFETY: a non-NULL `out` points to a pl_id (the header's contract).
-                    unsafe { out.write(new_id.as_u64()) };
-                }
-                PL_OK
-            }
-            Err(refused) => {
-                refused.callback.disown();
-                status_of(&refused.error)
-            }
-        }
-    })
-}
-
-/// Closes a timer, handle or watcher with an optional close callback (NULL `cb`: none, and
-/// `data` and `drop` are not taken).
-pub(crate) fn close_with(
-    lp: *const pl_loop,
-    cb: crate::callback::pl_callback,
-    data: *mut c_void,
-    drop: crate::callback::pl_drop_fn,
-    close: impl FnOnce(&Loop<CCallback>, Option<CCallback>) -> Result<(), Refused<Option<CCallback>>>,
-) -> c_int {
-    with_loop(lp, |core| {
-        match close(core, CCallback::close(cb, data, drop)) {
-            Ok(()) => PL_OK,
-            Err(refused) => {
-                if let Some(cb) = refused.callback {
-                    cb.disown();
-                }
-                status_of(&refused.error)
-            }
-        }
-    })
-}
-
+/// The PL_PHASE_* code of a phase (PL_PHASE_NONE outside one).
 pub(crate) fn phase_code(phase: Option<Phase>) -> pl_phase {
     match phase {
         None => PL_PHASE_NONE,
@@ -319,85 +179,6 @@ pub(crate) fn phase_code(phase: Option<Phase>) -> pl_phase {
 }
 
 // ----- options -----------------------------------------------------------------------------------
-
-/// The end (offset + size) of a field of pl_options, measured on a local value: `field_end!(clock)`.
-/// (`offset_of!` would do, but it needs Rust 1.77 and the crate supports 1.75.)
-macro_rules! field_end {
-    ($field:ident) => {{
-        let probe = MaybeUninit::<pl_options>::uninit();
-        let base = probe.as_ptr();
-        // SAFETY: `base` points to `probe`, a live local pl_options; `addr_of!` only computes the
-        // address of one of its fields and reads nothing, so `probe` may stay uninitialised.
-        let field = unsafe { addr_of!((*base).$field) };
-        end_of(base, field)
-    }};
-}
-
-/// Where `field`, a field of the pl_options at `base`, ends, counted from `base`.
-fn end_of<F>(base: *const pl_options, field: *const F) -> usize {
-    field as usize - base as usize + size_of::<F>()
-}
-
-/// Larger `size` values than this are taken for an uninitialised struct.
-const MAX_OPTIONS_SIZE: usize = 4096;
-
-/// Reads the options the caller's struct has (by its `size`); unknown trailing bytes must be 0.
-///
-/// # Safety
-///
-/// `opts` is NULL or points to a readable pl_options-shaped struct: its `size` field, then as
-/// many bytes in all as `size` says (pl_loop_create's contract in the header).
-unsafe fn read_options(opts: *const pl_options) -> Result<LoopOptions, c_int> {
-    let mut options = LoopOptions::default();
-    if opts.is_null() {
-        return Ok(options);
-    }
-    // SAFETY: `opts` is not NULL and its `size` field, the struct's first, is readable (the
-    // caller's contract); read through `addr_of!`, so no reference to it is made.
-    let size = unsafe { ptr::read(addr_of!((*opts).size)) };
-    if !(size_of::<usize>()..=MAX_OPTIONS_SIZE).contains(&size) {
-        return Err(PL_EINVAL);
-    }
-    // Each field below is read only when it lies inside the `size` bytes the caller vouches for.
-    if size >= field_end!(clock) {
-        // SAFETY: `clock` ends within `size` (checked just above).
-        options.clock = match unsafe { ptr::read(addr_of!((*opts).clock)) } {
-            PL_CLOCK_REAL => ClockKind::Real,
-            PL_CLOCK_VIRTUAL => ClockKind::Virtual,
-            _ => return Err(PL_EINVAL),
-        };
-    }
-    if size >= field_end!(drain) {
-        // SAFETY: `drain` ends within `size` (checked just above).
-        options.drain = match unsafe { ptr::read(addr_of!((*opts).drain)) } {
-            PL_DRAIN_CALLBACK => DrainMode::Callback,
-            PL_DRAIN_PHASE => DrainMode::Phase,
-            _ => return Err(PL_EINVAL),
-        };
-    }
-    if size >= field_end!(threadpool_size) {
-        // SAFETY: `threadpool_size` ends within `size` (checked just above).
-        options.threadpool_size = match unsafe { ptr::read(addr_of!((*opts).threadpool_size)) } {
-            0 => None,
-            n => Some(n as usize),
-        };
-    }
-    if size > size_of::<pl_options>() {
-        // A newer header's fields: only their zero (default) values can be honoured.
-        // SAFETY: the bytes from the end of this header's pl_options up to `size` are the
-        // caller's struct (its contract), at most MAX_OPTIONS_SIZE in all; u8 needs no alignment.
-        let extra = unsafe {
-            std::slice::from_raw_parts(
-                opts.cast::<u8>().add(size_of::<pl_options>()),
-                size - size_of::<pl_options>(),
-            )
-        };
-        if extra.iter().any(|&byte| byte != 0) {
-            return Err(PL_EINVAL);
-        }
-    }
-    Ok(options)
-}
 
 /// Fills `opts` with the defaults and its `size`. Any thread. PL_EINVAL if `opts` is NULL.
 #[no_mangle]
@@ -434,16 +215,14 @@ pub unsafe extern "C" fn pl_loop_create(opts: *const pl_options, out: *mut *mut 
             return PL_EINVAL;
         }
         // SAFETY: `opts` is NULL or a pl_options whose `size` bytes are readable (the header's
-        // contract for pl_loop_create), which is what read_options needs.
-        let options = match unsafe { read_options(opts) } {
+        // contract for pl_loop_create), which is what loop_options needs.
+        let options = match unsafe { loop_options(opts) } {
             Ok(options) => options,
             Err(status) => return status,
         };
         let host = LoopHost {
             this: Cell::new(ptr::null_mut()),
-            thread: current_thread(),
-            entered: Cell::new(0),
-            poisoned: Cell::new(false),
+            entry: EntryState::for_this_thread(),
             children: RefCell::new(HashMap::new()),
         };
         let core = match Loop::with_host(options, host) {
@@ -494,14 +273,14 @@ pub unsafe extern "C" fn pl_loop_free(lp: *mut pl_loop) -> c_int {
         true,
         |status| status,
         |core| {
-            if !core.host().outermost() {
+            if !core.host().entry().outermost() {
                 return PL_EBUSY;
             }
             // Drop functions run in here; the loop is closed while they do, so calls they make
             // on it get PL_ECLOSED instead of touching a loop that is going away.
             if let Err(err) = core.close() {
                 // Only a poisoned loop can be stuck "inside run"; leaking it is the safe choice.
-                return if core.host().poisoned.get() {
+                return if core.host().entry().poisoned() {
                     PL_EPANIC
                 } else {
                     status_of(&err)
@@ -509,7 +288,7 @@ pub unsafe extern "C" fn pl_loop_free(lp: *mut pl_loop) -> c_int {
             }
             // The trace hook's drop function, while the loop is still there to be refused.
             core.set_trace(None);
-            if core.host().poisoned.get() {
+            if core.host().entry().poisoned() {
                 PL_EPANIC
             } else {
                 PL_OK
@@ -541,7 +320,7 @@ pub unsafe extern "C" fn pl_run(lp: *mut pl_loop, mode: pl_run_mode) -> c_int {
             PL_RUN_NOWAIT => RunMode::NoWait,
             _ => return PL_EINVAL,
         };
-        if !core.host().outermost() {
+        if !core.host().entry().outermost() {
             return PL_EBUSY;
         }
         match core.run(mode) {
@@ -687,59 +466,4 @@ pub unsafe extern "C" fn pl_walk(
         }
         handles.len().min(c_int::MAX as usize) as c_int
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_grow_at_the_end() {
-        assert_eq!(field_end!(size), size_of::<usize>());
-        let end = field_end!(threadpool_size);
-        assert!(end <= size_of::<pl_options>());
-    }
-
-    #[test]
-    fn options_from_an_older_and_a_newer_header() {
-        // An older program's struct that stops after `clock`.
-        let mut opts = MaybeUninit::<pl_options>::zeroed();
-        let p = opts.as_mut_ptr();
-        let older_size = field_end!(clock);
-        // SAFETY: `p` points to `opts`, a zeroed local pl_options; read_options reads no more
-        // than its `size` bytes.
-        unsafe {
-            (*p).size = older_size;
-            (*p).clock = PL_CLOCK_VIRTUAL;
-            (*p).drain = 99; // past its size: never read
-            let read = read_options(p).unwrap();
-            assert_eq!(read.clock, ClockKind::Virtual);
-            assert_eq!(read.drain, DrainMode::Callback);
-        }
-        // A newer program's struct: zero trailing bytes are fine, others are refused.
-        #[repr(C)]
-        struct Newer {
-            base: pl_options,
-            extra: u64,
-        }
-        let mut newer = Newer {
-            base: pl_options {
-                size: size_of::<Newer>(),
-                clock: PL_CLOCK_REAL,
-                drain: PL_DRAIN_PHASE,
-                threadpool_size: 2,
-            },
-            extra: 0,
-        };
-        // SAFETY: `newer` is a live local whose `size` covers all of it.
-        unsafe {
-            let whole = addr_of!(newer).cast::<pl_options>();
-            let read = read_options(whole).unwrap();
-            assert_eq!(read.drain, DrainMode::Phase);
-            assert_eq!(read.threadpool_size, Some(2));
-            newer.extra = 1;
-            let whole = addr_of!(newer).cast::<pl_options>();
-            assert_eq!(read_options(whole).err(), Some(PL_EINVAL));
-        }
-    }
 }

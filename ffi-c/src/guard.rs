@@ -1,6 +1,6 @@
 //! The panic guard: every exported function runs its body through `boundary`, so no Rust
 //! panic ever unwinds into C. A panic becomes `PL_EPANIC` (or the function's documented failure
-//! value), and a loop whose call panicked is poisoned (see `event_loop::enter`).
+//! value), and a loop whose call panicked is poisoned (see `entry::enter`).
 //!
 //! This only works while the library is built with `panic = "unwind"` (the workspace's release
 //! profile says so); with `panic = "abort"` a panic would end the process before the guard runs.
@@ -17,7 +17,17 @@ use crate::status::PL_EPANIC;
 /// again: a loop whose call panicked refuses every later call with `PL_EPANIC`.
 #[inline]
 pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+    catch(body).unwrap_or(on_panic)
+}
+
+/// Runs `body`: `Some` of what it returned, or `None` if it panicked (the panic stops here).
+/// For callers that must act on a panic themselves, as the loop entry check poisons its loop.
+///
+/// `AssertUnwindSafe`: as for [`boundary`], state a panic may leave half-updated is not used
+/// again.
+#[inline(always)]
+pub(crate) fn catch<T>(body: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(body)).ok()
 }
 
 /// Panics inside the library on purpose and returns what the C boundary turned the panic into:

@@ -6,8 +6,9 @@ use std::os::raw::{c_int, c_void};
 use phaseloop_core::HandleKind;
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{close_with, flag, id, pl_id, pl_loop, schedule, with_loop};
-use crate::status::status;
+use crate::entry::{close_with, schedule, with_loop};
+use crate::event_loop::{id, pl_id, pl_loop};
+use crate::status::{flag, status};
 
 fn add(
     lp: *mut pl_loop,

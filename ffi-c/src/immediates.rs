@@ -3,8 +3,9 @@
 use std::os::raw::{c_int, c_void};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{flag, id, pl_id, pl_loop, schedule, with_loop};
-use crate::status::status;
+use crate::entry::{schedule, with_loop};
+use crate::event_loop::{id, pl_id, pl_loop};
+use crate::status::{flag, status};
 
 /// Runs `cb(lp, data)` in the check phase (`setImmediate`), after the immediates already
 /// queued; one queued from inside the check phase waits for the next iteration. Writes its id

@@ -10,7 +10,9 @@
 //!
 //! One file per concept, as in the core: loop, timers, immediates, queues (ticks, microtasks,
 //! pending), handles (idle/prepare/check), watchers (fd and signal), work, native jobs, remote
-//! (the thread-safe way in), trace, metrics, status codes, version, and the panic guard.
+//! (the thread-safe way in), trace, metrics, status codes, version, the panic guard, the entry
+//! check of every call on a loop ([`entry`]) and the reading of the sized options structs
+//! ([`options`]).
 
 // The C names (`pl_loop`, `pl_id`, ...) are the API; Rust naming rules do not apply to them.
 #![allow(non_camel_case_types)]
@@ -27,6 +29,14 @@ pub mod status;
 pub mod version;
 
 pub mod guard;
+
+// The entry check every function on a loop goes through (thread, poison, NULL, the guard), the
+// calling thread's identity it compares, and the reading of the sized options structs C passes in.
+mod entry;
+
+mod thread;
+
+mod options;
 
 // The loop itself and the callback type everything else takes.
 pub mod event_loop;

@@ -4,7 +4,8 @@
 
 use std::os::raw::c_int;
 
-use crate::event_loop::{pl_loop, with_loop};
+use crate::entry::with_loop;
+use crate::event_loop::pl_loop;
 use crate::guard::boundary;
 use crate::status::{PL_EINVAL, PL_EPANIC, PL_OK};
 

@@ -17,8 +17,9 @@ use phaseloop_core::{Error, ListenOptions, NetAddr, SyncWrite, WriteBufs};
 use crate::callback::{
     pl_callback, pl_connection_fn, pl_drop_fn, pl_read_fn, pl_stream_status_fn, CCallback,
 };
-use crate::event_loop::{flag, id, pl_id, pl_loop, schedule, with_loop};
-use crate::status::{status, status_of, PL_EINVAL, PL_OK};
+use crate::entry::{schedule, with_loop};
+use crate::event_loop::{id, pl_id, pl_loop};
+use crate::status::{flag, status, status_of, PL_EINVAL, PL_OK};
 
 /// One buffer of a pl_write: `len` bytes at `base`.
 #[repr(C)]
@@ -338,7 +339,7 @@ pub unsafe extern "C" fn pl_try_write(
     bufs: *const pl_buf,
     nbufs: usize,
 ) -> isize {
-    crate::event_loop::with_loop_or(lp, PL_EINVAL as isize, |core| {
+    crate::entry::with_loop_or(lp, PL_EINVAL as isize, |core| {
         // SAFETY: the caller's array.
         let lent = match unsafe { buffers(bufs, nbufs) } {
             Ok(lent) => lent,
@@ -507,7 +508,7 @@ pub unsafe extern "C" fn pl_close(
     data: *mut c_void,
     drop: pl_drop_fn,
 ) -> c_int {
-    crate::event_loop::close_with(lp, cb, data, drop, |core, close_cb| {
+    crate::entry::close_with(lp, cb, data, drop, |core, close_cb| {
         core.close_handle(id(handle), close_cb)
     })
 }

@@ -5,9 +5,9 @@
 //! The options struct starts with its own size (`struct_size`, as rustls-ffi's and Win32's
 //! structs do): a later version may add fields at its end, and a program compiled against this
 //! header keeps working, because the library reads only the `struct_size` bytes the program
-//! says it has and takes the defaults (zeros) for the rest.
+//! says it has and takes the defaults (zeros) for the rest (the reading is in
+//! [`crate::options`]).
 
-use std::ffi::{CStr, OsStr, OsString};
 use std::mem::size_of;
 use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
@@ -16,8 +16,10 @@ use std::path::PathBuf;
 use phaseloop_core::{SpawnOptions, Stdio};
 
 use crate::callback::{pl_drop_fn, CCallback};
-use crate::event_loop::{id, pl_id, pl_loop, with_loop};
+use crate::entry::with_loop;
+use crate::event_loop::{id, pl_id, pl_loop};
 use crate::guard::boundary;
+use crate::options::spawn_options;
 use crate::status::{io_status, status, status_of, PL_ECLOSED, PL_EINVAL, PL_EPANIC, PL_OK};
 
 /// pl_stdio.kind: `/dev/null` (libuv's `UV_IGNORE`; the zero value, so a zeroed options struct
@@ -63,11 +65,6 @@ pub struct pl_spawn_options {
     pub stdio: [pl_stdio; 3],
 }
 
-/// The smallest `struct_size` accepted: the fields of the first version (`struct_size` through
-/// `stdio`, no padding between them), spelled out so that it stays put when fields are added.
-const MIN_SIZE: usize =
-    size_of::<usize>() + 4 * size_of::<*const c_char>() + size_of::<[pl_stdio; 3]>();
-
 /// A child's exit callback, run once on the loop thread in the poll phase when it has exited:
 /// `exit_status` its exit code and `term_signal` 0, or `exit_status` 0 and `term_signal` the
 /// signal that killed it (libuv's `uv_exit_cb`). The process handle stays valid (pl_process_pid
@@ -101,115 +98,6 @@ pub unsafe extern "C" fn pl_spawn_options_init(opts: *mut pl_spawn_options) -> c
         // SAFETY: a non-NULL `opts` points to a pl_spawn_options (the header's contract).
         unsafe { opts.write(zeroed) };
         PL_OK
-    })
-}
-
-/// Bytes of a C string as an OsString.
-///
-/// # Safety
-/// `ptr` is a NUL-terminated string.
-unsafe fn os_string(ptr: *const c_char) -> OsString {
-    // SAFETY: the caller's string.
-    OsStr::from_bytes(unsafe { CStr::from_ptr(ptr) }.to_bytes()).to_owned()
-}
-
-/// A NULL-terminated array of C strings.
-///
-/// # Safety
-/// `list` is NULL or such an array.
-unsafe fn string_list(list: *const *const c_char) -> Vec<OsString> {
-    let mut out = Vec::new();
-    if list.is_null() {
-        return out;
-    }
-    for at in 0.. {
-        // SAFETY: the array goes on until its NULL entry (the header's contract).
-        let item = unsafe { *list.add(at) };
-        if item.is_null() {
-            break;
-        }
-        // SAFETY: each entry is a NUL-terminated string.
-        out.push(unsafe { os_string(item) });
-    }
-    out
-}
-
-/// The caller's options as the core's, reading only the `struct_size` bytes the caller has.
-///
-/// # Safety
-/// `opts` is NULL or points to at least `opts->struct_size` readable bytes.
-unsafe fn options(opts: *const pl_spawn_options) -> Result<SpawnOptions, c_int> {
-    if opts.is_null() {
-        return Err(PL_EINVAL);
-    }
-    // SAFETY: `struct_size` is the first field of every version.
-    let size = unsafe { std::ptr::read_unaligned(opts.cast::<usize>()) };
-    if size < MIN_SIZE {
-        return Err(PL_EINVAL);
-    }
-    let mut o = pl_spawn_options {
-        struct_size: size,
-        file: std::ptr::null(),
-        args: std::ptr::null(),
-        env: std::ptr::null(),
-        cwd: std::ptr::null(),
-        stdio: [pl_stdio { kind: 0, fd: 0 }; 3],
-    };
-    // SAFETY: the caller has `size` bytes; only as many as this version knows are copied.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            opts.cast::<u8>(),
-            std::ptr::addr_of_mut!(o).cast::<u8>(),
-            size.min(size_of::<pl_spawn_options>()),
-        )
-    };
-    if o.file.is_null() {
-        return Err(PL_EINVAL);
-    }
-    let stdio = o.stdio.map(|s| match s.kind {
-        PL_STDIO_IGNORE => Ok(Stdio::Ignore),
-        PL_STDIO_PIPE => Ok(Stdio::Pipe),
-        PL_STDIO_INHERIT => Ok(Stdio::Inherit),
-        PL_STDIO_FD if s.fd >= 0 => Ok(Stdio::Fd(s.fd)),
-        _ => Err(PL_EINVAL),
-    });
-    let [a, b, c] = stdio;
-    // SAFETY: the pointers of the options are the caller's strings and arrays.
-    let (program, mut args, env, cwd) = unsafe {
-        (
-            os_string(o.file),
-            string_list(o.args),
-            (!o.env.is_null()).then(|| string_list(o.env)),
-            (!o.cwd.is_null()).then(|| PathBuf::from(os_string(o.cwd))),
-        )
-    };
-    // args[0] is the program's name, libuv's convention; the core takes what follows it.
-    if !args.is_empty() {
-        args.remove(0);
-    }
-    let env = match env {
-        None => None,
-        Some(list) => {
-            let mut pairs = Vec::with_capacity(list.len());
-            for entry in list {
-                let bytes = entry.as_bytes();
-                let Some(eq) = bytes.iter().position(|&b| b == b'=') else {
-                    return Err(PL_EINVAL);
-                };
-                pairs.push((
-                    OsStr::from_bytes(&bytes[..eq]).to_owned(),
-                    OsStr::from_bytes(&bytes[eq + 1..]).to_owned(),
-                ));
-            }
-            Some(pairs)
-        }
-    };
-    Ok(SpawnOptions {
-        program,
-        args,
-        env,
-        cwd,
-        stdio: [a?, b?, c?],
     })
 }
 
@@ -311,7 +199,7 @@ pub unsafe extern "C" fn pl_spawn(
             return PL_EINVAL;
         }
         // SAFETY: the caller's options (the header's contract).
-        let options = match unsafe { options(opts) } {
+        let options = match unsafe { spawn_options(opts) } {
             Ok(options) => options,
             Err(status) => return status,
         };

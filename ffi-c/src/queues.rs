@@ -6,7 +6,8 @@ use std::os::raw::{c_int, c_void};
 use phaseloop_core::{Loop, Refused};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{pl_loop, with_loop};
+use crate::entry::with_loop;
+use crate::event_loop::pl_loop;
 use crate::status::{status_of, PL_OK};
 
 fn enqueue(

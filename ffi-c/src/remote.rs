@@ -10,7 +10,8 @@ use std::sync::Arc;
 use phaseloop_core::Remote;
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{pl_loop, with_loop_or};
+use crate::entry::with_loop_or;
+use crate::event_loop::pl_loop;
 use crate::guard::boundary;
 use crate::status::{status_of, PL_EINVAL, PL_EPANIC, PL_OK};
 

@@ -136,6 +136,14 @@ pub(crate) fn status(result: Result<(), Error>) -> c_int {
     }
 }
 
+/// A boolean query as 1 / 0, or its error status.
+pub(crate) fn flag(result: Result<bool, Error>) -> c_int {
+    match result {
+        Ok(value) => value as c_int,
+        Err(err) => status_of(&err),
+    }
+}
+
 /// A `&'static CStr` from a string literal (C string literals need a newer Rust than the
 /// workspace's minimum).
 macro_rules! cstr {

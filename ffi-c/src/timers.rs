@@ -4,8 +4,9 @@
 use std::os::raw::{c_int, c_void};
 
 use crate::callback::{pl_callback, pl_drop_fn, CCallback};
-use crate::event_loop::{close_with, flag, id, pl_id, pl_loop, schedule, with_loop};
-use crate::status::status;
+use crate::entry::{close_with, schedule, with_loop};
+use crate::event_loop::{id, pl_id, pl_loop};
+use crate::status::{flag, status};
 
 /// Runs `cb(lp, data)` once, `ms` milliseconds from now, in the timers phase (`setTimeout`).
 /// Node's coercion: a delay < 1, NaN or > 2^31-1 becomes 1 (so 0 is a 1 ms timer), fractions

@@ -8,7 +8,8 @@ use std::ptr;
 use phaseloop_core::{Kind, TraceEvent};
 
 use crate::callback::pl_drop_fn;
-use crate::event_loop::{enter, phase_code, pl_id, pl_loop, pl_phase, with_loop};
+use crate::entry::{enter, with_loop};
+use crate::event_loop::{phase_code, pl_id, pl_loop, pl_phase};
 use crate::guard::boundary;
 use crate::names::CNames;
 use crate::status::{PL_ECLOSED, PL_EINVAL, PL_OK};

@@ -13,7 +13,8 @@ use phaseloop_core::{Datagram, SyncWrite};
 
 use crate::addr::read_sockaddr;
 use crate::callback::{pl_drop_fn, CCallback, DatagramFn};
-use crate::event_loop::{id, pl_id, pl_loop, with_loop, with_loop_or};
+use crate::entry::{with_loop, with_loop_or};
+use crate::event_loop::{id, pl_id, pl_loop};
 use crate::net::{buffers, pl_buf, request_status, text, write_address, LentBufs};
 use crate::status::{io_status, status, status_of, PL_EINVAL, PL_OK};
 

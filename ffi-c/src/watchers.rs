@@ -7,7 +7,8 @@ use phaseloop_core::Interest;
 use crate::callback::{
     pl_callback, pl_drop_fn, pl_io_fn, pl_signal_fn, CCallback, PL_READABLE, PL_WRITABLE,
 };
-use crate::event_loop::{close_with, id, pl_id, pl_loop, schedule, with_loop};
+use crate::entry::{close_with, schedule, with_loop};
+use crate::event_loop::{id, pl_id, pl_loop};
 use crate::status::{status, status_of, PL_EINVAL, PL_OK};
 
 fn interest(events: c_int) -> Result<Interest, c_int> {

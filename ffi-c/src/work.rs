@@ -6,7 +6,8 @@ use std::os::raw::{c_int, c_void};
 use phaseloop_core::{Id, Job, RawJob, Refused};
 
 use crate::callback::{pl_after_work_fn, pl_drop_fn, pl_work_fn, CCallback};
-use crate::event_loop::{id, pl_id, pl_loop, with_loop};
+use crate::entry::with_loop;
+use crate::event_loop::{id, pl_id, pl_loop};
 use crate::status::{status, status_of, PL_ECLOSED, PL_EINVAL, PL_OK};
 
 /// Queues a pool job with its completion callback (both made inside the entry check, so a

@@ -232,6 +232,45 @@ TEST(another_thread_gets_ewrongthread_and_changes_nothing) {
     CHECK_EQ(f.c.drops, 0);
 }
 
+/* A loop whose thread exited belongs to no thread: a thread started afterwards often gets the
+ * exited one's thread control block (glibc reuses thread stacks), and must still be refused. The
+ * loop cannot be freed by anyone now (only its own thread may free it), so it stays allocated,
+ * reachable from this global. */
+static pl_loop *orphan;
+
+static void *create_and_exit(void *arg) {
+    (void)arg;
+    orphan = pl_loop_new(NULL);
+    return NULL;
+}
+
+static void *call_the_orphan(void *arg) {
+    counted *c = arg;
+    pl_id id = 0;
+    CHECK_STATUS(pl_set_immediate(orphan, noop, c, count_drop, &id), PL_EWRONGTHREAD);
+    CHECK_STATUS(pl_set_timeout(orphan, 1, noop, c, count_drop, &id), PL_EWRONGTHREAD);
+    CHECK_STATUS(pl_run(orphan, PL_RUN_NOWAIT), PL_EWRONGTHREAD);
+    CHECK_STATUS(pl_loop_free(orphan), PL_EWRONGTHREAD);
+    CHECK_EQ(id, 0);
+    return NULL;
+}
+
+TEST(a_thread_started_after_the_loops_thread_exited_gets_ewrongthread) {
+    counted c;
+    memset(&c, 0, sizeof c);
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, create_and_exit, NULL) == 0);
+    CHECK(pthread_join(thread, NULL) == 0);
+    CHECK(orphan != NULL);
+    for (int round = 0; round < 4; round++) {
+        CHECK(pthread_create(&thread, NULL, call_the_orphan, &c) == 0);
+        CHECK(pthread_join(thread, NULL) == 0);
+    }
+    call_the_orphan(&c); /* and the main thread */
+    CHECK_EQ(c.drops, 0);
+    CHECK_EQ(c.runs, 0);
+}
+
 /* ----- PL_EBUSY: the loop's own callbacks ------------------------------------------------------ */
 
 static void free_and_run_inside(pl_loop *lp, void *data) {
@@ -474,6 +513,7 @@ int main(void) {
     RUN(null_pointers_are_einval);
     RUN(zero_stale_and_foreign_ids_are_enoent);
     RUN(another_thread_gets_ewrongthread_and_changes_nothing);
+    RUN(a_thread_started_after_the_loops_thread_exited_gets_ewrongthread);
     RUN(freeing_or_running_the_loop_from_its_own_callbacks_is_ebusy);
     RUN(a_loop_being_freed_answers_eclosed);
     RUN(invalid_arguments_are_einval);

@@ -40,6 +40,7 @@ import concurrent.futures
 import math
 import selectors
 import socket
+import sys
 import time as _time
 from asyncio import base_events, events, sslproto
 from asyncio.log import logger
@@ -586,8 +587,60 @@ def run(
     def factory() -> EventLoop:
         return EventLoop(clock=clock, threadpool_size=threadpool_size)
 
-    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
-        return runner.run(main)
+    # The package supports 3.9 (py/pyproject.toml); ruff lints as if 3.11 were the oldest.
+    if sys.version_info >= (3, 11):  # noqa: UP036
+        with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
+            return runner.run(main)
+    return _run_without_runner(main, debug, factory)
+
+
+def _run_without_runner(
+    main: Coroutine[Any, Any, _T],
+    debug: bool | None,
+    factory: Callable[[], EventLoop],
+) -> _T:
+    """What ``asyncio.run`` does on 3.9 and 3.10 (which have no ``asyncio.Runner``), on a loop
+    from ``factory``: the same checks and messages, then every task left cancelled, the async
+    generators and the default executor shut down, and the loop closed."""
+    if asyncio.events._get_running_loop() is not None:
+        raise RuntimeError("asyncio.run() cannot be called from a running event loop")
+    if not asyncio.iscoroutine(main):
+        raise ValueError(f"a coroutine was expected, got {main!r}")
+    loop = factory()
+    try:
+        asyncio.set_event_loop(loop)
+        if debug is not None:
+            loop.set_debug(debug)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            _cancel_all_tasks(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _cancel_all_tasks(loop: EventLoop) -> None:
+    """Cancels the loop's unfinished tasks and waits for them, reporting the errors they end
+    with to the loop's exception handler (as ``asyncio.run`` does when ``main`` returns)."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    for task in tasks:
+        if task.cancelled() or task.exception() is None:
+            continue
+        loop.call_exception_handler(
+            {
+                "message": "unhandled exception during asyncio.run() shutdown",
+                "exception": task.exception(),
+                "task": task,
+            }
+        )
 
 
 #: The handle ``EventLoop.call_soon`` returns: ``asyncio.Handle``'s interface (``cancel()``,

@@ -176,3 +176,31 @@ def test_a_threadsafe_call_runs_in_the_poll_phase_labelled_when_recorded() -> No
     lp.close()
     assert phases == ["poll", "poll"]
     assert labels[:2] == ["Handle._run_threadsafe", named_callback.__qualname__]
+
+
+def test_while_traced_each_handle_runs_as_an_immediate_of_its_own() -> None:
+    lp = pla.new_event_loop()
+    pl = lp.phaseloop
+    kinds: list[str] = []
+
+    def first() -> None:
+        pass
+
+    def second() -> None:
+        pass
+
+    assert not pl.observed
+    pl.trace = lambda iteration, phase, kind, callback: kinds.append(kind)
+    assert pl.observed
+    lp.call_soon(first)
+    lp.call_soon(second)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    assert kinds == ["immediate", "immediate", "immediate"]
+    pl.trace = None
+    assert not pl.observed
+    lp.call_soon(first)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    lp.close()
+    assert kinds == ["immediate"] * 3

@@ -29,6 +29,15 @@ pub trait Callback: Sized + Send + 'static {
     /// The label recorded for this callback in the timeline.
     fn label(&self) -> Option<Self::Label>;
 
+    /// What becomes of an error a callback (or the trace hook, see [`crate::TraceHook`])
+    /// returned, decided while it is still the running callback: `Err` stops `run` with it (the
+    /// default), `Ok` carries on (the Python binding hands it to `on_error` when one is set).
+    #[inline]
+    fn uncaught(lp: &Loop<Self>, err: Self::Error) -> Result<(), Self::Error> {
+        let _ = lp;
+        Err(err)
+    }
+
     /// Called after a timer's callback ran (`call` returned), with whether the loop keeps the
     /// callback: `true` for an interval, a timer its own callback refreshed, a held one-shot
     /// timer (dormant until refreshed, cleared or released: [`Loop::hold_timer`]) and a held

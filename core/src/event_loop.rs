@@ -217,7 +217,7 @@ pub struct Loop<C: Callback> {
     pub(crate) recording: Cell<bool>,
     /// A trace hook is installed (it is taken out of `hook` while it runs).
     pub(crate) hook_set: Cell<bool>,
-    pub(crate) hook: RefCell<Option<TraceHook>>,
+    pub(crate) hook: RefCell<Option<TraceHook<C>>>,
     /// The process that created the loop (a child of `fork()` has another).
     pid: u32,
     /// The rejection tracker of a promise host (`promise::rejections`), made on first use. Type
@@ -675,7 +675,8 @@ impl<C: Callback> Loop<C> {
 
     // ----- invoking callbacks ---------------------------------------------------------------
 
-    /// Runs one host callback with no borrow of the state held.
+    /// Runs one host callback with no borrow of the state held; an error it returns goes to
+    /// [`Callback::uncaught`] while it is still the running callback.
     #[inline]
     pub(crate) fn invoke(
         &self,
@@ -689,7 +690,7 @@ impl<C: Callback> Loop<C> {
             self.invoke_traced(kind, id, cb, event)
         } else {
             let _depth = DepthGuard::enter(&self.depth);
-            cb.call(self, event)
+            cb.call(self, event).or_else(|err| C::uncaught(self, err))
         };
         self.current.set(previous);
         result
@@ -721,13 +722,19 @@ impl<C: Callback> Loop<C> {
             None
         };
         let start_ns = self.clock.hrtime_ns();
-        self.emit_trace(kind, id, true, start_ns);
+        let began = self.emit_trace(kind, id, true, start_ns, cb);
         let result = {
             let _depth = DepthGuard::enter(&self.depth);
-            cb.call(self, event)
+            // A hook failing before the callback stands in for it: the callback does not run.
+            began
+                .and_then(|()| cb.call(self, event))
+                .or_else(|err| C::uncaught(self, err))
         };
         let end_ns = self.clock.hrtime_ns();
-        self.emit_trace(kind, id, false, end_ns);
+        let ended = self.emit_trace(kind, id, false, end_ns, cb).or_else(|err| {
+            let _depth = DepthGuard::enter(&self.depth);
+            C::uncaught(self, err)
+        });
         if self.recording.get() {
             let record = TraceRecord {
                 iteration: self.iteration.get(),
@@ -740,13 +747,21 @@ impl<C: Callback> Loop<C> {
             };
             self.st().timeline.push(record);
         }
-        result
+        result.and(ended)
     }
 
-    fn emit_trace(&self, kind: Kind, id: u64, begin: bool, time_ns: u64) {
+    /// Tells the hook (if one is set) about `cb`; what the hook returned.
+    fn emit_trace(
+        &self,
+        kind: Kind,
+        id: u64,
+        begin: bool,
+        time_ns: u64,
+        cb: &C,
+    ) -> Result<(), C::Error> {
         // The hook is taken out while it runs, so it may itself use the loop.
         let Some(mut hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) else {
-            return;
+            return Ok(());
         };
         let event = TraceEvent {
             iteration: self.iteration.get(),
@@ -756,16 +771,17 @@ impl<C: Callback> Loop<C> {
             begin,
             time_ns,
         };
-        {
+        let result = {
             let _depth = DepthGuard::enter(&self.depth);
-            hook(&event);
-        }
+            hook(self, &event, cb)
+        };
         // Put it back unless the hook was replaced or removed while it ran.
         if let Ok(mut slot) = self.hook.try_borrow_mut() {
             if slot.is_none() && self.hook_set.get() {
                 *slot = Some(hook);
             }
         }
+        result
     }
 }
 

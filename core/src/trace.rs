@@ -1,5 +1,8 @@
 //! Phases, callback kinds, the trace hook and the in-memory timeline recorder.
 
+use crate::callback::Callback;
+use crate::event_loop::Loop;
+
 /// A phase of one loop iteration (ordering rule 3, docs/ordering.md).
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Hash)]
 pub enum Phase {
@@ -84,8 +87,14 @@ pub struct TraceEvent {
     pub time_ns: u64,
 }
 
-/// A hook told about every callback (see [`crate::Loop::set_trace`]).
-pub type TraceHook = Box<dyn FnMut(&TraceEvent) + Send>;
+/// A hook told about every callback (see [`crate::Loop::set_trace`]): called with the loop, the
+/// event and the callback itself (what a host shows of it: the Python binding's `trace` gets the
+/// callable), once before and once after the callback runs.
+///
+/// An error the hook returns is handled as the callback's own would be ([`Callback::uncaught`]);
+/// one returned before the callback means it does not run.
+pub type TraceHook<C> =
+    Box<dyn FnMut(&Loop<C>, &TraceEvent, &C) -> Result<(), <C as Callback>::Error> + Send>;
 
 /// One callback in the recorded timeline (see [`crate::Loop::record`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,7 +117,7 @@ pub struct TraceRecord<L> {
 
 impl<C: crate::Callback> crate::Loop<C> {
     /// Sets (or removes) the hook told before and after every callback.
-    pub fn set_trace(&self, hook: Option<TraceHook>) {
+    pub fn set_trace(&self, hook: Option<TraceHook<C>>) {
         self.hook_set.set(hook.is_some());
         self.tracing.set(hook.is_some() || self.recording.get());
         let old = self

@@ -412,10 +412,11 @@ fn trace_hook_and_recorder_see_every_callback_with_phase_and_kind() {
     let lp = virtual_loop();
     let events = Arc::new(Mutex::new(Vec::new()));
     let e = events.clone();
-    lp.set_trace(Some(Box::new(move |ev| {
+    lp.set_trace(Some(Box::new(move |_, ev, _| {
         e.lock()
             .unwrap()
             .push((ev.iteration, ev.phase, ev.kind, ev.begin));
+        Ok(())
     })));
     lp.record(true);
     lp.set_timeout(

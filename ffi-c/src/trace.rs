@@ -181,7 +181,11 @@ pub unsafe extern "C" fn pl_set_trace(
         }
         let hook = hook.map(|f| {
             let mut trace = CTrace { f, lp, data, drop };
-            Box::new(move |event: &TraceEvent| trace.fire(event)) as Box<_>
+            // A C hook cannot fail: the core's error path is never taken for it.
+            Box::new(move |_: &_, event: &TraceEvent, _: &_| {
+                trace.fire(event);
+                Ok(())
+            }) as Box<_>
         });
         core.set_trace(hook);
         PL_OK

@@ -2,11 +2,16 @@
 //!
 //! A callback is the callable, its extra positional args, the `contextvars` context current when
 //! it was scheduled (see `context`: a copy of its own, or a snapshot shared with the callbacks
-//! scheduled in the same context) and an optional label: four object references and a kind,
+//! scheduled in the same context) and an optional label: four object references,
 //! stored inline in the core's queues. Calling it enters the context with the C-level
 //! `PyContext_Enter`, calls through vectorcall (or `PyObject_Call` with the args tuple as it
 //! is), and exits; there is no Python-level wrapper object on the way. A microtask queued by a
 //! promise holds the core's promise job instead (see `promise_host`).
+//!
+//! This hot path knows no feature: a job run in a callback's place is an [`OnceJob`], and the
+//! payload of a feature's event (a work outcome, a network event) a [`Deliver`], each
+//! implemented by the feature that owns it. The trace hook is the core's (see
+//! `host::core_trace_hook`), told what kind of callback runs by the core itself.
 
 use pyo3::ffi;
 use pyo3::gc::PyVisit;
@@ -14,15 +19,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use pyo3::PyTraverseError;
 
-use phaseloop_core::{Callback, Event, Kind, Loop as CoreLoop, PromiseJob};
+use phaseloop_core::{Callback, Event, Loop as CoreLoop};
 
 use crate::args;
 use crate::context::{CallContext, Slot, Snapshots};
 use crate::gil_session;
 use crate::host::Host;
-use crate::net_events;
-use crate::promise_host;
-use crate::work;
 
 /// A Python callable scheduled on the loop, or a promise job.
 pub struct PyCallback {
@@ -30,8 +32,26 @@ pub struct PyCallback {
     pub(crate) body: Body,
     /// The `label=` given when scheduling, for the timeline.
     pub(crate) label: Option<Py<PyString>>,
-    /// What scheduled it, for the trace hook.
-    pub(crate) kind: Kind,
+}
+
+/// A job that runs once in a callback's place (a promise reaction or resolve-thenable job):
+/// what the loop's callback needs of it, implemented by the feature that queues it.
+pub(crate) trait OnceJob: Send {
+    /// Runs the job.
+    fn run_once(self: Box<Self>, py: Python<'_>, lp: &CoreLoop<PyCallback>) -> PyResult<()>;
+    /// Tells the garbage collector what the job holds.
+    fn traverse_job(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError>;
+    /// What the trace hook is shown as the callback (`None` for a job that calls no handler).
+    fn trace_target(&self, py: Python<'_>) -> Option<Py<PyAny>>;
+    /// The job's name in the timeline.
+    fn timeline_label(&self, py: Python<'_>) -> Py<PyString>;
+}
+
+/// The payload of a feature's event (a work outcome, a connection, a read, ...): how it reaches
+/// a callback as arguments, implemented by the feature that owns the event.
+pub(crate) trait Deliver {
+    /// Calls `cb` with this payload's arguments.
+    fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()>;
 }
 
 /// What a [`PyCallback`] runs.
@@ -47,7 +67,7 @@ pub(crate) enum Body {
     },
     /// A promise reaction or resolve-thenable job (its handlers carry their own contexts);
     /// taken out when it runs, since a job runs once.
-    Promise(Option<Box<PromiseJob<PyCallback>>>),
+    Job(Option<Box<dyn OnceJob>>),
 }
 
 impl PyCallback {
@@ -58,11 +78,10 @@ impl PyCallback {
         func: &Bound<'_, PyAny>,
         args: Option<&Bound<'_, PyTuple>>,
         label: Option<Bound<'_, PyString>>,
-        kind: Kind,
     ) -> PyResult<PyCallback> {
         args::callable(func, "callback")?;
         let context = CallContext::own(func.py())?;
-        Ok(PyCallback::with_context(func, args, label, kind, context))
+        Ok(PyCallback::with_context(func, args, label, context))
     }
 
     /// A callback for `func(*args)` that runs once (an immediate, a tick, a microtask, a
@@ -72,12 +91,11 @@ impl PyCallback {
         func: &Bound<'_, PyAny>,
         args: Option<&Bound<'_, PyTuple>>,
         label: Option<Bound<'_, PyString>>,
-        kind: Kind,
         snapshots: &Snapshots<impl Slot>,
     ) -> PyResult<PyCallback> {
         args::callable(func, "callback")?;
         let context = CallContext::once(func.py(), snapshots)?;
-        Ok(PyCallback::with_context(func, args, label, kind, context))
+        Ok(PyCallback::with_context(func, args, label, context))
     }
 
     #[inline]
@@ -85,7 +103,6 @@ impl PyCallback {
         func: &Bound<'_, PyAny>,
         args: Option<&Bound<'_, PyTuple>>,
         label: Option<Bound<'_, PyString>>,
-        kind: Kind,
         context: CallContext,
     ) -> PyCallback {
         PyCallback {
@@ -97,17 +114,13 @@ impl PyCallback {
                 context,
             },
             label: label.map(Bound::unbind),
-            kind,
         }
     }
 
     /// An optional callback (`close(callback=None)`).
-    pub(crate) fn optional(
-        func: Option<&Bound<'_, PyAny>>,
-        kind: Kind,
-    ) -> PyResult<Option<PyCallback>> {
+    pub(crate) fn optional(func: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PyCallback>> {
         func.filter(|func| !func.is_none())
-            .map(|func| PyCallback::new(func, None, None, kind))
+            .map(|func| PyCallback::new(func, None, None))
             .transpose()
     }
 
@@ -128,8 +141,8 @@ impl PyCallback {
                 visit.call(args)?;
                 context.traverse(visit)
             }
-            Body::Promise(Some(job)) => promise_host::traverse_job(job, visit),
-            Body::Promise(None) => Ok(()),
+            Body::Job(Some(job)) => job.traverse_job(visit),
+            Body::Job(None) => Ok(()),
         }
     }
 
@@ -145,29 +158,26 @@ impl PyCallback {
                 debug_assert!(extra.is_empty() || args.is_none());
                 context.call(py, func, args.as_ref(), extra).map(drop)
             }
-            Body::Promise(_) => Ok(()),
+            Body::Job(_) => Ok(()),
         }
     }
 
-    /// What the trace hook is shown as the callback: the callable, or a promise job's handler.
-    fn traced_object(&self, py: Python<'_>) -> Py<PyAny> {
+    /// What the trace hook is shown as the callback: the callable, or a job's handler or
+    /// coroutine (`None` for a job that calls none).
+    pub(crate) fn traced_object(&self, py: Python<'_>) -> Py<PyAny> {
         match &self.body {
             Body::Call { func, .. } => func.clone_ref(py),
-            Body::Promise(job) => job
+            Body::Job(job) => job
                 .as_deref()
-                .and_then(|job| promise_host::job_target(py, job))
+                .and_then(|job| job.trace_target(py))
                 .unwrap_or_else(|| py.None()),
         }
     }
 
     fn run(&mut self, py: Python<'_>, lp: &CoreLoop<PyCallback>, event: Event<'_>) -> PyResult<()> {
-        let host = lp.host();
-        if host.is_tracing() {
-            host.trace(py, lp, self.kind, &self.traced_object(py))?;
-        }
-        if let Body::Promise(job) = &mut self.body {
+        if let Body::Job(job) = &mut self.body {
             return match job.take() {
-                Some(job) => promise_host::run_job(py, lp, *job),
+                Some(job) => job.run_once(py, lp),
                 None => Ok(()),
             };
         }
@@ -189,8 +199,14 @@ impl PyCallback {
                 let signum = signum.into_pyobject(py)?;
                 self.call_with(py, &[signum.as_ptr()])
             }
-            Event::Work(outcome) => work::deliver(py, self, outcome),
-            net => net_events::deliver(py, self, net),
+            Event::Work(outcome) => outcome.deliver(py, self),
+            Event::Connection(accepted) => accepted.deliver(py, self),
+            Event::Read(read) => read.deliver(py, self),
+            Event::Datagram(received) => received.deliver(py, self),
+            Event::Exit(status) => status.deliver(py, self),
+            Event::Connect(done) | Event::Written(done) | Event::Shutdown(done) => {
+                done.deliver(py, self)
+            }
         }
     }
 }
@@ -205,10 +221,16 @@ impl Callback for PyCallback {
         // SAFETY: the core calls callbacks from `run` only, and only `Loop.run`, a Python method,
         // calls that: the thread is attached.
         let py = unsafe { Python::assume_attached() };
-        match self.run(py, lp, event) {
-            Ok(()) => Ok(()),
-            Err(err) => lp.host().uncaught(py, err),
-        }
+        self.run(py, lp, event)
+    }
+
+    /// `on_error(exc)` if set, else `run` stops (see `Host::uncaught`).
+    #[cold]
+    fn uncaught(lp: &CoreLoop<Self>, err: PyErr) -> PyResult<()> {
+        // SAFETY: the core hands errors back here only inside `run`, as it calls callbacks
+        // (see `call`).
+        let py = unsafe { Python::assume_attached() };
+        lp.host().uncaught(py, err)
     }
 
     fn label(&self) -> Option<Label> {
@@ -219,9 +241,7 @@ impl Callback for PyCallback {
         }
         match &self.body {
             Body::Call { func, .. } => qualname(func.bind(py)).map(Label),
-            Body::Promise(job) => job
-                .as_deref()
-                .map(|job| Label(promise_host::job_label(py, job))),
+            Body::Job(job) => job.as_deref().map(|job| Label(job.timeline_label(py))),
         }
     }
 

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use phaseloop_core::net::dns;
-use phaseloop_core::{Kind, LookupAddress, LookupError, LookupFamily};
+use phaseloop_core::{LookupAddress, LookupError, LookupFamily};
 
 use crate::args;
 use crate::callback::PyCallback;
@@ -62,7 +62,7 @@ impl Loop {
         let family = LookupFamily::from_number(family)
             .ok_or_else(|| PyValueError::new_err("family must be 0, 4 or 6"))?;
         let lp = slf.get().open()?;
-        let cb = PyCallback::new(callback, None, args::label(label)?, Kind::Work)?;
+        let cb = PyCallback::new(callback, None, args::label(label)?)?;
         let id = lp
             .queue_work(dns::lookup(host, family), Some(cb))
             .map_err(core_error)?;

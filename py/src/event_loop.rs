@@ -17,7 +17,7 @@ use crate::args;
 use crate::callback::PyCallback;
 use crate::context::ThreadsafeSnapshots;
 use crate::errors::{core_error, loop_closed};
-use crate::host::Host;
+use crate::host::{core_trace_hook, Host};
 use crate::owner::ThreadBound;
 use crate::signals;
 
@@ -239,6 +239,7 @@ impl Loop {
     fn set_trace(&self, hook: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let hook = optional_callable(hook, "trace")?;
         let lp = self.owned()?;
+        lp.set_trace(hook.is_some().then(core_trace_hook));
         lp.host().set_trace(hook);
         self.note_observed(lp);
         Ok(())
@@ -299,6 +300,7 @@ impl Loop {
         let lp = unsafe { self.core.get_unchecked() };
         // Cannot be running: a running loop is reachable from the frame running it.
         let _ = close_core(lp);
+        lp.set_trace(None);
         lp.host().clear();
         self.remote_snapshots.clear();
     }

@@ -10,7 +10,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::PyTraverseError;
 
-use phaseloop_core::{Error as CoreError, HandleKind, Id, Interest, Kind};
+use phaseloop_core::{Error as CoreError, HandleKind, Id, Interest};
 
 use crate::callback::PyCallback;
 use crate::errors::core_error;
@@ -144,7 +144,7 @@ impl Timer {
     #[pyo3(signature = (callback = None))]
     fn close(&self, callback: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let lp = self.core()?;
-        let close_cb = PyCallback::optional(callback, Kind::Close)?;
+        let close_cb = PyCallback::optional(callback)?;
         if self.cleared.swap(true, Ordering::Relaxed) {
             return Ok(());
         }
@@ -393,7 +393,7 @@ impl Handle {
     #[pyo3(signature = (callback = None))]
     fn close(&self, callback: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let lp = self.lp.get().open()?;
-        let close_cb = PyCallback::optional(callback, Kind::Close)?;
+        let close_cb = PyCallback::optional(callback)?;
         if self.closed.swap(true, Ordering::Relaxed) {
             return Ok(());
         }
@@ -505,7 +505,7 @@ impl Watcher {
     #[pyo3(signature = (callback = None))]
     fn close(&self, callback: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let lp = self.lp.get().open()?;
-        let close_cb = PyCallback::optional(callback, Kind::Close)?;
+        let close_cb = PyCallback::optional(callback)?;
         if self.closed.swap(true, Ordering::Relaxed) {
             return Ok(());
         }

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyWeakrefReference};
 use pyo3::PyTraverseError;
 
-use phaseloop_core::{Kind, Loop as CoreLoop};
+use phaseloop_core::{TraceEvent, TraceHook};
 
 use crate::callback::PyCallback;
 use crate::context::LoopSnapshots;
@@ -23,8 +23,9 @@ use crate::signals;
 #[derive(Default)]
 pub struct Host {
     on_error: RefCell<Option<Py<PyAny>>>,
+    /// `loop.trace`, called by [`core_trace_hook`] (the core's hook while one is set). Held
+    /// here, where the garbage collector sees it, rather than in the core's hook.
     trace: RefCell<Option<Py<PyAny>>>,
-    tracing: Cell<bool>,
     on_unhandled_rejection: RefCell<Option<Py<PyAny>>>,
     on_rejection_handled: RefCell<Option<Py<PyAny>>>,
     /// A `KeyboardInterrupt` or `SystemExit` raised by a promise handler: it rejected the
@@ -57,11 +58,11 @@ impl Host {
     }
 
     pub(crate) fn trace_hook_set(&self) -> bool {
-        self.tracing.get()
+        self.trace.borrow().is_some()
     }
 
+    /// Keeps `loop.trace`; the caller installs [`core_trace_hook`] in the core with it.
     pub(crate) fn set_trace(&self, hook: Option<Py<PyAny>>) {
-        self.tracing.set(hook.is_some());
         let old = self.trace.replace(hook);
         drop(old);
     }
@@ -119,34 +120,20 @@ impl Host {
             .and_then(|weak| upgrade_owner(py, weak))
     }
 
-    #[inline]
-    pub(crate) fn is_tracing(&self) -> bool {
-        self.tracing.get()
-    }
-
-    /// Calls the trace hook: `hook(iteration, phase, kind, callback)`.
+    /// Calls the trace hook before a callback: `hook(iteration, phase, kind, callback)` (the
+    /// core tells after it too, which Python's hook is not).
     #[cold]
-    pub(crate) fn trace(
-        &self,
-        py: Python<'_>,
-        lp: &CoreLoop<PyCallback>,
-        kind: Kind,
-        func: &Py<PyAny>,
-    ) -> PyResult<()> {
+    fn trace(&self, py: Python<'_>, event: &TraceEvent, cb: &PyCallback) -> PyResult<()> {
+        if !event.begin {
+            return Ok(());
+        }
         let Some(hook) = self.trace_hook(py) else {
             return Ok(());
         };
-        let phase = lp.phase().map(|phase| PyString::intern(py, phase.name()));
-        hook.call1(
-            py,
-            (
-                lp.iteration(),
-                phase,
-                PyString::intern(py, kind.name()),
-                func,
-            ),
-        )
-        .map(drop)
+        let phase = event.phase.map(|phase| PyString::intern(py, phase.name()));
+        let kind = PyString::intern(py, event.kind.name());
+        hook.call1(py, (event.iteration, phase, kind, cb.traced_object(py)))
+            .map(drop)
     }
 
     /// An exception escaped a callback (ordering rule 8, docs/ordering.md): `on_error(exc)` if set,
@@ -204,4 +191,16 @@ impl Drop for Host {
     fn drop(&mut self) {
         signals::forget_sigint_watchers(self);
     }
+}
+
+/// The core's trace hook while `loop.trace` is set: it calls that hook (see [`Host::trace`]),
+/// and an exception it raises is the callback's (`on_error`, else `run()` raises it; the callback
+/// does not run). It holds nothing, so setting `loop.trace` again only swaps the host's object.
+pub(crate) fn core_trace_hook() -> TraceHook<PyCallback> {
+    Box::new(|lp, event, cb| {
+        // SAFETY: the core calls its trace hook only around a callback it runs, so inside
+        // `Loop.run`, where the thread is attached (see `PyCallback::call`).
+        let py = unsafe { Python::assume_attached() };
+        lp.host().trace(py, event, cb)
+    })
 }

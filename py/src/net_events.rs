@@ -14,54 +14,83 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use phaseloop_core::{Event, ReadEvent};
+use phaseloop_core::{Datagram, ExitStatus, Id, ReadEvent};
 
-use crate::callback::PyCallback;
+use crate::callback::{Deliver, PyCallback};
 use crate::errors::io_error;
 
 fn error_object(py: Python<'_>, err: std::io::Error) -> Py<PyAny> {
     io_error(err).into_value(py).into_any()
 }
 
-/// Calls `cb` with the arguments of a network event; `false` if `event` is not one.
-pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, event: Event<'_>) -> PyResult<()> {
-    let none = py.None();
-    let args: [Py<PyAny>; 2] = match event {
-        Event::Connection(Ok(id)) => [
-            none.clone_ref(py),
-            id.as_u64().into_pyobject(py)?.into_any().unbind(),
-        ],
-        Event::Connection(Err(err)) => [error_object(py, err), none.clone_ref(py)],
-        Event::Read(ReadEvent::Data(data)) => [
-            none.clone_ref(py),
-            PyBytes::new(py, data).into_any().unbind(),
-        ],
-        Event::Read(ReadEvent::Eof) => [none.clone_ref(py), none.clone_ref(py)],
-        Event::Read(ReadEvent::Error(err)) => [error_object(py, err), none.clone_ref(py)],
-        Event::Datagram(Ok(datagram)) => {
-            let data = PyBytes::new(py, datagram.data);
-            let from = crate::sender_cache::sender(py, datagram.from)?;
-            [
-                none.clone_ref(py),
-                (data, from).into_pyobject(py)?.into_any().unbind(),
-            ]
-        }
-        Event::Datagram(Err(err)) => [error_object(py, err), none.clone_ref(py)],
-        Event::Exit(status) => [
-            status.code.into_pyobject(py)?.into_any().unbind(),
-            status.signal.into_pyobject(py)?.into_any().unbind(),
-        ],
-        Event::Connect(result) | Event::Written(result) | Event::Shutdown(result) => {
-            let error = match result {
-                Ok(()) => none.clone_ref(py),
-                Err(err) => error_object(py, err),
-            };
-            let ptr: [*mut ffi::PyObject; 1] = [error.as_ptr()];
-            return cb.call_with(py, &ptr);
-        }
-        // Every other event has its own conversion in `callback.rs`.
-        _ => return Ok(()),
-    };
+/// Calls `cb(first, second)`.
+fn call_two(py: Python<'_>, cb: &PyCallback, args: [Py<PyAny>; 2]) -> PyResult<()> {
     let ptrs: [*mut ffi::PyObject; 2] = [args[0].as_ptr(), args[1].as_ptr()];
     cb.call_with(py, &ptrs)
+}
+
+/// A connection: `(None, stream_id)` or `(OSError, None)`.
+impl Deliver for std::io::Result<Id> {
+    fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
+        let args = match self {
+            Ok(id) => [
+                py.None(),
+                id.as_u64().into_pyobject(py)?.into_any().unbind(),
+            ],
+            Err(err) => [error_object(py, err), py.None()],
+        };
+        call_two(py, cb, args)
+    }
+}
+
+/// A read: `(None, bytes)`, `(None, None)` at the end, `(OSError, None)`.
+impl Deliver for ReadEvent<'_> {
+    fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
+        let args = match self {
+            ReadEvent::Data(data) => [py.None(), PyBytes::new(py, data).into_any().unbind()],
+            ReadEvent::Eof => [py.None(), py.None()],
+            ReadEvent::Error(err) => [error_object(py, err), py.None()],
+        };
+        call_two(py, cb, args)
+    }
+}
+
+/// A datagram: `(None, (bytes, (host, port)))` or `(OSError, None)`.
+impl Deliver for std::io::Result<Datagram<'_>> {
+    fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
+        let args = match self {
+            Ok(datagram) => {
+                let data = PyBytes::new(py, datagram.data);
+                let from = crate::sender_cache::sender(py, datagram.from)?;
+                [
+                    py.None(),
+                    (data, from).into_pyobject(py)?.into_any().unbind(),
+                ]
+            }
+            Err(err) => [error_object(py, err), py.None()],
+        };
+        call_two(py, cb, args)
+    }
+}
+
+/// A child's exit: `(exit_code, signal)`, each an int or `None`.
+impl Deliver for ExitStatus {
+    fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
+        let args = [
+            self.code.into_pyobject(py)?.into_any().unbind(),
+            self.signal.into_pyobject(py)?.into_any().unbind(),
+        ];
+        call_two(py, cb, args)
+    }
+}
+
+/// A connect, write or shutdown: `(None,)` or `(OSError,)`.
+impl Deliver for std::io::Result<()> {
+    fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
+        let error = match self {
+            Ok(()) => py.None(),
+            Err(err) => error_object(py, err),
+        };
+        cb.call_with(py, &[error.as_ptr()])
+    }
 }

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 
-use phaseloop_core::{Id, Kind, SpawnOptions, Stdio};
+use phaseloop_core::{Id, SpawnOptions, Stdio};
 
 use crate::args;
 use crate::callback::PyCallback;
@@ -78,7 +78,7 @@ impl Loop {
                 stdio(stdio_err, "stderr")?,
             ],
         };
-        let cb = PyCallback::new(on_exit, None, args::label(label)?, Kind::Exit)?;
+        let cb = PyCallback::new(on_exit, None, args::label(label)?)?;
         let spawned = lp.spawn(&options, cb).map_err(core_error)?;
         Ok((
             spawned.id.as_u64(),

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use pyo3::PyTraverseError;
 
-use phaseloop_core::{Error as CoreError, Kind, Promise as CorePromise, Settled};
+use phaseloop_core::{Error as CoreError, Promise as CorePromise, Settled};
 
 use crate::args;
 use crate::callback::{Body, PyCallback};
@@ -415,7 +415,7 @@ impl Loop {
         let value = value.map_or_else(|| py.None(), |v| v.clone().unbind());
         let label = label.unwrap_or_else(|| PyString::new(py, "sleep"));
         Loop::settled_by(slf, Settle::Resolve, |lp, resolve| {
-            let cb = settle_callback(py, resolve, Some(value), label, Kind::Timeout)?;
+            let cb = settle_callback(py, resolve, Some(value), label)?;
             lp.set_timeout(delay, cb).map(drop).map_err(core_error)
         })
     }
@@ -433,7 +433,7 @@ impl Loop {
         let value = value.map_or_else(|| py.None(), |v| v.clone().unbind());
         let label = label.unwrap_or_else(|| PyString::new(py, "immediate"));
         Loop::settled_by(slf, Settle::Resolve, |lp, resolve| {
-            let cb = settle_callback(py, resolve, Some(value), label, Kind::Immediate)?;
+            let cb = settle_callback(py, resolve, Some(value), label)?;
             lp.set_immediate(cb).map(drop).map_err(core_error)
         })
     }
@@ -452,7 +452,7 @@ impl Loop {
         let job = job_for(work, args)?;
         let label = label.unwrap_or_else(|| PyString::new(py, "work"));
         Loop::settled_by(slf, Settle::WorkOutcome, |lp, settle| {
-            let cb = settle_callback(py, settle, None, label, Kind::Work)?;
+            let cb = settle_callback(py, settle, None, label)?;
             lp.queue_work(job, Some(cb)).map(drop).map_err(core_error)
         })
     }
@@ -515,7 +515,6 @@ fn settle_callback(
     settle: Py<ResolvingFunction>,
     value: Option<Py<PyAny>>,
     label: Bound<'_, PyString>,
-    kind: Kind,
 ) -> PyResult<PyCallback> {
     Ok(PyCallback {
         body: Body::Call {
@@ -527,6 +526,5 @@ fn settle_callback(
             context: CallContext::own(py)?,
         },
         label: Some(label.unbind()),
-        kind,
     })
 }

@@ -12,10 +12,10 @@ use pyo3::types::{
 use pyo3::PyTraverseError;
 
 use phaseloop_core::promise::HostRef;
-use phaseloop_core::{Kind, Promise as CorePromise, PromiseHost, PromiseJob};
+use phaseloop_core::{Promise as CorePromise, PromiseHost, PromiseJob};
 use phaseloop_core::{ResolvingFunctions, Settled};
 
-use crate::callback::{qualname, Body, PyCallback};
+use crate::callback::{qualname, Body, OnceJob, PyCallback};
 use crate::context::CallContext;
 use crate::coroutine::{self, CoroutineTask};
 use crate::errors::{AggregateError, UnhandledRejection};
@@ -116,45 +116,45 @@ pub(crate) fn visit_host_ref(
     };
 }
 
-/// Tells the garbage collector what a queued promise job holds.
-pub(crate) fn traverse_job(
-    job: &PromiseJob<PyCallback>,
-    visit: &PyVisit<'_>,
-) -> Result<(), PyTraverseError> {
-    let mut result = Ok(());
-    job.visit(&mut |held| visit_host_ref(visit, &mut result, held));
-    result
-}
-
-/// What the trace hook is given for a promise job: its handler's callable or coroutine.
-pub(crate) fn job_target(py: Python<'_>, job: &PromiseJob<PyCallback>) -> Option<Py<PyAny>> {
-    job.handler().map(|handler| handler.target(py))
-}
-
-/// A promise job's timeline label: the `label=` of its handler, else the handler's (or the
-/// coroutine's) `__qualname__`, else what kind of job it is.
-pub(crate) fn job_label(py: Python<'_>, job: &PromiseJob<PyCallback>) -> Py<PyString> {
-    let handler = job.handler();
-    if let Some(PyHandler::Call {
-        label: Some(label), ..
-    }) = handler
-    {
-        return label.clone_ref(py);
+/// A promise job in the loop's microtask queue.
+impl OnceJob for PromiseJob<PyCallback> {
+    /// Runs it. A `KeyboardInterrupt` or `SystemExit` raised by a handler settled its promise
+    /// like any exception and now stops `run()`; a value thrown where no promise can take it
+    /// (an `await` continuation) is uncaught.
+    fn run_once(self: Box<Self>, py: Python<'_>, lp: &Core) -> PyResult<()> {
+        let result = (*self).run(lp);
+        if let Some(fatal) = lp.host().take_fatal() {
+            return Err(fatal);
+        }
+        result.map_err(|thrown| PyErr::from_value(thrown.0.into_bound(py)))
     }
-    handler
-        .and_then(|handler| qualname(handler.target(py).bind(py)))
-        .unwrap_or_else(|| PyString::new(py, job.kind().label()).unbind())
-}
 
-/// Runs a promise job. A `KeyboardInterrupt` or `SystemExit` raised by a handler settled its
-/// promise like any exception and now stops `run()`; a value thrown where no promise can take
-/// it (an `await` continuation) is uncaught.
-pub(crate) fn run_job(py: Python<'_>, lp: &Core, job: PromiseJob<PyCallback>) -> PyResult<()> {
-    let result = job.run(lp);
-    if let Some(fatal) = lp.host().take_fatal() {
-        return Err(fatal);
+    /// Tells the garbage collector what the job holds.
+    fn traverse_job(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let mut result = Ok(());
+        self.visit(&mut |held| visit_host_ref(visit, &mut result, held));
+        result
     }
-    result.map_err(|thrown| PyErr::from_value(thrown.0.into_bound(py)))
+
+    /// Its handler's callable or coroutine.
+    fn trace_target(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.handler().map(|handler| handler.target(py))
+    }
+
+    /// The `label=` of its handler, else the handler's (or the coroutine's) `__qualname__`, else
+    /// what kind of job it is.
+    fn timeline_label(&self, py: Python<'_>) -> Py<PyString> {
+        let handler = self.handler();
+        if let Some(PyHandler::Call {
+            label: Some(label), ..
+        }) = handler
+        {
+            return label.clone_ref(py);
+        }
+        handler
+            .and_then(|handler| qualname(handler.target(py).bind(py)))
+            .unwrap_or_else(|| PyString::new(py, self.kind().label()).unbind())
+    }
 }
 
 /// What a handler raised, as the reason its promise rejects with. `KeyboardInterrupt` and
@@ -201,9 +201,8 @@ impl PromiseHost for PyCallback {
 
     fn promise_job(job: PromiseJob<PyCallback>) -> PyCallback {
         PyCallback {
-            body: Body::Promise(Some(Box::new(job))),
+            body: Body::Job(Some(Box::new(job))),
             label: None,
-            kind: Kind::Microtask,
         }
     }
 

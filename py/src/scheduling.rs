@@ -5,7 +5,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use phaseloop_core::{Error as CoreError, HandleKind, Id, Kind};
+use phaseloop_core::{Error as CoreError, HandleKind, Id};
 
 use crate::args;
 use crate::callback::PyCallback;
@@ -26,7 +26,7 @@ fn snapshots(lp: &Core) -> &LoopSnapshots {
 /// makes.
 pub(crate) fn queue_immediate(lp: &Bound<'_, Loop>, callback: &Bound<'_, PyAny>) -> PyResult<()> {
     let core = lp.get().open()?;
-    let cb = PyCallback::once(callback, None, None, Kind::Immediate, snapshots(core))?;
+    let cb = PyCallback::once(callback, None, None, snapshots(core))?;
     core.set_immediate(cb).map_err(core_error)?;
     Ok(())
 }
@@ -40,7 +40,7 @@ pub(crate) fn queue_timeout(
     delay_ms: f64,
 ) -> PyResult<Id> {
     let core = lp.get().open()?;
-    let cb = PyCallback::once(callback, None, None, Kind::Timeout, snapshots(core))?;
+    let cb = PyCallback::once(callback, None, None, snapshots(core))?;
     core.set_timeout(delay_ms, cb).map_err(core_error)
 }
 
@@ -55,7 +55,7 @@ pub(crate) fn clear_queued_timeout(lp: &Loop, id: Id) -> PyResult<()> {
 /// `call_threadsafe(callback)` for the module's own callables (asyncio's native
 /// `call_soon_threadsafe`), from any thread: no argument parsing, no label.
 pub(crate) fn queue_threadsafe(lp: &Loop, callback: &Bound<'_, PyAny>) -> PyResult<()> {
-    let cb = PyCallback::once(callback, None, None, Kind::Threadsafe, &lp.remote_snapshots)?;
+    let cb = PyCallback::once(callback, None, None, &lp.remote_snapshots)?;
     lp.remote.call(cb).map_err(core_error)
 }
 
@@ -74,12 +74,7 @@ impl Loop {
     ) -> PyResult<Bound<'py, Timer>> {
         let lp = slf.get().open()?;
         let delay = args::delay(delay)?;
-        let kind = if repeat {
-            Kind::Interval
-        } else {
-            Kind::Timeout
-        };
-        let cb = PyCallback::new(callback, Some(args), label, kind)?;
+        let cb = PyCallback::new(callback, Some(args), label)?;
         let id = if repeat {
             lp.set_interval(delay, cb).map_err(core_error)?
         } else {
@@ -99,12 +94,7 @@ impl Loop {
         label: Option<Bound<'py, PyString>>,
     ) -> PyResult<Bound<'py, Handle>> {
         let lp = slf.get().open()?;
-        let trace_kind = match kind {
-            HandleKind::Idle => Kind::Idle,
-            HandleKind::Prepare => Kind::Prepare,
-            HandleKind::Check => Kind::Check,
-        };
-        let cb = PyCallback::new(callback, None, label, trace_kind)?;
+        let cb = PyCallback::new(callback, None, label)?;
         let id = lp.add_handle(kind, cb).map_err(core_error)?;
         Bound::new(
             slf.py(),
@@ -168,7 +158,7 @@ impl Loop {
     ) -> PyResult<Bound<'py, Immediate>> {
         let label = args::label(label)?;
         let lp = slf.get().open()?;
-        let cb = PyCallback::once(callback, Some(args), label, Kind::Immediate, snapshots(lp))?;
+        let cb = PyCallback::once(callback, Some(args), label, snapshots(lp))?;
         let id = lp.set_immediate(cb).map_err(core_error)?;
         Immediate::handed_out(slf, &lp.host().spare_immediate, id)
     }
@@ -198,7 +188,7 @@ impl Loop {
     ) -> PyResult<()> {
         let label = args::label(label)?;
         let lp = self.open()?;
-        let cb = PyCallback::once(callback, Some(args), label, Kind::Tick, snapshots(lp))?;
+        let cb = PyCallback::once(callback, Some(args), label, snapshots(lp))?;
         lp.next_tick(cb).map_err(core_error)
     }
 
@@ -211,7 +201,7 @@ impl Loop {
     ) -> PyResult<()> {
         let label = args::label(label)?;
         let lp = self.open()?;
-        let cb = PyCallback::once(callback, None, label, Kind::Microtask, snapshots(lp))?;
+        let cb = PyCallback::once(callback, None, label, snapshots(lp))?;
         lp.queue_microtask(cb).map_err(core_error)
     }
 
@@ -225,7 +215,7 @@ impl Loop {
     ) -> PyResult<()> {
         let label = args::label(label)?;
         let lp = self.open()?;
-        let cb = PyCallback::once(callback, Some(args), label, Kind::Pending, snapshots(lp))?;
+        let cb = PyCallback::once(callback, Some(args), label, snapshots(lp))?;
         lp.queue_pending(cb).map_err(core_error)
     }
 
@@ -276,7 +266,7 @@ impl Loop {
         let lp = slf.get().open()?;
         let fd = args::fd(fd)?;
         let interest = interest(readable, writable)?;
-        let cb = PyCallback::new(callback, None, label, Kind::Io)?;
+        let cb = PyCallback::new(callback, None, label)?;
         let id = lp.watch_fd(fd, interest, cb).map_err(core_error)?;
         Bound::new(slf.py(), Watcher::new(slf.clone().unbind(), id, fd))
     }
@@ -293,7 +283,7 @@ impl Loop {
         let lp = slf.get().open()?;
         let signum = i32::try_from(args::count(signum, "signum")?)
             .map_err(|_| PyValueError::new_err("signum is not a signal that can be watched"))?;
-        let cb = PyCallback::new(callback, None, label, Kind::Signal)?;
+        let cb = PyCallback::new(callback, None, label)?;
         signals::prepare_sigint(slf.py(), signum)?;
         let id = lp.on_signal(signum, cb).map_err(core_error)?;
         signals::watch_started(lp.host(), signum);
@@ -313,13 +303,7 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let label = args::label(label)?;
-        let cb = PyCallback::once(
-            callback,
-            Some(args),
-            label,
-            Kind::Threadsafe,
-            &self.remote_snapshots,
-        )?;
+        let cb = PyCallback::once(callback, Some(args), label, &self.remote_snapshots)?;
         self.remote.call(cb).map_err(core_error)
     }
 }

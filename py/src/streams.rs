@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-use phaseloop_core::{Error as CoreError, Id, Kind, ListenOptions, NetAddr, SyncWrite, WriteBufs};
+use phaseloop_core::{Error as CoreError, Id, ListenOptions, NetAddr, SyncWrite, WriteBufs};
 
 use crate::args;
 use crate::callback::PyCallback;
@@ -113,7 +113,7 @@ fn queue_write(
     on_written: &Bound<'_, PyAny>,
 ) -> PyResult<usize> {
     let len: usize = (0..bufs.count()).map(|i| bufs.get(i).len()).sum();
-    let cb = callback(on_written, None, Kind::Write)?;
+    let cb = callback(on_written, None)?;
     match lp.write(id, bufs, Some(cb), SyncWrite::Pending) {
         // With SyncWrite::Pending a finished write's callback is queued, never handed back.
         Ok(_) => Ok(len),
@@ -154,21 +154,16 @@ fn id(raw: u64) -> Id {
     Id::from_u64(raw)
 }
 
-fn callback(
-    func: &Bound<'_, PyAny>,
-    label: Option<&Bound<'_, PyAny>>,
-    kind: Kind,
-) -> PyResult<PyCallback> {
-    PyCallback::new(func, None, args::label(label)?, kind)
+fn callback(func: &Bound<'_, PyAny>, label: Option<&Bound<'_, PyAny>>) -> PyResult<PyCallback> {
+    PyCallback::new(func, None, args::label(label)?)
 }
 
 fn optional_callback(
     func: Option<&Bound<'_, PyAny>>,
     label: Option<&Bound<'_, PyAny>>,
-    kind: Kind,
 ) -> PyResult<Option<PyCallback>> {
     match func.filter(|f| !f.is_none()) {
-        Some(func) => callback(func, label, kind).map(Some),
+        Some(func) => callback(func, label).map(Some),
         None => Ok(None),
     }
 }
@@ -276,7 +271,7 @@ impl Loop {
     ) -> PyResult<u64> {
         let lp = self.open()?;
         let addr = bind_address(host, port)?;
-        let cb = callback(on_connection, label, Kind::Connection)?;
+        let cb = callback(on_connection, label)?;
         let options = ListenOptions {
             backlog,
             reuse_port,
@@ -296,7 +291,7 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let lp = self.open()?;
-        let cb = callback(on_connection, label, Kind::Connection)?;
+        let cb = callback(on_connection, label)?;
         lp.pipe_listen(&path, backlog, cb)
             .map(Id::as_u64)
             .map_err(core_error)
@@ -311,7 +306,7 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let lp = self.open()?;
-        let cb = callback(on_connect, label, Kind::Connect)?;
+        let cb = callback(on_connect, label)?;
         lp.tcp_connect(host, port, cb)
             .map(Id::as_u64)
             .map_err(core_error)
@@ -325,7 +320,7 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let lp = self.open()?;
-        let cb = callback(on_connect, label, Kind::Connect)?;
+        let cb = callback(on_connect, label)?;
         lp.pipe_connect(&path, cb)
             .map(Id::as_u64)
             .map_err(core_error)
@@ -400,7 +395,7 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let lp = self.open()?;
-        let cb = callback(on_read, label, Kind::Read)?;
+        let cb = callback(on_read, label)?;
         lp.read_start(id(stream), cb).map_err(core_error)
     }
 
@@ -420,12 +415,11 @@ impl Loop {
     ) -> PyResult<bool> {
         let lp = self.open()?;
         let (bufs, _) = write_bufs(data)?;
-        let cb = optional_callback(on_written, label, Kind::Write)?;
+        let cb = optional_callback(on_written, label)?;
         let had_cb = cb.is_some();
         let before = lp.write_queue_size(id(stream)).map_err(core_error)?;
         match lp.write(id(stream), bufs, cb, SyncWrite::Tick) {
-            Ok(Some(mut back)) => {
-                back.kind = Kind::Tick;
+            Ok(Some(back)) => {
                 lp.next_tick(back).map_err(core_error)?;
                 Ok(true)
             }
@@ -453,7 +447,7 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let lp = self.open()?;
-        let cb = optional_callback(on_shutdown, label, Kind::Shutdown)?;
+        let cb = optional_callback(on_shutdown, label)?;
         lp.shutdown(id(stream), cb).map_err(core_error)
     }
 
@@ -469,7 +463,7 @@ impl Loop {
             // A closed loop closed its streams already.
             return Ok(false);
         };
-        let cb = optional_callback(on_close, label, Kind::Close)?;
+        let cb = optional_callback(on_close, label)?;
         Ok(lp.close_handle(id(stream), cb).is_ok())
     }
 

@@ -11,7 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use phaseloop_core::{Error as CoreError, Id, Kind, SyncWrite};
+use phaseloop_core::{Error as CoreError, Id, SyncWrite};
 
 use crate::args;
 use crate::callback::PyCallback;
@@ -80,7 +80,7 @@ impl Loop {
         label: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let lp = self.open()?;
-        let cb = PyCallback::new(on_message, None, args::label(label)?, Kind::Udp)?;
+        let cb = PyCallback::new(on_message, None, args::label(label)?)?;
         lp.udp_recv_start(id(sock), cb).map_err(core_error)
     }
 
@@ -116,7 +116,7 @@ impl Loop {
             Err(err) => return Err(core_error(err)),
         }
         let len = owned.len();
-        let cb = PyCallback::new(on_sent, None, None, Kind::Udp)?;
+        let cb = PyCallback::new(on_sent, None, None)?;
         match lp.udp_send(id(sock), owned, to, Some(cb), SyncWrite::Pending) {
             // With SyncWrite::Pending a finished send's callback is queued, never handed back.
             Ok(_) => Ok(len),
@@ -154,13 +154,12 @@ impl Loop {
         };
         let bufs = args::bytes(data, "data")?;
         let cb = match on_sent.filter(|f| !f.is_none()) {
-            Some(f) => Some(PyCallback::new(f, None, args::label(label)?, Kind::Udp)?),
+            Some(f) => Some(PyCallback::new(f, None, args::label(label)?)?),
             None => None,
         };
         let had_cb = cb.is_some();
         match lp.udp_send(id(sock), bufs, to, cb, SyncWrite::Tick) {
-            Ok(Some(mut back)) => {
-                back.kind = Kind::Tick;
+            Ok(Some(back)) => {
                 lp.next_tick(back).map_err(core_error)?;
                 Ok(true)
             }

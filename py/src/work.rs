@@ -5,11 +5,11 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
-use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, Kind, WorkOutcome};
+use phaseloop_core::{Error as CoreError, Job, JobError, JobOutput, WorkOutcome};
 use phaseloop_core::{LookupAddress, LookupError};
 
 use crate::args;
-use crate::callback::{Body, PyCallback};
+use crate::callback::{Body, Deliver, PyCallback};
 use crate::context::{call_in_context, copy_context, CallContext};
 use crate::errors::{core_error, io_error, io_error_at, Cancelled, FileError};
 use crate::event_loop::Loop;
@@ -74,7 +74,7 @@ impl Loop {
         let lp = slf.get().open()?;
         let job = job_for(work, args)?;
         let after = match callback.filter(|cb| !cb.is_none()) {
-            Some(callback) => PyCallback::new(callback, None, label, Kind::Work)?,
+            Some(callback) => PyCallback::new(callback, None, label)?,
             // No callback: an error of the job is still reported, as uncaught (rule 8).
             None => PyCallback {
                 body: Body::Call {
@@ -86,7 +86,6 @@ impl Loop {
                     Some(label) => label.unbind(),
                     None => PyString::new(py, "work").unbind(),
                 }),
-                kind: Kind::Work,
             },
         };
         let id = lp.queue_work(job, Some(after)).map_err(core_error)?;
@@ -135,31 +134,33 @@ pub(crate) fn failure(error: JobError) -> PyErr {
     }
 }
 
-/// Runs a work callback with its outcome.
-pub(crate) fn deliver(py: Python<'_>, cb: &PyCallback, outcome: WorkOutcome) -> PyResult<()> {
-    let (error, result) = match outcome {
-        WorkOutcome::Done(value) => (None, output(py, value)),
-        WorkOutcome::Failed(error) => (Some(failure(error)), py.None()),
-        WorkOutcome::Panicked(message) => (
-            Some(PyRuntimeError::new_err(format!(
-                "the work job panicked: {message}"
-            ))),
-            py.None(),
-        ),
-        WorkOutcome::Cancelled => (
-            Some(Cancelled::new_err(
-                "the work request was cancelled before it started",
-            )),
-            py.None(),
-        ),
-    };
-    if cb.is_missing(py) {
-        // No callback to hand it to: a failure is uncaught; a cancellation was asked for.
-        return match error {
-            Some(err) if !err.is_instance_of::<Cancelled>(py) => Err(err),
-            _ => Ok(()),
+/// A work request's outcome: `callback(error, result)`.
+impl Deliver for WorkOutcome {
+    fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
+        let (error, result) = match self {
+            WorkOutcome::Done(value) => (None, output(py, value)),
+            WorkOutcome::Failed(error) => (Some(failure(error)), py.None()),
+            WorkOutcome::Panicked(message) => (
+                Some(PyRuntimeError::new_err(format!(
+                    "the work job panicked: {message}"
+                ))),
+                py.None(),
+            ),
+            WorkOutcome::Cancelled => (
+                Some(Cancelled::new_err(
+                    "the work request was cancelled before it started",
+                )),
+                py.None(),
+            ),
         };
+        if cb.is_missing(py) {
+            // No callback to hand it to: a failure is uncaught; a cancellation was asked for.
+            return match error {
+                Some(err) if !err.is_instance_of::<Cancelled>(py) => Err(err),
+                _ => Ok(()),
+            };
+        }
+        let error = error.map_or_else(|| py.None(), |err| err.into_value(py).into_any());
+        cb.call_with(py, &[error.as_ptr(), result.as_ptr()])
     }
-    let error = error.map_or_else(|| py.None(), |err| err.into_value(py).into_any());
-    cb.call_with(py, &[error.as_ptr(), result.as_ptr()])
 }

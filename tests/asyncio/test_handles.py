@@ -387,3 +387,31 @@ def test_a_subclasss_own_call_at_sees_call_later() -> None:
         assert len(calls) == 1  # sleep(0) schedules no timer
     finally:
         lp.close()
+
+
+def test_while_traced_each_handle_runs_as_an_immediate_of_its_own() -> None:
+    lp = pla.new_event_loop()
+    pl = lp.phaseloop
+    kinds: list[str] = []
+
+    def first() -> None:
+        pass
+
+    def second() -> None:
+        pass
+
+    assert not pl.observed
+    pl.trace = lambda iteration, phase, kind, callback: kinds.append(kind)
+    assert pl.observed
+    lp.call_soon(first)
+    lp.call_soon(second)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    assert kinds == ["immediate", "immediate", "immediate"]
+    pl.trace = None
+    assert not pl.observed
+    lp.call_soon(first)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    lp.close()
+    assert kinds == ["immediate"] * 3

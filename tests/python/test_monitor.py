@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import phaseloop
 import pytest
@@ -66,6 +71,174 @@ def test_trace_sees_every_kind(real_loop: phaseloop.Loop) -> None:
             "close",
         ]
     )
+
+
+def test_trace_names_each_kind_of_callback_and_the_callable_it_runs(
+    real_loop: phaseloop.Loop,
+) -> None:
+    # One callback at a time, each scheduling the next, so the order is exact.
+    lp = real_loop
+    traced: list[tuple[str | None, str, object]] = []
+    lp.trace = lambda iteration, phase, kind, callback: traced.append(
+        (phase, kind, callback)
+    )
+    steps: list[Callable[[], object]] = []
+    handles: dict[str, Any] = {}
+
+    def next_step(*args: object) -> None:
+        if steps:
+            steps.pop(0)()
+
+    def done() -> None:
+        pass
+
+    def on_interval() -> None:
+        lp.clear_interval(handles["interval"])
+        next_step()
+
+    def on_idle() -> None:
+        handles["idle"].stop()
+        next_step()
+
+    def on_prepare() -> None:
+        handles["prepare"].close(next_step)
+
+    def on_check() -> None:
+        handles["check"].close()
+        next_step()
+
+    read_fd, write_fd = os.pipe()
+
+    def on_io(readable: bool, writable: bool) -> None:
+        handles["watcher"].close()
+        next_step()
+
+    def on_usr1(signum: int) -> None:
+        handles["usr1"].close()
+        next_step()
+
+    def start_check() -> None:
+        handles["check"] = lp.add_check(on_check)
+        lp.set_immediate(done)  # a check handle alone would let poll block
+
+    def start_io() -> None:
+        os.write(write_fd, b"x")
+        handles["watcher"] = lp.watch_fd(read_fd, on_io)
+
+    def start_signal() -> None:
+        handles["usr1"] = lp.on_signal(signal.SIGUSR1, on_usr1)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    def start_interval() -> None:
+        handles["interval"] = lp.set_interval(on_interval, 1)
+
+    def start_idle() -> None:
+        handles["idle"] = lp.add_idle(on_idle)
+
+    def start_prepare() -> None:
+        handles["prepare"] = lp.add_prepare(on_prepare)
+
+    steps.extend(
+        [
+            lambda: lp.next_tick(next_step),
+            lambda: lp.queue_microtask(next_step),
+            lambda: lp.resolve(1).then(next_step),
+            lambda: lp.set_timeout(next_step, 1),
+            start_interval,
+            lambda: lp.set_immediate(next_step),
+            lambda: lp.queue_pending(next_step),
+            start_idle,
+            start_prepare,
+            start_check,
+            lambda: lp.queue_work(lambda: 1, callback=next_step),
+            lambda: lp.call_threadsafe(next_step),
+            start_io,
+            start_signal,
+        ]
+    )
+    lp.set_immediate(next_step)
+    try:
+        lp.run()
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert traced == [
+        ("check", "immediate", next_step),
+        ("check", "tick", next_step),
+        ("check", "microtask", next_step),
+        ("check", "microtask", next_step),
+        ("timers", "timeout", next_step),
+        ("timers", "interval", on_interval),
+        ("check", "immediate", next_step),
+        ("pending", "pending", next_step),
+        ("idle", "idle", on_idle),
+        ("prepare", "prepare", on_prepare),
+        ("close", "close", next_step),
+        ("check", "check", on_check),
+        ("check", "immediate", done),
+        ("poll", "work", next_step),
+        ("poll", "threadsafe", next_step),
+        ("poll", "io", on_io),
+        ("poll", "signal", on_usr1),
+    ]
+
+
+def test_trace_sees_the_network_and_process_kinds(real_loop: phaseloop.Loop) -> None:
+    lp = real_loop
+    kinds: set[str] = set()
+    lp.trace = lambda iteration, phase, kind, callback: kinds.add(kind)
+
+    def on_connection(stream: phaseloop.net.Stream) -> None:
+        stream.on("data", lambda data: (stream.end(), server.close()))
+
+    server = lp.listen(on_connection)
+    client = lp.connect(
+        server.port, on_connect=lambda: client.write(b"hi", lambda err: None)
+    )
+    client.on("end", lambda: client.end())
+    client.resume()
+    udp = lp.udp(lambda data, sender: udp.close())
+    udp.bind(0, "127.0.0.1", lambda: udp.send(b"x", udp.address[1], "127.0.0.1"))
+    lp.spawn(
+        [sys.executable, "-c", "pass"],
+        stdin="ignore",
+        stdout="ignore",
+        stderr="ignore",
+        on_exit=lambda code, signum: None,
+    )
+    lp.run()
+    assert kinds == {"tick", "connection", "connect", "read", "udp", "close", "exit"}
+
+
+@pytest.mark.parametrize("with_on_error", [False, True])
+def test_an_exception_raised_by_trace_stands_for_the_callback_it_preceded(
+    loop: phaseloop.Loop, with_on_error: bool
+) -> None:
+    ran: list[str] = []
+    errors: list[BaseException] = []
+    hook_error = ValueError("from the hook")
+
+    def hook(iteration: int, phase: object, kind: str, callback: object) -> None:
+        if kind == "timeout" and not ran.count("raised"):
+            ran.append("raised")
+            raise hook_error
+
+    loop.trace = hook
+    if with_on_error:
+        loop.on_error = errors.append
+    loop.set_timeout(lambda: ran.append("first timeout"), 1)
+    loop.set_immediate(lambda: ran.append("immediate"))
+    loop.set_timeout(lambda: ran.append("second timeout"), 2)
+    if with_on_error:
+        loop.run()
+        assert errors == [hook_error]
+    else:
+        with pytest.raises(ValueError, match="from the hook"):
+            loop.run()
+        loop.run()
+    # The callback the hook raised before did not run; the hook stays set.
+    assert ran == ["immediate", "raised", "second timeout"]
+    assert loop.trace is hook
 
 
 def test_record_and_timeline_without_calling_python(loop: phaseloop.Loop) -> None:

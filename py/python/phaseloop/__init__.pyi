@@ -438,7 +438,8 @@ class Loop:
     def closed(self) -> bool: ...
     on_error: Callable[[BaseException], object] | None
     # The callback is the callable the loop is about to call; for a promise job, its
-    # handler or its coroutine (None for a job that calls no handler).
+    # handler or its coroutine (None for a job that calls no handler). An exception the hook
+    # raises is that callback's (on_error gets it, else run() raises it), and it does not run.
     trace: Callable[[int, _PhaseName | None, _KindName, Any], object] | None
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...

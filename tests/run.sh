@@ -54,7 +54,15 @@ py_files=(py/python tests/python tests/asyncio examples/python bench tests/confo
 
 # phaseloop.asyncio is judged by the asyncio suites of each CPython it supports that the machine
 # has: 3.13's too when one is installed (on PATH, or pyenv's).
-py313=$(command -v python3.13 || ls -d "$HOME"/.pyenv/versions/3.13*/bin/python3 2>/dev/null | tail -n 1 || true)
+# (pyenv's python3.13 shim is on PATH even where 3.13 is not the selected version: each
+# candidate must run.)
+py313=
+for candidate in "$HOME"/.pyenv/versions/3.13*/bin/python3 "$(command -v python3.13 || true)"; do
+  if [ -n "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+    py313=$candidate
+    break
+  fi
+done
 if [ -n "$py313" ]; then
   step "python 3.13: its asyncio suites and phaseloop's on phaseloop.asyncio ($py313)"
   [ -x .venv313/bin/python ] || "$py313" -m venv .venv313

@@ -210,27 +210,17 @@ impl<C: Callback> Loop<C> {
 
     /// `ref()` / `unref()` of an immediate.
     pub fn set_immediate_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        if self.st().immediates.set_ref(id, refed) {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
+        self.set_ref(self.alias_of(id, IdKind::Immediate)?, refed)
     }
 
     /// `hasRef()` of an immediate.
     pub fn immediate_has_ref(&self, id: Id) -> Result<bool, Error> {
-        self.check_open()?;
-        self.st()
-            .immediates
-            .get(id)
-            .map(|i| i.refed)
-            .ok_or(Error::NotFound)
+        self.has_ref(self.alias_of(id, IdKind::Immediate)?)
     }
 
     /// Whether the immediate is still waiting to run.
     pub fn immediate_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().immediates.contains(id)
+        id.kind() == Some(IdKind::Immediate) && self.is_active(id)
     }
 }
 

@@ -9,6 +9,18 @@ use crate::event_loop::{Closing, Loop, Refused};
 use crate::id::{Id, IdKind};
 
 impl<C: Callback> Loop<C> {
+    /// `id` for a per-kind alias of `kind` (`set_timer_ref`, `immediate_has_ref`, ...): the
+    /// generic call would take any kind's id, the alias only its own ([`Error::NotFound`]
+    /// otherwise, after the closed-loop check, as before the aliases were aliases).
+    pub(crate) fn alias_of(&self, id: Id, kind: IdKind) -> Result<Id, Error> {
+        self.check_open()?;
+        if id.kind() == Some(kind) {
+            Ok(id)
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
     /// `ref()` / `unref()` of any handle: whether it keeps `run` in default mode from
     /// returning while it is active. [`Error::NotFound`] for an id that names nothing live
     /// (a work request is always ref'd: `InvalidArgument`).

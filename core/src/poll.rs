@@ -454,17 +454,12 @@ impl<C: Callback> Loop<C> {
 
     /// `ref()` / `unref()` of an fd watcher.
     pub fn set_watcher_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        self.st()
-            .watchers
-            .set_fd_ref(id, refed)
-            .then_some(())
-            .ok_or(Error::NotFound)
+        self.set_ref(self.alias_of(id, IdKind::Watcher)?, refed)
     }
 
     /// Whether the watcher is started.
     pub fn watcher_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().watchers.fds.get(id).is_some_and(|w| w.active)
+        id.kind() == Some(IdKind::Watcher) && self.is_active(id)
     }
 }
 
@@ -494,17 +489,12 @@ impl<C: Callback> Loop<C> {
 
     /// `ref()` / `unref()` of a signal watcher.
     pub fn set_signal_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        self.st()
-            .watchers
-            .set_signal_ref(id, refed)
-            .then_some(())
-            .ok_or(Error::NotFound)
+        self.set_ref(self.alias_of(id, IdKind::Signal)?, refed)
     }
 
     /// Whether the signal watcher is started.
     pub fn signal_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().watchers.signals.get(id).is_some_and(|s| s.active)
+        id.kind() == Some(IdKind::Signal) && self.is_active(id)
     }
 
     /// An fd that the host's signal machinery may write to (Python's `signal.set_wakeup_fd`):

@@ -599,29 +599,18 @@ impl<C: Callback> Loop<C> {
 
     /// `ref()` / `unref()` of a timer.
     pub fn set_timer_ref(&self, id: Id, refed: bool) -> Result<(), Error> {
-        self.check_open()?;
-        if self.st().timers.set_ref(id, refed) {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
+        self.set_ref(self.alias_of(id, IdKind::Timer)?, refed)
     }
 
     /// `hasRef()` of a timer.
     pub fn timer_has_ref(&self, id: Id) -> Result<bool, Error> {
-        self.check_open()?;
-        self.st()
-            .timers
-            .slab
-            .get(id)
-            .map(|t| t.refed)
-            .ok_or(Error::NotFound)
+        self.has_ref(self.alias_of(id, IdKind::Timer)?)
     }
 
     /// Whether the timer is armed (false once a one-shot timer has fired, also while it is
     /// dormant, or was cleared).
     pub fn timer_active(&self, id: Id) -> bool {
-        !self.closed.get() && self.st().timers.slab.get(id).is_some_and(|t| t.linked())
+        id.kind() == Some(IdKind::Timer) && self.is_active(id)
     }
 }
 

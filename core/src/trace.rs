@@ -115,7 +115,7 @@ pub struct TraceRecord<L> {
     pub duration_ns: u64,
 }
 
-impl<C: crate::Callback> crate::Loop<C> {
+impl<C: Callback> Loop<C> {
     /// Sets (or removes) the hook told before and after every callback.
     pub fn set_trace(&self, hook: Option<TraceHook<C>>) {
         self.hook_set.set(hook.is_some());

@@ -56,6 +56,16 @@ pub struct ReadyHandle {
 }
 
 /// asyncio's `Handle._run` for a native handle (`handle`, a call_soon or a call_later one):
+/// asyncio's refusal of a closed loop's `call_soon`, `call_soon_threadsafe`, `call_at` and
+/// `call_later` (the same message as `BaseEventLoop._check_closed`).
+#[inline]
+pub(crate) fn refuse_if_closed(closed: &AtomicBool) -> PyResult<()> {
+    if closed.load(Ordering::Relaxed) {
+        return Err(PyRuntimeError::new_err("Event loop is closed"));
+    }
+    Ok(())
+}
+
 /// `callback(*args)` in `context`; an exception goes to the loop's exception handler, except
 /// `SystemExit` and `KeyboardInterrupt`, which propagate.
 #[inline]
@@ -305,9 +315,7 @@ impl ReadyQueue {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let queue = slf.get();
-        if queue.closed.load(Ordering::Relaxed) {
-            return Err(PyRuntimeError::new_err("Event loop is closed"));
-        }
+        refuse_if_closed(&queue.closed)?;
         if queue.debug.load(Ordering::Relaxed) || queue.pl.get().observed()? {
             // asyncio's checks and handles (debug), or a labelled immediate (recording).
             let method = intern!(py, "_call_soon_python");
@@ -333,9 +341,7 @@ impl ReadyQueue {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let queue = slf.get();
-        if queue.closed.load(Ordering::Relaxed) {
-            return Err(PyRuntimeError::new_err("Event loop is closed"));
-        }
+        refuse_if_closed(&queue.closed)?;
         let pl = queue.pl.get();
         if queue.debug.load(Ordering::Relaxed) || pl.observed_anywhere.load(Ordering::Relaxed) {
             let method = intern!(py, "_call_soon_threadsafe_python");

@@ -16,14 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
 
 use phaseloop_core::Id;
 
-use crate::asyncio_ready::{format_callback, run_callback, run_timed};
+use crate::asyncio_ready::{format_callback, refuse_if_closed, run_callback, run_timed};
 use crate::context::copy_context;
 use crate::event_loop::Loop;
 use crate::scheduling::{clear_queued_timeout, queue_timeout};
@@ -481,9 +481,7 @@ impl TimerQueue {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let queue = slf.get();
-        if queue.closed.load(Ordering::Relaxed) {
-            return Err(PyRuntimeError::new_err("Event loop is closed"));
-        }
+        refuse_if_closed(&queue.closed)?;
         if queue.debug.load(Ordering::Relaxed) || queue.pl.get().observed()? {
             let context = context.map_or_else(|| py.None(), |c| c.clone().unbind());
             return Ok(queue
@@ -569,10 +567,8 @@ impl TimerQueue {
         }
         let py = slf.py();
         let queue = slf.get();
-        if queue.closed.load(Ordering::Relaxed) {
-            // Before `time()`, which a closed virtual-clock loop cannot tell.
-            return Err(PyRuntimeError::new_err("Event loop is closed"));
-        }
+        // Before `time()`, which a closed virtual-clock loop cannot tell.
+        refuse_if_closed(&queue.closed)?;
         let now = queue.time(py)?;
         let when = match (now.cast_exact::<PyFloat>(), delay.cast_exact::<PyFloat>()) {
             // The sum Python would make of two floats, without the number protocol's dispatch.

@@ -15,8 +15,8 @@ pub(crate) use polling::{Event, PollMode};
 #[cfg(not(target_os = "linux"))]
 pub(crate) use polling::{Events, Poller};
 
-/// Closes the poller's own instance once its loop is closed (the wake-up fd stays open while
-/// remotes may still write to it). Elsewhere than on Linux `polling`'s poller keeps its fds
+/// Closes the poller's own fds once its loop is closed: the epoll instance, and the wake-up
+/// eventfd, which a remote that outlives the loop then no longer writes to. Elsewhere than on Linux `polling`'s poller keeps its fds
 /// until it is dropped.
 pub(crate) fn release(poller: &Poller) {
     #[cfg(target_os = "linux")]
@@ -32,7 +32,7 @@ pub(crate) use epoll::{Events, Poller};
 mod epoll {
     use std::io;
     use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+    use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
     use std::time::{Duration, Instant};
 
     use super::{Event, PollMode};
@@ -43,16 +43,28 @@ mod epoll {
     /// How many events one wait takes at most (the rest wait for the next one), as `polling`.
     const CAPACITY: usize = 1024;
 
+    // The states of `Poller::notifier_state`.
+    /// Nothing written that the loop has not read.
+    const IDLE: u8 = 0;
+    /// A notification is written and not yet read: further ones skip the write (a burst of
+    /// completions from the pool costs one `write`).
+    const NOTIFIED: u8 = 1;
+    /// A thread is writing the notification now: `release` waits for it before closing.
+    const WRITING: u8 = 2;
+    /// Released: the eventfd is closed (or about to be), and nothing writes to it again.
+    const RELEASED: u8 = 3;
+
     /// An epoll instance and the eventfd that [`Poller::notify`] writes to.
     #[derive(Debug)]
     pub(crate) struct Poller {
         /// The epoll instance's fd, -1 once released: a closed loop gives it back at once,
         /// while the poller itself lives on in its inbox as long as a remote does.
         epoll: AtomicI32,
-        notifier: OwnedFd,
-        /// A notification is written and not yet read: further ones skip the write (a burst
-        /// of completions from the pool costs one `write`).
-        notified: AtomicBool,
+        /// The wake-up eventfd, closed by `release` too: `notifier_state` makes sure no other
+        /// thread writes to it then or after (its number may be another file's by then).
+        notifier: RawFd,
+        /// [`IDLE`], [`NOTIFIED`], [`WRITING`] or [`RELEASED`].
+        notifier_state: AtomicU8,
     }
 
     /// The events one [`Poller::wait`] found.
@@ -158,12 +170,12 @@ mod epoll {
             };
             let poller = Poller {
                 epoll: AtomicI32::new(epoll.into_raw_fd()),
-                notifier,
-                notified: AtomicBool::new(false),
+                notifier: notifier.into_raw_fd(),
+                notifier_state: AtomicU8::new(IDLE),
             };
             poller.ctl(
                 libc::EPOLL_CTL_ADD,
-                poller.notifier.as_raw_fd(),
+                poller.notifier,
                 libc::EPOLLIN as u32,
                 NOTIFY_KEY,
             )?;
@@ -174,14 +186,37 @@ mod epoll {
             self.epoll.load(Ordering::Relaxed)
         }
 
-        /// Closes the epoll instance (see [`super::release`]); every later call on it fails
-        /// with `EBADF`. Loop thread only, as every call on the instance.
+        /// Closes the epoll instance and the eventfd (see [`super::release`]); every later
+        /// call on the instance fails with `EBADF`, and a later `notify` writes nothing. Loop
+        /// thread only, as every call on the instance.
         pub(crate) fn release(&self) {
             let fd = self.epoll.swap(-1, Ordering::Relaxed);
             if fd >= 0 {
                 // SAFETY: the fd is ours (made by epoll_create1) and, swapped out, closed once.
                 unsafe { libc::close(fd) };
             }
+            // Only a notify moves the state out of WRITING, and none enters it again once it
+            // is RELEASED: wait out a write in progress, then take the state over.
+            loop {
+                let state = self.notifier_state.load(Ordering::Acquire);
+                if state == RELEASED {
+                    return; // released before: the eventfd is closed already
+                }
+                if state == WRITING {
+                    std::thread::yield_now();
+                    continue;
+                }
+                if self
+                    .notifier_state
+                    .compare_exchange(state, RELEASED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    break;
+                }
+            }
+            // SAFETY: the eventfd is ours (made by eventfd); the state is RELEASED from here
+            // on, so no notify writes to it, and this is the only close.
+            unsafe { libc::close(self.notifier) };
         }
 
         fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, key: u64) -> io::Result<()> {
@@ -246,25 +281,37 @@ mod epoll {
         }
 
         /// Wakes a [`Poller::wait`] of the loop thread (from any thread).
+        /// Nothing is written after [`Poller::release`].
         pub(crate) fn notify(&self) -> io::Result<()> {
             if self
-                .notified
-                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .notifier_state
+                .compare_exchange(IDLE, WRITING, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
             {
                 let one: u64 = 1;
-                // SAFETY: writes 8 bytes from `one` to our eventfd.
+                // SAFETY: writes 8 bytes from `one` to our eventfd, which stays open while the
+                // state is WRITING (`release` waits).
                 let rc = unsafe {
                     libc::write(
-                        self.notifier.as_raw_fd(),
+                        self.notifier,
                         (&one as *const u64).cast(),
                         std::mem::size_of::<u64>(),
                     )
                 };
                 // EAGAIN: the counter is full, so the loop will wake anyway.
-                if rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock {
-                    self.notified.store(false, Ordering::SeqCst);
-                    return Err(io::Error::last_os_error());
+                let failed =
+                    rc < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock;
+                let err = failed.then(io::Error::last_os_error);
+                let next = if failed { IDLE } else { NOTIFIED };
+                // Only this thread moves the state out of WRITING.
+                let _ = self.notifier_state.compare_exchange(
+                    WRITING,
+                    next,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+                if let Some(err) = err {
+                    return Err(err);
                 }
             }
             Ok(())
@@ -316,15 +363,27 @@ mod epoll {
                 // still set and skips its write, and what it announced is taken by the loop
                 // after this wait anyway; the other order could clear a write nobody reads.
                 let mut count: u64 = 0;
-                // SAFETY: reads 8 bytes into `count` from our eventfd.
+                // SAFETY: reads 8 bytes into `count` from our eventfd (open: a wait runs on
+                // the loop thread, which alone releases).
                 unsafe {
                     libc::read(
-                        self.notifier.as_raw_fd(),
+                        self.notifier,
                         (&mut count as *mut u64).cast(),
                         std::mem::size_of::<u64>(),
                     )
                 };
-                self.notified.store(false, Ordering::SeqCst);
+                // A notify still inside its write ends in NOTIFIED: wait for that, or its
+                // flag would outlive the count just read and every later notify would skip
+                // its write. (A count it wrote after the read wakes the next wait early.)
+                while self.notifier_state.load(Ordering::SeqCst) == WRITING {
+                    std::thread::yield_now();
+                }
+                let _ = self.notifier_state.compare_exchange(
+                    NOTIFIED,
+                    IDLE,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
             }
             Ok(events.list.len())
         }

@@ -667,8 +667,9 @@ impl<C: Callback> Loop<C> {
             self.inbox.take_completions(&mut late);
             drop(late);
         }
-        // Nothing is registered any more: the epoll fd goes now, not when the last remote
-        // lets go of the inbox (a forked child closes only its own copy of the fd).
+        // Nothing is registered any more: the epoll fd and the wake-up eventfd go now, not
+        // when the last remote lets go of the inbox (a forked child closes only its own
+        // copies of them).
         crate::poller::release(&self.inbox.poller);
         Ok(())
     }

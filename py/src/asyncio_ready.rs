@@ -16,14 +16,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit};
+use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::PyTraverseError;
 
+use crate::callback::{qualname, OnceJob};
 use crate::context::{call_in_context, copy_context};
 use crate::event_loop::Loop;
-use crate::scheduling::{queue_immediate, queue_threadsafe};
+use crate::scheduling::{queue_immediate, queue_threadsafe_job};
 
 /// asyncio's `format_helpers._format_callback_source`, which its handles' `repr` and error
 /// messages use.
@@ -108,6 +111,41 @@ pub(crate) fn run_timed(event_loop: &Py<PyAny>, handle: &Bound<'_, PyAny>) -> Py
     Ok(())
 }
 
+/// A native `call_soon_threadsafe`'s handle, as the thread-safe call that runs it in the poll
+/// phase: the job is the handle itself, so the call makes no bound method and takes no context
+/// snapshot (the handle has its context).
+struct ThreadsafeRun(Py<ReadyHandle>);
+
+impl OnceJob for ThreadsafeRun {
+    /// Runs the handle unless it was cancelled.
+    fn run_once(
+        self: Box<Self>,
+        py: Python<'_>,
+        _lp: &phaseloop_core::Loop<crate::callback::PyCallback>,
+    ) -> PyResult<()> {
+        let handle = self.0.bind(py);
+        if handle.get().cancelled() {
+            return Ok(());
+        }
+        ReadyHandle::run(handle)
+    }
+
+    fn traverse_job(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.0)
+    }
+
+    /// The handle's callback.
+    fn trace_target(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        Some(self.0.get().callback.clone_ref(py))
+    }
+
+    /// The callback's `__qualname__`, as a Python-path handle is labelled.
+    fn timeline_label(&self, py: Python<'_>) -> Py<PyString> {
+        qualname(self.0.get().callback.bind(py))
+            .unwrap_or_else(|| intern!(py, "call_soon_threadsafe").clone().unbind())
+    }
+}
+
 impl ReadyHandle {
     fn run(slf: &Bound<'_, Self>) -> PyResult<()> {
         let handle = slf.get();
@@ -136,15 +174,6 @@ impl ReadyHandle {
     /// The `contextvars.Context` the callback runs in.
     fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
         self.context.clone_ref(py)
-    }
-
-    /// Runs the handle unless it was cancelled: the callback of a native
-    /// `call_soon_threadsafe`, which runs in the poll phase.
-    fn _run_threadsafe(slf: &Bound<'_, Self>) -> PyResult<()> {
-        if slf.get().cancelled() {
-            return Ok(());
-        }
-        Self::run(slf)
     }
 
     /// Runs the callback now, as `asyncio.Handle._run` does (debug mode's timed runs use it).
@@ -347,9 +376,9 @@ impl ReadyQueue {
             let method = intern!(py, "_call_soon_threadsafe_python");
             return queue.python_path(method, callback, args, context);
         }
-        let handle = queue.new_handle(callback, args, context)?;
-        queue_threadsafe(pl, &handle.getattr(intern!(py, "_run_threadsafe"))?)?;
-        Ok(handle.into_any().unbind())
+        let handle = queue.new_handle(callback, args, context)?.unbind();
+        queue_threadsafe_job(pl, Box::new(ThreadsafeRun(handle.clone_ref(py))))?;
+        Ok(handle.into_any())
     }
 
     /// Queues a handle (one of ours, or asyncio's) for the next batch.

@@ -117,6 +117,14 @@ impl PyCallback {
         }
     }
 
+    /// A callback that runs `job` once in its place, unlabelled (the job names itself).
+    pub(crate) fn job(job: Box<dyn OnceJob>) -> PyCallback {
+        PyCallback {
+            body: Body::Job(Some(job)),
+            label: None,
+        }
+    }
+
     /// An optional callback (`close(callback=None)`).
     pub(crate) fn optional(func: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PyCallback>> {
         func.filter(|func| !func.is_none())

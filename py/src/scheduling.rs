@@ -8,7 +8,7 @@ use pyo3::types::{PyString, PyTuple};
 use phaseloop_core::{Error as CoreError, HandleKind, Id};
 
 use crate::args;
-use crate::callback::PyCallback;
+use crate::callback::{OnceJob, PyCallback};
 use crate::context::LoopSnapshots;
 use crate::errors::core_error;
 use crate::event_loop::{Core, Loop};
@@ -52,11 +52,11 @@ pub(crate) fn clear_queued_timeout(lp: &Loop, id: Id) -> PyResult<()> {
     }
 }
 
-/// `call_threadsafe(callback)` for the module's own callables (asyncio's native
-/// `call_soon_threadsafe`), from any thread: no argument parsing, no label.
-pub(crate) fn queue_threadsafe(lp: &Loop, callback: &Bound<'_, PyAny>) -> PyResult<()> {
-    let cb = PyCallback::once(callback, None, None, &lp.remote_snapshots)?;
-    lp.remote.call(cb).map_err(core_error)
+/// A thread-safe call of the module's own `job` (asyncio's native `call_soon_threadsafe`),
+/// from any thread: no argument parsing, no label, no context snapshot (the job carries its
+/// own context).
+pub(crate) fn queue_threadsafe_job(lp: &Loop, job: Box<dyn OnceJob>) -> PyResult<()> {
+    lp.remote.call(PyCallback::job(job)).map_err(core_error)
 }
 
 fn another_loop(name: &str) -> PyErr {

@@ -267,6 +267,46 @@ impl CallContext {
     }
 }
 
+impl CallContext {
+    /// Runs `body` inside this context (a fresh copy of it, for a snapshot), as [`call`] runs a
+    /// callable: for the module's own jobs, which call Python from Rust.
+    ///
+    /// [`call`]: CallContext::call
+    #[inline]
+    pub(crate) fn run<R>(&self, py: Python<'_>, body: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
+        let copy;
+        let context = if self.snapshot {
+            copy = copy_of(py, &self.context)?;
+            copy.as_ptr()
+        } else {
+            self.context.as_ptr()
+        };
+        let _entered = Entered::enter(py, context)?;
+        body()
+    }
+}
+
+/// A context entered, exited when dropped (also when the body panics).
+struct Entered(*mut ffi::PyObject);
+
+impl Entered {
+    fn enter(py: Python<'_>, context: *mut ffi::PyObject) -> PyResult<Entered> {
+        // SAFETY: attached; `context` is a live `contextvars.Context` its caller holds.
+        if unsafe { ffi::PyContext_Enter(context) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(Entered(context))
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        // SAFETY: the context entered in `enter`, still held by its caller; exiting the context
+        // this thread entered last cannot fail.
+        unsafe { ffi::PyContext_Exit(self.0) };
+    }
+}
+
 /// Calls `func(*args)` or `func(*extra)` inside `context` (`context.run(func, ...)` without the
 /// bound-method call and argument tuple that costs from Python).
 #[inline]

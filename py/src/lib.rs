@@ -38,6 +38,7 @@ mod sender_cache;
 mod signals;
 mod streams;
 mod udp;
+mod udp_dispatch;
 mod work;
 
 use pyo3::prelude::*;
@@ -58,6 +59,7 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitor::DelayMonitor>()?;
     m.add_class::<jobs::NativeJob>()?;
     m.add_class::<promise::Promise>()?;
+    m.add_class::<udp_dispatch::MessageDispatch>()?;
     m.add(
         "_AsyncioHandle",
         py.get_type::<asyncio_ready::ReadyHandle>(),

@@ -58,7 +58,12 @@ impl Deliver for ReadEvent<'_> {
 /// A datagram: `(None, (bytes, (host, port)))` or `(OSError, None)`.
 impl Deliver for std::io::Result<Datagram<'_>> {
     fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
-        let args = match self {
+        // A `UdpSocket`'s dispatch takes it natively, without the arguments made below.
+        let datagram = match crate::udp_dispatch::deliver_datagram(py, cb, self) {
+            Ok(delivered) => return delivered,
+            Err(datagram) => datagram,
+        };
+        let args = match datagram {
             Ok(datagram) => {
                 let data = PyBytes::new(py, datagram.data);
                 let from = crate::sender_cache::sender(py, datagram.from)?;

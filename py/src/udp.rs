@@ -23,7 +23,7 @@ fn id(raw: u64) -> Id {
     Id::from_u64(raw)
 }
 
-fn ip(host: &str, name: &str) -> PyResult<IpAddr> {
+pub(crate) fn ip(host: &str, name: &str) -> PyResult<IpAddr> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     host.trim_start_matches('[')
         .trim_end_matches(']')

@@ -168,3 +168,87 @@ def test_a_name_that_does_not_resolve_is_a_gaierror_with_nodes_code(
         net_loop.lookup("localhost", print, family=5)
     with pytest.raises(TypeError, match="callback"):
         net_loop.lookup("localhost", None)  # type: ignore[arg-type]
+
+
+# ----- the per-datagram paths (py/src/udp_dispatch.rs) --------------------------------------
+
+
+def test_a_send_whose_socket_closed_before_its_tick_tells_its_callback_ebadf(
+    net_loop: phaseloop.Loop,
+) -> None:
+    errors: list[int] = []
+    sock = net_loop.udp().bind(0, "127.0.0.1")
+    target = net_loop.udp().bind(0, "127.0.0.1")
+    sock.send(
+        b"x", target.address[1], "127.0.0.1", lambda err: errors.append(err.errno)
+    )
+    sock.send(b"y", target.address[1], "127.0.0.1")  # no callback: nothing to tell
+    sock.close()
+    target.close()
+    net_loop.run()
+    assert errors == [errno.EBADF]
+
+
+def test_message_listeners_are_those_of_the_moment_the_datagram_arrived(
+    net_loop: phaseloop.Loop,
+) -> None:
+    heard: list[str] = []
+    server = net_loop.udp().bind(0, "127.0.0.1")
+
+    def first(data: bytes, sender: Any) -> None:
+        heard.append(f"first {data.decode()}")
+        server.off("message", second)  # the datagram at hand still reaches second
+        if data == b"2":
+            server.close()
+            client.close()
+
+    def second(data: bytes, sender: Any) -> None:
+        heard.append(f"second {data.decode()}")
+        client.send(b"2", server.address[1], "127.0.0.1")
+
+    server.on("message", first)
+    server.on("message", second)
+    client = net_loop.udp()
+    client.send(b"1", server.address[1], "127.0.0.1")
+    net_loop.run()
+    assert heard == ["first 1", "second 1", "first 2"]
+
+
+def test_a_send_callback_runs_in_the_context_send_was_called_in(
+    net_loop: phaseloop.Loop,
+) -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+    server = net_loop.udp().bind(0, "127.0.0.1")
+    client = net_loop.udp()
+
+    def send_in_context() -> None:
+        var.set("sender's")
+        client.send(
+            b"x", server.address[1], "127.0.0.1", lambda err: seen.append(var.get())
+        )
+
+    contextvars.copy_context().run(send_in_context)
+    net_loop.set_timeout(lambda: (server.close(), client.close()), 20)
+    net_loop.run()
+    assert seen == ["sender's"]
+    assert var.get() == "unset"
+
+
+def test_a_listener_that_raises_reaches_on_error_and_the_loop_goes_on() -> None:
+    caught: list[str] = []
+    with phaseloop.Loop() as lp:
+        lp.on_error = lambda exc: caught.append(str(exc))
+        server = lp.udp().bind(0, "127.0.0.1")
+        client = lp.udp()
+
+        def boom(data: bytes, sender: Any) -> None:
+            lp.set_timeout(lambda: (server.close(), client.close()), 0)
+            raise RuntimeError(f"listener saw {data.decode()}")
+
+        server.on("message", boom)
+        client.send(b"x", server.address[1], "127.0.0.1")
+        lp.run()
+    assert caught == ["listener saw x"]

@@ -20,6 +20,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from ._phaseloop import _MessageDispatch  # type: ignore[attr-defined]
 from .net import _check_callable, _check_label, _check_port, _Emitter
 
 _UDP_EVENTS = frozenset({"message", "listening", "connect", "close", "error"})
@@ -101,25 +102,11 @@ class UdpSocket(_Emitter):
 
     def _start_receiving(self) -> None:
         if not self._receiving:
-            self.loop._udp_recv_start(self._check_open(), self._on_message, self.label)
+            # The dispatch emits each datagram as "message" (an error as "error") from the
+            # poll phase, natively: `emit`'s work without a Python frame per datagram.
+            dispatch = _MessageDispatch(self, self._listeners)
+            self.loop._udp_recv_start(self._check_open(), dispatch, self.label)
             self._receiving = True
-
-    def _on_message(
-        self, error: OSError | None, message: tuple[bytes, Any] | None
-    ) -> None:
-        # Called for every datagram: `emit`'s work is done inline (one Python frame fewer
-        # per datagram), with the same snapshot of the listeners `emit` takes.
-        if error is not None:
-            self.emit("error", error)
-        elif message is not None:
-            listeners = self._listeners.get("message")
-            if not listeners:
-                return
-            if len(listeners) == 1:
-                listeners[0](message[0], message[1])
-            else:
-                for callback in list(listeners):
-                    callback(message[0], message[1])
 
     def bind(
         self,
@@ -213,30 +200,12 @@ class UdpSocket(_Emitter):
                 host = _check_ip(host, "host")
         if not self._bound:
             self.bind(0)
-        # Node looks the address up first: for an IP address, through the tick queue.
-        self.loop.next_tick(
-            self._send_now, payload, host, port or 0, callback, label=self.label
+        # Node looks the address up first: for an IP address, through the tick queue. The
+        # tick sends natively; a socket closed by then tells `callback` EBADF, and a failed
+        # send goes to `callback`, or to "error" without one.
+        self.loop._udp_send_soon(
+            self, self._id, payload, host, port or 0, callback, self.label
         )
-
-    def _send_now(
-        self,
-        payload: bytes,
-        host: str | None,
-        port: int,
-        callback: Callable[..., Any] | None,
-    ) -> None:
-        if self._closed or self._id is None:
-            if callback is not None:
-                callback(OSError(_errno.EBADF, "the socket closed before the send"))
-            return
-        done = None if callback is None else _SendDone(callback)
-        try:
-            self.loop._udp_send(self._id, payload, host, port, done, self.label)
-        except OSError as err:
-            if callback is None:
-                self.emit("error", err)
-            else:
-                callback(err)
 
     def close(self, callback: Callable[[], Any] | None = None) -> UdpSocket:
         """Closes the socket; ``"close"`` and ``callback()`` follow in a tick."""

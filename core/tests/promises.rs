@@ -812,31 +812,3 @@ fn promise_handles_are_send_and_sync() {
     send_sync::<ResolvingFunctions<Task>>();
     send::<phaseloop_core::PromiseJob<Task>>();
 }
-
-/// The node of a freed promise is reused for a later one (`NodeCache`): the later promise
-/// starts pending, unhandled and untagged whatever the freed one was, and settles as new.
-#[test]
-fn a_reused_promise_node_starts_fresh() {
-    let lp = virtual_loop();
-    let log = Log::default();
-    for round in 0..3 {
-        let old = resolved_with(&lp, n(round));
-        old.set_host_tag(7);
-        old.then(&lp, logs(&log, "old "), None).unwrap();
-        run(&lp);
-        assert!(old.is_handled());
-        drop(old);
-        let (fresh, resolvers) = P::with_resolvers();
-        assert_eq!(fresh.state(), PromiseState::Pending);
-        assert!(!fresh.is_handled());
-        assert_eq!(fresh.host_tag(), 0);
-        fresh.then(&lp, logs(&log, "fresh "), None).unwrap();
-        resolvers.resolve(&lp, n(10 + round));
-        run(&lp);
-        assert_eq!(fresh.state(), PromiseState::Fulfilled);
-    }
-    assert_eq!(
-        log.entries(),
-        ["old 0", "fresh 10", "old 1", "fresh 11", "old 2", "fresh 12"]
-    );
-}

@@ -130,8 +130,6 @@ thread_local! {
     /// The blocks of promise jobs that ran, for the next ones: most reactions queue one job and
     /// it runs a moment later, so a block is reused instead of a `malloc` and `free` per job
     /// (the core does the same for its promise nodes, see `NodeCache`).
-    // The boxes are the point: each is a job's heap block, kept to be handed out whole.
-    #[allow(clippy::vec_box)]
     static JOB_BLOCKS: RefCell<Vec<Box<JobBlock>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -241,11 +239,7 @@ impl PromiseHost for PyCallback {
             .ok()
             .flatten();
         let job = match kept {
-            Some(mut block) => {
-                block.write(job);
-                // SAFETY: written just above.
-                unsafe { block.assume_init() }
-            }
+            Some(block) => Box::write(block, job),
             None => Box::new(job),
         };
         PyCallback {

@@ -11,11 +11,7 @@ use pyo3::types::{
 };
 use pyo3::PyTraverseError;
 
-use std::cell::RefCell;
-use std::mem::MaybeUninit;
-use std::thread::LocalKey;
-
-use phaseloop_core::promise::{HostRef, NodeCache};
+use phaseloop_core::promise::HostRef;
 use phaseloop_core::{Promise as CorePromise, PromiseHost, PromiseJob};
 use phaseloop_core::{ResolvingFunctions, Settled};
 
@@ -120,43 +116,13 @@ pub(crate) fn visit_host_ref(
     };
 }
 
-/// The heap block of a promise job, kept for the next job once the one in it ran.
-type JobBlock = MaybeUninit<PromiseJob<PyCallback>>;
-
-/// How many job blocks a thread keeps.
-const JOB_BLOCKS_KEPT: usize = 64;
-
-thread_local! {
-    /// The blocks of promise jobs that ran, for the next ones: most reactions queue one job and
-    /// it runs a moment later, so a block is reused instead of a `malloc` and `free` per job
-    /// (the core does the same for its promise nodes, see `NodeCache`).
-    static JOB_BLOCKS: RefCell<Vec<Box<JobBlock>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Keeps `block` for the next promise job unless enough are kept already.
-fn keep_job_block(block: Box<JobBlock>) {
-    let refused = JOB_BLOCKS.try_with(|blocks| match blocks.try_borrow_mut() {
-        Ok(mut blocks) if blocks.len() < JOB_BLOCKS_KEPT => {
-            blocks.push(block);
-            None
-        }
-        _ => Some(block),
-    });
-    drop(refused);
-}
-
 /// A promise job in the loop's microtask queue.
 impl OnceJob for PromiseJob<PyCallback> {
     /// Runs it. A `KeyboardInterrupt` or `SystemExit` raised by a handler settled its promise
     /// like any exception and now stops `run()`; a value thrown where no promise can take it
     /// (an `await` continuation) is uncaught.
     fn run_once(self: Box<Self>, py: Python<'_>, lp: &Core) -> PyResult<()> {
-        let raw = Box::into_raw(self);
-        // SAFETY: `raw` is a live job, moved out once here; its block is then only kept as
-        // uninitialised memory (or freed), never read as a job again.
-        let (job, block) = unsafe { (raw.read(), Box::from_raw(raw.cast::<JobBlock>())) };
-        keep_job_block(block);
-        let result = job.run(lp);
+        let result = (*self).run(lp);
         if let Some(fatal) = lp.host().take_fatal() {
             return Err(fatal);
         }
@@ -234,16 +200,8 @@ impl PromiseHost for PyCallback {
     type Then = Py<PyAny>;
 
     fn promise_job(job: PromiseJob<PyCallback>) -> PyCallback {
-        let kept = JOB_BLOCKS
-            .try_with(|blocks| blocks.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten();
-        let job = match kept {
-            Some(block) => Box::write(block, job),
-            None => Box::new(job),
-        };
         PyCallback {
-            body: Body::Job(Some(job)),
+            body: Body::Job(Some(Box::new(job))),
             label: None,
         }
     }
@@ -395,13 +353,6 @@ impl PromiseHost for PyCallback {
         };
         // Uncaught, as in Node: `on_error` if set, else `run()` raises it.
         outcome.or_else(|err| host.uncaught(py, err))
-    }
-
-    fn node_cache() -> Option<&'static LocalKey<NodeCache<PyCallback>>> {
-        thread_local! {
-            static NODES: NodeCache<PyCallback> = const { NodeCache::new() };
-        }
-        Some(&NODES)
     }
 
     fn rejection_handled(lp: &Core, promise: &CorePromise<PyCallback>) -> PyResult<()> {

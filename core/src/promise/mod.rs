@@ -28,15 +28,12 @@
 //! same promise).
 
 mod combinators;
-mod recycle;
 mod rejections;
 mod task;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::mem::ManuallyDrop;
 use std::sync::Arc;
-use std::thread::LocalKey;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -44,7 +41,6 @@ use crate::callback::Callback;
 use crate::error::Error;
 use crate::event_loop::{Loop, Refused};
 
-pub use recycle::NodeCache;
 pub use rejections::{RejectionHandledHook, UnhandledRejectionHook};
 pub use task::{
     AggregateError, AnyValue, TaskHandler, TaskThen, Thenable, ThrownValue, TypeError,
@@ -129,13 +125,6 @@ pub trait PromiseHost: Callback {
     fn rejection_handled(lp: &Loop<Self>, promise: &Promise<Self>) -> Result<(), Self::Error> {
         let _ = (lp, promise);
         Ok(())
-    }
-
-    /// The calling thread's [`NodeCache`] for this host's promises, if it keeps freed promise
-    /// nodes for reuse (a host that makes many short-lived promises saves an allocation and a
-    /// free per promise). The default keeps none.
-    fn node_cache() -> Option<&'static LocalKey<NodeCache<Self>>> {
-        None
     }
 }
 
@@ -222,7 +211,7 @@ pub enum HostRef<'a, H: PromiseHost> {
 /// A promise of the host `H`: a cheap handle (an `Arc`); clones are the same promise.
 ///
 /// Equality and hashing are identity, like JavaScript's `===`.
-pub struct Promise<H: PromiseHost>(ManuallyDrop<recycle::Node<H>>);
+pub struct Promise<H: PromiseHost>(Arc<Mutex<Inner<H>>>);
 
 struct Inner<H: PromiseHost> {
     status: Status<H>,
@@ -235,20 +224,6 @@ struct Inner<H: PromiseHost> {
     resolved: bool,
     /// A word the host keeps here (see [`Promise::host_tag`]); the core never reads it.
     host_tag: usize,
-}
-
-impl<H: PromiseHost> Inner<H> {
-    /// A new pending promise with no reactions.
-    fn fresh() -> Self {
-        Inner {
-            status: Status::Pending(Reactions::None),
-            handled: false,
-            tracking: Tracking::None,
-            generation: 0,
-            resolved: false,
-            host_tag: 0,
-        }
-    }
 }
 
 enum Status<H: PromiseHost> {
@@ -685,9 +660,14 @@ fn promise_resolve<H: PromiseHost>(lp: &Loop<H>, value: H::Value) -> Promise<H> 
 
 impl<H: PromiseHost> Promise<H> {
     fn new_pending() -> Self {
-        let kept = H::node_cache().and_then(|cache| cache.try_with(NodeCache::take).ok().flatten());
-        let node = kept.unwrap_or_else(|| Arc::new(Mutex::new(Inner::fresh())));
-        Promise(ManuallyDrop::new(node))
+        Promise(Arc::new(Mutex::new(Inner {
+            status: Status::Pending(Reactions::None),
+            handled: false,
+            tracking: Tracking::None,
+            generation: 0,
+            resolved: false,
+            host_tag: 0,
+        })))
     }
 
     #[inline]
@@ -989,32 +969,7 @@ fn trigger<H: PromiseHost>(lp: &Loop<H>, reactions: Reactions<H>, outcome: Settl
 
 impl<H: PromiseHost> Clone for Promise<H> {
     fn clone(&self) -> Self {
-        Promise(ManuallyDrop::new(Arc::clone(&self.0)))
-    }
-}
-
-impl<H: PromiseHost> Drop for Promise<H> {
-    /// The last handle to a promise gives its node to the thread's [`NodeCache`], if the host
-    /// keeps one, reset to a fresh pending promise (what it held is dropped after, with no lock
-    /// held and no cache borrowed: a host value's destructor may use promises).
-    fn drop(&mut self) {
-        // SAFETY: `self.0` is taken once, here, and `self` is not used after.
-        let mut node = unsafe { ManuallyDrop::take(&mut self.0) };
-        // Most drops are of a clone: a plain load tells, before any cache lookup.
-        if Arc::strong_count(&node) != 1 {
-            return;
-        }
-        let Some(cache) = H::node_cache() else {
-            return;
-        };
-        // Unique: no other handle, so nothing can lock or clone it meanwhile.
-        let Some(inner) = Arc::get_mut(&mut node) else {
-            return;
-        };
-        let held = std::mem::replace(inner.get_mut(), Inner::fresh());
-        let refused = cache.try_with(|cache| cache.keep(node));
-        drop(refused);
-        drop(held);
+        Promise(Arc::clone(&self.0))
     }
 }
 

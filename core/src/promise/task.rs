@@ -26,7 +26,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{NodeCache, Promise, PromiseHost, PromiseJob, ResolvingFunctions, Settled};
+use super::{Promise, PromiseHost, PromiseJob, ResolvingFunctions, Settled};
 use crate::callback::{BoxError, Task};
 use crate::event_loop::Loop;
 
@@ -259,13 +259,6 @@ impl PromiseHost for Task {
 
     fn type_error(_lp: &Loop<Task>, message: &'static str) -> AnyValue {
         AnyValue::new(TypeError { message })
-    }
-
-    fn node_cache() -> Option<&'static std::thread::LocalKey<NodeCache<Task>>> {
-        thread_local! {
-            static NODES: NodeCache<Task> = const { NodeCache::new() };
-        }
-        Some(&NODES)
     }
 
     fn unhandled_rejection(

@@ -272,11 +272,12 @@ fn wake_one(queue: &mut Queue) -> bool {
 }
 
 /// How many times a thread that found the queue empty looks at [`PoolShared::changes`] with a
-/// pause between (about a microsecond in all: a pause is some 30 ns on this project's AMD EPYC),
-/// then with a yield of its CPU between, before it waits on the condition variable. Jobs queued
-/// in a burst arrive a hundred nanoseconds or so apart; sleeping between two of them cost a futex wake on the loop thread and a context switch on
-/// both (most of a no-op job's time with four threads on two cores). The yields keep a spinning
-/// thread from holding a CPU the loop thread, queueing those jobs, needs.
+/// pause between (about a microsecond in all: a pause is some 30 ns on this project's AMD
+/// EPYC), then with a yield of its CPU between, before it waits on the condition variable.
+/// Jobs queued in a burst arrive a hundred nanoseconds or so apart; sleeping between two of
+/// them cost a futex wake on the loop thread and a context switch on both (most of a no-op
+/// job's time with four threads on two cores). The yields keep a spinning thread from holding
+/// a CPU the loop thread, queueing those jobs, needs.
 const SPIN_PAUSES: u32 = 32;
 /// See [`SPIN_PAUSES`]: the yields are what let the loop thread run when it shares the CPU.
 const SPIN_YIELDS: u32 = 10;

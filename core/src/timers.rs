@@ -31,13 +31,21 @@ pub const TIMEOUT_MAX: f64 = 2_147_483_647.0;
 #[inline]
 pub fn coerce_delay(delay_ms: f64) -> u64 {
     if (1.0..=TIMEOUT_MAX).contains(&delay_ms) {
-        // `as` truncates toward zero, which for a positive in-range value is `trunc()`; the
-        // latter is a libm call on the baseline x86-64 target.
-        delay_ms as u64
+        // Truncation toward zero is `trunc()` for a positive value (a libm call on the baseline
+        // x86-64 target); the unchecked conversion is one instruction where `as` adds the
+        // saturation and NaN fix-ups that the range test has already made unnecessary.
+        // SAFETY: `delay_ms` is finite and in 1..=2**31-1, so it fits an `i32` after truncation.
+        unsafe { delay_ms.to_int_unchecked::<i32>() as u64 }
     } else {
         1
     }
 }
+
+/// "No slot": the end of a list in [`TimerEntry::prev`] / `next`, and a delay without a list in
+/// [`DelayIndex`]. A plain sentinel rather than `Option<u32>`, which is twice the size and a
+/// test and a tag write at every use on the set/clear path. The slab never hands out this
+/// index (it would take 2^32 - 1 live timers).
+const NIL: u32 = u32::MAX;
 
 pub(crate) struct TimerEntry<C> {
     /// `None` while the timer's callback runs.
@@ -50,8 +58,10 @@ pub(crate) struct TimerEntry<C> {
     /// slab, unlinked, with its callback ("dormant"), instead of forgetting it.
     held: bool,
     linked: bool,
-    prev: Option<u32>,
-    next: Option<u32>,
+    /// The timers before and after it in its list, [`NIL`] at the ends (meaningful while
+    /// `linked`).
+    prev: u32,
+    next: u32,
     /// The slot of the list it is linked in (meaningful while `linked`).
     list: u32,
 }
@@ -71,13 +81,11 @@ impl<C> TimerEntry<C> {
 /// Delays below this find their list by indexing an array (grown on demand, at most
 /// 4 × 65,536 bytes per loop); larger ones through a hash map.
 const DIRECT_DELAYS: u64 = 1 << 16;
-/// "No list" in [`DelayIndex::direct`].
-const NO_LIST: u32 = u32::MAX;
 
 /// The list slot of each delay that has a list.
 #[derive(Default)]
 struct DelayIndex {
-    /// `direct[delay]` for delays below [`DIRECT_DELAYS`]; [`NO_LIST`] where there is none.
+    /// `direct[delay]` for delays below [`DIRECT_DELAYS`]; [`NIL`] where there is none.
     direct: Vec<u32>,
     /// The other delays.
     large: FxHashMap<u64, u32>,
@@ -87,15 +95,13 @@ struct DelayIndex {
 }
 
 impl DelayIndex {
+    /// The list slot of `delay`, [`NIL`] if it has none.
     #[inline]
-    fn get(&self, delay: u64) -> Option<u32> {
+    fn get(&self, delay: u64) -> u32 {
         if delay < DIRECT_DELAYS {
-            match self.direct.get(delay as usize) {
-                Some(&slot) if slot != NO_LIST => Some(slot),
-                _ => None,
-            }
+            self.direct.get(delay as usize).copied().unwrap_or(NIL)
         } else {
-            self.large.get(&delay).copied()
+            self.large.get(&delay).copied().unwrap_or(NIL)
         }
     }
 
@@ -110,7 +116,7 @@ impl DelayIndex {
             if at >= self.direct.len() {
                 // Powers of two, so a program's few delays cost a few regrowths at most.
                 let len = (at + 1).next_power_of_two().max(64);
-                self.direct.resize(len, NO_LIST);
+                self.direct.resize(len, NIL);
             }
             self.direct[at] = slot;
         } else {
@@ -125,7 +131,10 @@ impl DelayIndex {
             self.len -= 1;
         }
         if delay < DIRECT_DELAYS {
-            self.direct[delay as usize] = NO_LIST;
+            // A delay with a list was inserted, so the array reaches it.
+            if let Some(slot) = self.direct.get_mut(delay as usize) {
+                *slot = NIL;
+            }
         } else {
             self.large.remove(&delay);
         }
@@ -142,8 +151,9 @@ impl DelayIndex {
 }
 
 struct TimerList {
-    head: Option<u32>,
-    tail: Option<u32>,
+    /// The first and last timer (never [`NIL`]: an emptied list is deleted at once).
+    head: u32,
+    tail: u32,
     expiry: u64,
     id: u64,
     delay: u64,
@@ -190,7 +200,15 @@ impl<C> TimerQueue<C> {
     }
 
     /// Adds a timer due at `start + delay` (delay already coerced) and arms it.
+    #[inline(always)]
     pub(crate) fn schedule(&mut self, cb: C, delay: u64, repeat: bool, start: u64) -> Id {
+        // The entry is written once, already linked: its list and its predecessor are known
+        // before it has a slot (a new list's slot is taken first, and filled in after).
+        let found = self.by_delay.get(delay);
+        let (list, prev) = match found {
+            NIL => (self.take_list_slot(), NIL),
+            slot => (slot, self.lists[slot as usize].tail),
+        };
         let id = self.slab.insert(TimerEntry {
             cb: Some(cb),
             delay,
@@ -198,12 +216,19 @@ impl<C> TimerQueue<C> {
             repeat,
             refed: true,
             held: false,
-            linked: false,
-            prev: None,
-            next: None,
-            list: 0,
+            linked: true,
+            prev,
+            next: NIL,
+            list,
         });
-        self.link(id.slot(), start);
+        let index = id.slot();
+        self.refed_armed += 1;
+        if found == NIL {
+            self.open_list(list, delay, start + delay, index);
+        } else {
+            self.lists[list as usize].tail = index;
+            self.slab.at_mut(prev).next = index;
+        }
         id
     }
 
@@ -238,7 +263,16 @@ impl<C> TimerQueue<C> {
         self.lists[self.heap[b] as usize].heap_pos = b;
     }
 
-    fn sift_up(&mut self, mut pos: usize) {
+    /// Moves the list at `pos` up to its place. The first comparison is inlined: a new list
+    /// (the latest id, due no earlier than most) usually stays where it is pushed.
+    #[inline(always)]
+    fn sift_up(&mut self, pos: usize) {
+        if pos > 0 && self.heap_less(pos, (pos - 1) / 2) {
+            self.sift_up_from(pos);
+        }
+    }
+
+    fn sift_up_from(&mut self, mut pos: usize) {
         while pos > 0 {
             let parent = (pos - 1) / 2;
             if !self.heap_less(pos, parent) {
@@ -267,48 +301,61 @@ impl<C> TimerQueue<C> {
         }
     }
 
-    /// Queues a new list, due at `expiry`, with the next list id; returns its slot.
-    fn new_list(&mut self, delay: u64, expiry: u64, first: u32) -> u32 {
+    /// A list slot to fill with [`Self::open_list`]: a freed one, or a new one at the end.
+    #[inline(always)]
+    fn take_list_slot(&mut self) -> u32 {
+        if let Some(slot) = self.free_lists.pop() {
+            return slot;
+        }
+        let slot = u32::try_from(self.lists.len()).expect("fewer than 2^32 timer lists");
+        self.lists.push(TimerList {
+            head: NIL,
+            tail: NIL,
+            expiry: 0,
+            id: 0,
+            delay: 0,
+            heap_pos: 0,
+        });
+        slot
+    }
+
+    /// Starts a list in slot `slot` (from [`Self::take_list_slot`]) with the timer `first`,
+    /// due at `expiry`, and queues it with the next list id.
+    #[inline(always)]
+    fn open_list(&mut self, slot: u32, delay: u64, expiry: u64, first: u32) {
         let id = self.next_list_id;
         self.next_list_id += 1;
-        let list = TimerList {
-            head: Some(first),
-            tail: Some(first),
+        let heap_pos = self.heap.len();
+        self.lists[slot as usize] = TimerList {
+            head: first,
+            tail: first,
             expiry,
             id,
             delay,
-            heap_pos: self.heap.len(),
-        };
-        let slot = match self.free_lists.pop() {
-            Some(slot) => {
-                self.lists[slot as usize] = list;
-                slot
-            }
-            None => {
-                self.lists.push(list);
-                u32::try_from(self.lists.len() - 1).expect("fewer than 2^32 timer lists")
-            }
+            heap_pos,
         };
         self.by_delay.insert(delay, slot);
         self.heap.push(slot);
-        self.sift_up(self.heap.len() - 1);
-        slot
+        self.sift_up(heap_pos);
     }
 
     /// Takes an emptied list out of the queue (Node deletes it; a later timer with its delay
     /// starts a new list).
+    #[inline(always)]
     fn delete_list(&mut self, slot: u32) {
         let list = &self.lists[slot as usize];
         let (pos, delay) = (list.heap_pos, list.delay);
-        let last = self.heap.len() - 1;
-        if pos != last {
-            self.heap_swap(pos, last);
-        }
-        self.heap.pop();
+        let last = self.heap.pop().expect("a list being deleted is queued");
         if pos < self.heap.len() {
-            // The list moved into `pos` may belong above or below it.
-            self.sift_up(pos);
-            self.sift_down(pos);
+            // The last list fills the hole, and may belong above or below it. A set/clear pair
+            // of a fresh delay is the common case, and its list, the newest, is usually last.
+            self.heap[pos] = last;
+            self.lists[last as usize].heap_pos = pos;
+            if pos > 0 && self.heap_less(pos, (pos - 1) / 2) {
+                self.sift_up_from(pos);
+            } else {
+                self.sift_down(pos);
+            }
         }
         self.by_delay.remove(delay);
         self.free_lists.push(slot);
@@ -319,41 +366,55 @@ impl<C> TimerQueue<C> {
         debug_assert!(!entry.linked);
         entry.start = start;
         entry.linked = true;
-        entry.next = None;
+        entry.next = NIL;
         let delay = entry.delay;
         if entry.refed {
             self.refed_armed += 1;
         }
-        let (slot, tail) = match self.by_delay.get(delay) {
-            Some(slot) => (slot, self.lists[slot as usize].tail.replace(index)),
-            None => (self.new_list(delay, start + delay, index), None),
+        let found = self.by_delay.get(delay);
+        let (slot, tail) = match found {
+            NIL => (self.take_list_slot(), NIL),
+            slot => (slot, self.lists[slot as usize].tail),
         };
         let entry = self.slab.at_mut(index);
         entry.prev = tail;
         entry.list = slot;
-        if let Some(tail) = tail {
-            self.slab.at_mut(tail).next = Some(index);
+        if found == NIL {
+            self.open_list(slot, delay, start + delay, index);
+        } else {
+            self.lists[slot as usize].tail = index;
+            self.slab.at_mut(tail).next = index;
         }
     }
 
+    #[inline(always)]
     fn unlink(&mut self, index: u32) {
         let entry = self.slab.at_mut(index);
         debug_assert!(entry.linked);
         entry.linked = false;
-        let (prev, next, slot) = (entry.prev.take(), entry.next.take(), entry.list);
-        if entry.refed {
+        let (prev, next, list, refed) = (entry.prev, entry.next, entry.list, entry.refed);
+        self.detach(prev, next, list, refed);
+    }
+
+    /// The list side of unlinking a timer (its entry already marked unlinked): its neighbours
+    /// `prev` and `next` in list `list` are joined, or the list, emptied, is deleted.
+    #[inline(always)]
+    fn detach(&mut self, prev: u32, next: u32, list: u32, refed: bool) {
+        if refed {
             self.refed_armed -= 1;
         }
+        if prev == NIL && next == NIL {
+            // It was its list's only timer: the list goes.
+            self.delete_list(list);
+            return;
+        }
         match prev {
-            Some(prev) => self.slab.at_mut(prev).next = next,
-            None => self.lists[slot as usize].head = next,
+            NIL => self.lists[list as usize].head = next,
+            prev => self.slab.at_mut(prev).next = next,
         }
         match next {
-            Some(next) => self.slab.at_mut(next).prev = prev,
-            None => self.lists[slot as usize].tail = prev,
-        }
-        if self.lists[slot as usize].head.is_none() {
-            self.delete_list(slot);
+            NIL => self.lists[list as usize].tail = prev,
+            next => self.slab.at_mut(next).prev = prev,
         }
     }
 
@@ -367,7 +428,8 @@ impl<C> TimerQueue<C> {
                 return None;
             }
             let delay = list.delay;
-            let head = list.head.expect("a queued list is never empty");
+            let head = list.head;
+            debug_assert!(head != NIL, "a queued list is never empty");
             let start = self.slab.at_mut(head).start;
             if start + delay > now {
                 // Not yet due: re-queue the list behind everything due now, with a fresh id.
@@ -454,13 +516,16 @@ impl<C> TimerQueue<C> {
 
     /// Clears a timer; returns its callback (`None` if it is running now) for the caller to drop
     /// outside any borrow.
+    #[inline(always)]
     pub(crate) fn clear(&mut self, id: Id) -> Option<Option<C>> {
-        let index = self.slab.index(id)?;
-        if self.slab.at_mut(index).linked {
-            self.unlink(index);
+        let entry = self.slab.get_mut(id)?;
+        if entry.linked {
+            entry.linked = false;
+            let (prev, next, list, refed) = (entry.prev, entry.next, entry.list, entry.refed);
+            self.detach(prev, next, list, refed);
         }
-        // `index` was just found live for `id`: no second lookup, and only the callback moves.
-        Some(self.slab.remove_with(index, |entry| entry.cb.take()))
+        // `id` was just found live: no second lookup, and only the callback moves.
+        Some(self.slab.remove_with(id.slot(), |entry| entry.cb.take()))
     }
 
     /// Re-arms a timer with a fresh start (Node's `refresh()`).
@@ -512,6 +577,7 @@ impl<C> TimerQueue<C> {
 }
 
 impl<C: Callback> Loop<C> {
+    #[inline(always)]
     fn add_timer(&self, delay_ms: f64, cb: C, repeat: bool) -> Result<Id, Refused<C>> {
         let cb = self.open_or_refuse(cb)?;
         // A fresh clock read, as Node's insert() does with getLibuvNow() (rule 4.2).
@@ -527,6 +593,7 @@ impl<C: Callback> Loop<C> {
     ///
     /// On a closed loop, like every call that takes a callback, it is [`Refused`] with
     /// [`Error::Closed`].
+    #[inline]
     pub fn set_timeout(&self, delay_ms: f64, cb: C) -> Result<Id, Refused<C>> {
         self.add_timer(delay_ms, cb, false)
     }
@@ -539,6 +606,7 @@ impl<C: Callback> Loop<C> {
     /// `clearTimeout` / `clearInterval` (also of a dormant timer: see [`Loop::hold_timer`]).
     /// [`Error::NotFound`] for a timer that was cleared or, unheld, already fired (Node ignores
     /// those; bindings may too).
+    #[inline]
     pub fn clear_timer(&self, id: Id) -> Result<(), Error> {
         self.check_open()?;
         let cleared = self.st().timers.clear(id);

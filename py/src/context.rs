@@ -290,6 +290,7 @@ impl CallContext {
 struct Entered(*mut ffi::PyObject);
 
 impl Entered {
+    #[inline]
     fn enter(py: Python<'_>, context: *mut ffi::PyObject) -> PyResult<Entered> {
         // SAFETY: attached; `context` is a live `contextvars.Context` its caller holds.
         if unsafe { ffi::PyContext_Enter(context) } != 0 {
@@ -300,6 +301,7 @@ impl Entered {
 }
 
 impl Drop for Entered {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the context entered in `enter`, still held by its caller; exiting the context
         // this thread entered last cannot fail.
@@ -317,15 +319,12 @@ pub(crate) fn call_in_context<'py>(
     args: Option<&Py<PyTuple>>,
     extra: &[*mut ffi::PyObject],
 ) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: attached; every pointer is a live object we hold a reference to, and `context` is
-    // a `contextvars.Context` (made by `copy_context` or `copy_of`), which `PyContext_Enter`
-    // requires.
-    unsafe {
-        let ctx = context.as_ptr();
-        if ffi::PyContext_Enter(ctx) != 0 {
-            return Err(PyErr::fetch(py));
-        }
-        let result = match args {
+    // `context` is a `contextvars.Context` (made by `copy_context` or `copy_of`), which
+    // `PyContext_Enter` requires.
+    let entered = Entered::enter(py, context.as_ptr())?;
+    // SAFETY: attached; every pointer is a live object we hold a reference to.
+    let result = unsafe {
+        match args {
             Some(args) => ffi::PyObject_Call(func.as_ptr(), args.as_ptr(), ptr::null_mut()),
             None => ffi::PyObject_Vectorcall(
                 func.as_ptr(),
@@ -333,9 +332,9 @@ pub(crate) fn call_in_context<'py>(
                 extra.len(),
                 ptr::null_mut(),
             ),
-        };
-        // Exiting a context we entered just above cannot fail.
-        ffi::PyContext_Exit(ctx);
-        Bound::from_owned_ptr_or_err(py, result)
-    }
+        }
+    };
+    drop(entered);
+    // SAFETY: `result` is a new reference, or NULL with an error set.
+    unsafe { Bound::from_owned_ptr_or_err(py, result) }
 }

@@ -252,3 +252,21 @@ def test_a_listener_that_raises_reaches_on_error_and_the_loop_goes_on() -> None:
         client.send(b"x", server.address[1], "127.0.0.1")
         lp.run()
     assert caught == ["listener saw x"]
+
+
+def test_the_message_dispatch_called_directly_emits_as_the_loop_would(
+    net_loop: phaseloop.Loop,
+) -> None:
+    # A trace hook is shown the dispatch as the datagram's callback; calling it is emitting.
+    from phaseloop import _phaseloop  # type: ignore[attr-defined]
+
+    heard: list[object] = []
+    sock = net_loop.udp(lambda data, sender: heard.append((data, sender)))
+    sock.on("error", lambda err: heard.append(err.errno))
+    dispatch = _phaseloop._MessageDispatch(sock, sock._listeners)
+    dispatch(None, (b"x", ("127.0.0.1", 9)))
+    dispatch(OSError(errno.EMSGSIZE, "too long"), None)
+    dispatch(None, None)  # nothing to emit
+    sock.close()
+    net_loop.run()
+    assert heard == [(b"x", ("127.0.0.1", 9)), errno.EMSGSIZE]

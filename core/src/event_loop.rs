@@ -212,6 +212,10 @@ pub struct Loop<C: Callback> {
     /// An iteration was started by a timers phase and its pending phase has not begun yet.
     pub(crate) fresh_iteration: Cell<bool>,
     pub(crate) can_sleep: Cell<bool>,
+    /// The real clock's last reading in ns (the timers phase's), while no host code has run
+    /// since it was taken: a poll that then makes no system call returns, as far as anything
+    /// can tell, at that time, and the clock is not read again for it (`Loop::poll_wait`).
+    pub(crate) clock_read_ns: Cell<Option<u64>>,
     /// A trace hook is set or the recorder is on: callbacks take the traced path.
     pub(crate) tracing: Cell<bool>,
     pub(crate) recording: Cell<bool>,
@@ -290,6 +294,7 @@ impl<C: Callback> Loop<C> {
             phase_started: Cell::new(false),
             fresh_iteration: Cell::new(false),
             can_sleep: Cell::new(true),
+            clock_read_ns: Cell::new(None),
             tracing: Cell::new(false),
             recording: Cell::new(false),
             hook_set: Cell::new(false),
@@ -687,6 +692,8 @@ impl<C: Callback> Loop<C> {
         event: Event<'_>,
     ) -> Result<(), C::Error> {
         let previous = self.current.replace(id);
+        // Host code runs: the time may have moved on since the last reading.
+        self.clock_read_ns.set(None);
         let result = if self.tracing.get() {
             self.invoke_traced(kind, id, cb, event)
         } else {

@@ -48,8 +48,8 @@ pub(crate) enum PollItem {
 }
 
 /// Where `run` is; kept across calls so that a `run` stopped by a failing callback resumes
-/// exactly where it stopped. The steps of a round, in order: each phase's step, and the steps
-/// between them that decide where to go.
+/// exactly where it stopped. The steps of a round, in order: each phase's step (a step may go
+/// past the next ones when they have nothing to run), between the run's first and last.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub(crate) enum Step {
@@ -66,13 +66,12 @@ pub(crate) enum Step {
     Immediates,
     Close,
     LateTimers,
-    RoundEnd,
     Finish,
 }
 
 /// The phase of each step, by its discriminant: a step runs a dozen times an iteration, and a
 /// load costs less than a match.
-const STEP_PHASES: [Option<Phase>; 14] = [
+const STEP_PHASES: [Option<Phase>; 13] = [
     None,                 // Start
     Some(Phase::Timers),  // FirstTimers
     Some(Phase::Pending), // Pending
@@ -85,7 +84,6 @@ const STEP_PHASES: [Option<Phase>; 14] = [
     Some(Phase::Check),   // Immediates
     Some(Phase::Close),   // Close
     Some(Phase::Timers),  // LateTimers
-    None,                 // RoundEnd
     None,                 // Finish
 ];
 
@@ -149,13 +147,17 @@ impl<C: Callback> Loop<C> {
                     Step::Pending
                 }
                 Step::Pending => {
-                    if !self.phase_started.get() && self.begin_round() {
-                        // The pending, idle and prepare phases, the poll's dispatch and the
-                        // pending reruns had nothing to run: each ended as it began.
-                        Step::Check
+                    let past = if self.phase_started.get() {
+                        None
                     } else {
-                        self.run_pending()?;
-                        Step::Idle
+                        self.begin_round()
+                    };
+                    match past {
+                        Some(next) => next,
+                        None => {
+                            self.run_pending()?;
+                            Step::Idle
+                        }
                     }
                 }
                 Step::Idle => {
@@ -173,7 +175,12 @@ impl<C: Callback> Loop<C> {
                 Step::PollDispatch => {
                     self.poll_dispatch()?;
                     self.pending_reruns.set(0);
-                    Step::PendingRerun
+                    // No pending callback was queued during poll: no rerun.
+                    if self.state.borrow().pending.is_empty() {
+                        self.check_step()
+                    } else {
+                        Step::PendingRerun
+                    }
                 }
                 Step::PendingRerun => {
                     let round = self.pending_reruns.get();
@@ -192,7 +199,15 @@ impl<C: Callback> Loop<C> {
                 }
                 Step::Immediates => {
                     self.run_immediates()?;
-                    Step::Close
+                    // A close phase with nothing to close ends as it begins (but for the
+                    // phase mode's drain).
+                    if self.drain_mode == DrainMode::Callback
+                        && self.state.borrow().closing.is_empty()
+                    {
+                        Step::LateTimers
+                    } else {
+                        Step::Close
+                    }
                 }
                 Step::Close => {
                     self.run_close()?;
@@ -200,9 +215,7 @@ impl<C: Callback> Loop<C> {
                 }
                 Step::LateTimers => {
                     self.run_timers()?;
-                    Step::RoundEnd
-                }
-                Step::RoundEnd => {
+                    // The round ends: another, or the end of `run`.
                     if mode == RunMode::Default && self.alive() && !self.stop_flag.get() {
                         Step::Pending
                     } else {
@@ -374,45 +387,56 @@ impl<C: Callback> Loop<C> {
 
     /// Begins a round at its pending phase (not when a failed pending phase resumes). A round
     /// that did not begin with a timers phase (run once/nowait) is a new iteration here; the
-    /// pending reruns after poll stay in the round. Returns `true` for a quiet round, whose
-    /// poll it has done: the round goes on at its check phase.
+    /// pending reruns after poll stay in the round. Returns the step the round goes on at when
+    /// its first phases have nothing to run: past the poll for a quiet round (whose poll this
+    /// has done), the poll's wait when only the pending, idle and prepare phases are empty.
     #[inline(always)]
-    fn begin_round(&self) -> bool {
+    fn begin_round(&self) -> Option<Step> {
         if !self.fresh_iteration.replace(false) {
             self.iteration.set(self.iteration.get() + 1);
         }
-        {
+        let empty = {
             let st = self.state.borrow();
+            let empty = st.pending.is_empty()
+                && !st.handles.any_started(HandleKind::Idle)
+                && !st.handles.any_started(HandleKind::Prepare);
             self.can_sleep
                 .set(st.pending.is_empty() && !st.handles.idle_active());
+            empty && self.drain_mode == DrainMode::Callback
+        };
+        if !empty {
+            None
+        } else if self.quiet_until_check() {
+            self.skip_poll();
+            Some(self.check_step())
+        } else {
+            Some(Step::PollWait)
         }
-        if !self.quiet_until_check() {
-            return false;
-        }
-        self.skip_poll();
-        true
     }
 
-    /// Whether this round has nothing to run from its pending phase to its check phase: no
-    /// deferred callback, no idle or prepare handle started, and a poll that would neither
-    /// wait (a ref'd immediate or a closing handle is queued) nor ask the poller (nothing is
-    /// watched, no work is in flight, no threadsafe call waits; what `plan_poll` looks at),
-    /// with nothing left from an earlier poll. In the callback drain mode only: the phase mode
-    /// drains after each phase, empty or not. The delay monitor takes the general path, which
-    /// keeps its stamps.
+    /// The check phase's first step: its handles', or the immediates' if no handle is started.
+    #[inline(always)]
+    fn check_step(&self) -> Step {
+        if self.state.borrow().handles.any_started(HandleKind::Check) {
+            Step::Check
+        } else {
+            Step::Immediates
+        }
+    }
+
+    /// Whether a round whose pending, idle and prepare phases are empty (in the callback drain
+    /// mode: the phase mode drains after each phase, empty or not) has nothing to run up to its
+    /// check phase: a poll that would neither wait (a ref'd immediate or a closing handle is
+    /// queued) nor ask the poller (nothing is watched, no work is in flight, no threadsafe call
+    /// waits; what `plan_poll` looks at), with nothing left from an earlier poll. The delay
+    /// monitor takes the general path, which keeps its stamps.
     ///
     /// A chained immediate makes every round such a round, and taking those steps one by one
     /// cost about a third of the iteration (`bench/README.md`).
     #[inline(always)]
     fn quiet_until_check(&self) -> bool {
-        if self.drain_mode != DrainMode::Callback {
-            return false;
-        }
         let st = self.state.borrow();
-        st.pending.is_empty()
-            && (st.immediates.has_ref() || !st.closing.is_empty())
-            && !st.handles.any_started(HandleKind::Idle)
-            && !st.handles.any_started(HandleKind::Prepare)
+        (st.immediates.has_ref() || !st.closing.is_empty())
             && st.watchers.registered == 0
             && st.streams.armed == 0
             && st.works.is_empty()
@@ -428,20 +452,22 @@ impl<C: Callback> Loop<C> {
     /// kept, without reading the clock again if nothing ran since the last reading.
     #[inline(always)]
     fn skip_poll(&self) {
-        let real = !self.clock.is_virtual();
-        let exited_ns = self
-            .clock_read_ns
-            .get()
-            .or_else(|| real.then(|| self.clock.real_ns()));
-        {
-            let mut st = self.st();
-            st.stats.iterations += 1;
-            st.stats.poll_exit_ns = exited_ns;
-        }
-        match exited_ns {
-            Some(real_ns) if real => self.clock.update_to(real_ns),
-            _ => self.clock.update(),
+        let exited_ns = match self.clock_read_ns.get() {
+            // The cached time is that reading's already.
+            Some(read_ns) => Some(read_ns),
+            None if self.clock.is_virtual() => {
+                self.clock.update();
+                None
+            }
+            None => {
+                let real_ns = self.clock.real_ns();
+                self.clock.update_to(real_ns);
+                Some(real_ns)
+            }
         };
+        let mut st = self.st();
+        st.stats.iterations += 1;
+        st.stats.poll_exit_ns = exited_ns;
     }
 
     // ----- pending ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 //!
 //! Nothing else in the crate reads the time. The real clock counts from the loop's creation and is
 //! cached in whole milliseconds, refreshed where libuv refreshes it (the start of `run`, the start
-//! of the timers phase, after poll) and whenever a timer is scheduled (Node's `getLibuvNow()`,
+//! of the timers phase, after a poll that made a system call or followed host code: see
+//! `Loop::poll_wait`) and whenever a timer is scheduled (Node's `getLibuvNow()`,
 //! ordering rule 4.2 in docs/ordering.md). The virtual clock never moves by itself: only
 //! [`Clock::advance`] and the poll phase's jump to the next due timer move it.
 
@@ -110,7 +111,7 @@ impl Clock {
 }
 
 /// `CLOCK_MONOTONIC` in ns. Read directly rather than through `Instant::elapsed`: an iteration
-/// reads the clock twice (as libuv does), and the checked `Duration` arithmetic around the
+/// reads the clock up to twice (as libuv does), and the checked `Duration` arithmetic around the
 /// system call cost a third as much again as the call itself.
 #[inline]
 fn monotonic_ns() -> u64 {

@@ -36,7 +36,9 @@ mod resolvers;
 mod scheduling;
 mod sender_cache;
 mod signals;
+mod stream_dispatch;
 mod streams;
+mod transport_write;
 mod udp;
 mod udp_dispatch;
 mod work;
@@ -59,6 +61,8 @@ fn _phaseloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<monitor::DelayMonitor>()?;
     m.add_class::<jobs::NativeJob>()?;
     m.add_class::<promise::Promise>()?;
+    m.add_class::<stream_dispatch::DataDispatch>()?;
+    m.add_class::<transport_write::TransportWrite>()?;
     m.add_class::<udp_dispatch::MessageDispatch>()?;
     m.add(
         "_AsyncioHandle",

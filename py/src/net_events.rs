@@ -46,7 +46,12 @@ impl Deliver for std::io::Result<Id> {
 /// A read: `(None, bytes)`, `(None, None)` at the end, `(OSError, None)`.
 impl Deliver for ReadEvent<'_> {
     fn deliver(self, py: Python<'_>, cb: &PyCallback) -> PyResult<()> {
-        let args = match self {
+        // A socket transport's dispatch takes the bytes natively, without the arguments below.
+        let event = match crate::stream_dispatch::deliver_read(py, cb, self) {
+            Ok(delivered) => return delivered,
+            Err(event) => event,
+        };
+        let args = match event {
             ReadEvent::Data(data) => [py.None(), PyBytes::new(py, data).into_any().unbind()],
             ReadEvent::Eof => [py.None(), py.None()],
             ReadEvent::Error(err) => [error_object(py, err), py.None()],

@@ -79,7 +79,7 @@ fn write_bufs(data: &Bound<'_, PyAny>) -> PyResult<(Box<dyn WriteBufs>, usize)> 
 /// A stream id given as a Python int. Ids carry their kind and loop tag in the high bits, so
 /// they are multi-digit ints; `PyLong_AsUnsignedLong` reads those without the byte-array
 /// conversion `u64` extraction makes (a fifth of `_transport_write`'s cost).
-fn stream_id(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+pub(crate) fn stream_id(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     // SAFETY: attached; `obj` is a live object; the call sets an error and returns
     // `c_ulong::MAX` for a non-int or a value out of range.
     let raw = unsafe { pyo3::ffi::PyLong_AsUnsignedLong(obj.as_ptr()) };
@@ -102,6 +102,27 @@ fn try_write_now(lp: &Core, id: Id, data: &[u8]) -> PyResult<usize> {
         Err(CoreError::Io(err)) if err.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
         Err(err) => Err(core_error(err)),
     }
+}
+
+/// A transport's write of `bytes`: what the kernel takes now, and the rest lent to the write
+/// queue with the callback `on_written()` gives (asked for only then). The bytes queued.
+pub(crate) fn write_bytes<'py>(
+    lp: &Core,
+    id: Id,
+    bytes: &Bound<'py, PyBytes>,
+    on_written: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<usize> {
+    let slice = bytes.as_bytes();
+    let n = try_write_now(lp, id, slice)?;
+    if n == slice.len() {
+        return Ok(0);
+    }
+    let lent = LentBytes {
+        _owner: bytes.clone().unbind(),
+        ptr: slice[n..].as_ptr(),
+        len: slice.len() - n,
+    };
+    queue_write(lp, id, Box::new(lent), &on_written()?)
 }
 
 /// Queues the rest of a transport's write; `on_written(error)` when it is done. The bytes
@@ -353,17 +374,7 @@ impl Loop {
         let lp = self.open()?;
         let id = id(stream_id(stream)?);
         if let Ok(bytes) = data.cast::<PyBytes>() {
-            let slice = bytes.as_bytes();
-            let n = try_write_now(lp, id, slice)?;
-            if n == slice.len() {
-                return Ok(0);
-            }
-            let lent = LentBytes {
-                _owner: bytes.clone().unbind(),
-                ptr: slice[n..].as_ptr(),
-                len: slice.len() - n,
-            };
-            return queue_write(lp, id, Box::new(lent), on_written);
+            return write_bytes(lp, id, bytes, || Ok(on_written.clone()));
         }
         let buffer = PyBuffer::<u8>::get(data)?;
         if !buffer.is_c_contiguous() {

@@ -563,3 +563,58 @@ def test_a_reset_is_connection_lost_with_connection_reset_error(
         return exc
 
     assert isinstance(loop.run_until_complete(main()), ConnectionResetError)
+
+
+def test_set_protocol_sends_the_next_reads_to_the_new_protocol(
+    loop: pla.EventLoop,
+) -> None:
+    # The read dispatch binds data_received once: set_protocol must rebind it.
+    async def main() -> tuple[bytes, bytes]:
+        transport, _, served = await pair(loop)
+        transport.write(b"first")
+        while served.data != b"first":
+            await asyncio.sleep(0.001)
+        second = Recorder()
+        served.transport.set_protocol(second)
+        transport.write(b"second")
+        while second.data != b"second":
+            await asyncio.sleep(0.001)
+        transport.close()
+        served.transport.close()
+        return bytes(served.data), bytes(second.data)
+
+    assert loop.run_until_complete(main()) == (b"first", b"second")
+
+
+def test_writes_after_write_eof_and_after_abort_are_asyncios(
+    loop: pla.EventLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The native write stands in for write() only while its checks cannot fail: after
+    # write_eof() a write raises, after abort() writes are dropped and, from the fifth on,
+    # logged, as on asyncio's selector transport.
+    async def main() -> tuple[bytes, list[Any]]:
+        transport, protocol, served = await pair(loop)
+        transport.write(b"before eof")
+        transport.write_eof()
+        with pytest.raises(
+            RuntimeError, match=r"Cannot call write\(\) after write_eof"
+        ):
+            transport.write(b"after eof")
+        while "eof" not in served.events:
+            await asyncio.sleep(0.001)
+        served.transport.abort()
+        for _ in range(6):
+            served.transport.write(b"dropped")
+        await served.lost
+        await protocol.lost
+        transport.close()
+        return bytes(served.data), protocol.events
+
+    with caplog.at_level("WARNING", logger="asyncio"):
+        data, events = loop.run_until_complete(main())
+    assert data == b"before eof"
+    assert events[-1][0] == "lost"
+    warned = [
+        r for r in caplog.records if "socket.send() raised exception." in r.message
+    ]
+    assert len(warned) == 2  # the 5th and 6th write after the connection was lost

@@ -86,6 +86,9 @@ class CoreTransport:
     def _lost(self) -> None:
         """What else ends with the connection (after ``connection_lost`` ran)."""
 
+    def _writes_changed(self) -> None:
+        """The connection was lost or the core handle released: what writes may skip."""
+
     def _collected(self) -> None:
         """What else ends when the transport is collected unclosed."""
 
@@ -136,6 +139,7 @@ class CoreTransport:
         self._stop_reads()
         if not self._queued:
             self._conn_lost += 1
+            self._writes_changed()
             self._loop.call_soon(self._call_connection_lost, None)
 
     def abort(self) -> None:
@@ -166,6 +170,7 @@ class CoreTransport:
         self._release_core()
         self._closing = True
         self._conn_lost += 1
+        self._writes_changed()
         self._loop.call_soon(self._call_connection_lost, exc)
 
     def _call_connection_lost(self, exc: BaseException | None) -> None:
@@ -188,8 +193,10 @@ class CoreTransport:
     def _release_core(self) -> None:
         """Closes the core handle (its queued writes are cancelled); the fd stays open."""
         core, self._core = self._core, None
-        if core is not None and not self._pl.closed:
-            self._pl._close_stream(core)
+        if core is not None:
+            self._writes_changed()
+            if not self._pl.closed:
+                self._pl._close_stream(core)
 
 
 __all__ = ["CoreTransport"]

@@ -23,6 +23,7 @@ import sys
 from asyncio import base_events, constants, futures, protocols, transports
 from typing import Any
 
+from phaseloop import _phaseloop  # type: ignore[attr-defined]
 from phaseloop.asyncio_core_transport import CoreTransport
 
 logger = logging.getLogger("asyncio")
@@ -43,6 +44,10 @@ class SocketTransport(
 
     # The most one read takes, as asyncio's socket transports read (``recv(max_size)``).
     max_size = 256 * 1024
+
+    # _writes_changed reads them: set even when __init__ failed early.
+    _eof = False
+    _empty_waiter: asyncio.Future[None] | None = None
 
     def __init__(
         self,
@@ -71,6 +76,7 @@ class SocketTransport(
             else:
                 server._attach()
         base_events._set_nodelay(sock)  # type: ignore[attr-defined]
+        self._writes_changed()
         loop.call_soon(protocol.connection_made, self)
         # Reading starts once connection_made() has run, as asyncio's.
         loop.call_soon(self._start_reading)
@@ -88,10 +94,16 @@ class SocketTransport(
     # ----- the protocol -----------------------------------------------------------------------
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        on_read: Any
         if isinstance(protocol, protocols.BufferedProtocol):
             on_read = self._read_into_buffer
         else:
-            on_read = self._read_data
+            # Each read's bytes go from the core to data_received with no Python frame between
+            # (the method is bound once, as uvloop binds it); the end of the stream and read
+            # errors come to _read_data.
+            on_read = _phaseloop._DataDispatch(
+                protocol.data_received, self._data_received_failed, self._read_data
+            )
         self._protocol = protocol
         self._protocol_connected = True
         if on_read != self._on_read:
@@ -133,20 +145,23 @@ class SocketTransport(
         self._pl._read_start(self._core, self._on_read, label=self._label())
 
     def _read_data(self, error: OSError | None, data: bytes | None) -> None:
-        """The core's read callback for a ``Protocol``: one ``data_received`` per read."""
+        """A ``Protocol``'s end of the stream and read errors (``_DataDispatch`` hands each
+        read's bytes to ``data_received`` itself), and its bytes when called with them."""
         if data is not None:
             try:
                 self._protocol.data_received(data)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:  # noqa: BLE001 - asyncio's rule: to connection_lost
-                self._fatal_error(
-                    exc, "Fatal error: protocol.data_received() call failed."
-                )
+                self._data_received_failed(exc)
         elif error is None:
             self._read_eof()
         else:
             self._fatal_error(error, "Fatal read error on socket transport")
+
+    def _data_received_failed(self, exc: BaseException) -> None:
+        """``data_received`` raised: asyncio's fatal error, and the connection is lost."""
+        self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
 
     def _read_into_buffer(self, error: OSError | None, data: bytes | None) -> None:
         """The core's read callback for a ``BufferedProtocol``: the bytes read are copied
@@ -240,8 +255,31 @@ class SocketTransport(
             self._fatal_error(exc, "Fatal write error on socket transport")
             return
         if queued:
-            self._queued += 1
-            self._maybe_pause_protocol()
+            self._write_queued()
+
+    # What the native write hands back: what it does not take, and a write it queued.
+    _write_checked = write
+
+    def _write_queued(self) -> None:
+        self._queued += 1
+        self._maybe_pause_protocol()
+
+    def _writes_changed(self) -> None:
+        """Installs the native write (``_phaseloop._TransportWrite``) as this transport's
+        ``write`` while none of the checks ``write`` makes can fail, and removes it (back to
+        the method) once one can: after ``write_eof()``, during ``sendfile``, once the
+        connection is lost or the stream is released."""
+        if (
+            self._core is not None
+            and not self._eof
+            and self._empty_waiter is None
+            and not self._conn_lost
+        ):
+            self.__dict__["write"] = _phaseloop._TransportWrite(
+                self._pl, self._core, self
+            )
+        else:
+            self.__dict__.pop("write", None)
 
     def _written(self, error: OSError | None) -> None:
         """A queued write finished (poll or pending phase) or was cancelled (close phase)."""
@@ -271,6 +309,7 @@ class SocketTransport(
         if self._closing or self._eof:
             return
         self._eof = True
+        self._writes_changed()
         if not self._queued and self._sock is not None:
             self._sock.shutdown(socket.SHUT_WR)
 
@@ -298,12 +337,14 @@ class SocketTransport(
         if self._empty_waiter is not None:
             raise RuntimeError("Empty waiter is already set")
         self._empty_waiter = self._loop.create_future()
+        self._writes_changed()
         if not self._queued:
             self._empty_waiter.set_result(None)
         return self._empty_waiter
 
     def _reset_empty_waiter(self) -> None:
         self._empty_waiter = None
+        self._writes_changed()
 
     def _lend_socket(self) -> socket.socket | None:
         """For ``os.sendfile`` on the socket: the core stream lets go of the fd (the loop's fd
@@ -315,6 +356,7 @@ class SocketTransport(
         if self._sock is None or self._conn_lost or self._pl.closed:
             return
         self._core = self._open_core()
+        self._writes_changed()
 
     def _open_core(self) -> int:
         stream: int = self._pl._stream_over(self._sock_fd)

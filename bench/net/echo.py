@@ -1,11 +1,11 @@
 """The echo benchmark (uvloop's vmbench shape): one load generator, many servers, one run.
 
-    python bench/net/echo.py [--quick] [--rounds R]      # prints a Markdown table
+    python bench/net/echo.py [--quick] [--rounds R] [--servers A,B]   # a Markdown table
 
 Servers: phaseloop from C (examples/c/echo_server.c) against libuv (uv_echo_server.c); from
-Python, phaseloop's stream API (phaseloop.net) and an asyncio protocol on phaseloop.asyncio,
-against asyncio (streams and protocols), uvloop and rloop when importable; Node's ``net`` as the
-reference. The client (echo_client.c, C, epoll) is the same for all: 1 KiB, 10 KiB and 100 KiB
+Python, phaseloop's stream API (phaseloop.net) and an asyncio protocol and streams server on
+phaseloop.asyncio, against asyncio (streams and protocols) and uvloop when importable; Node's
+``net`` as the reference. The client (echo_client.c, C, epoll) is the same for all: 1 KiB, 10 KiB and 100 KiB
 messages over 1 and 100 connections, each echoed byte checked. Every figure is the median of
 R rounds, the servers taking turns within a round; CPU per request is the server process's
 user+system time over the requests it served. Needs cc, pkg-config with libphaseloop (built by
@@ -87,6 +87,10 @@ def servers(built: dict[str, Path], prefix: Path) -> list[Server]:
             "phaseloop.asyncio protocol",
             (py, str(HERE / "servers.py"), "phaseloop-asyncio-protocol"),
         ),
+        Server(
+            "phaseloop.asyncio streams",
+            (py, str(HERE / "servers.py"), "phaseloop-asyncio-streams"),
+        ),
         Server("asyncio streams", (py, str(HERE / "servers.py"), "asyncio-streams")),
         Server("asyncio protocol", (py, str(HERE / "servers.py"), "asyncio-protocol")),
     ]
@@ -149,10 +153,18 @@ def main() -> None:
         "--prefix", type=Path, default=ROOT / "target" / "c-tests" / "prefix"
     )
     parser.add_argument("--build", type=Path, default=ROOT / "bench" / "build" / "net")
+    parser.add_argument(
+        "--servers",
+        help="comma-separated server names to run (default: all), e.g. "
+        "'phaseloop.asyncio streams,uvloop streams'",
+    )
     args = parser.parse_args()
     rounds = 1 if args.quick else args.rounds
     built = build(args.build, args.prefix)
     found = servers(built, args.prefix)
+    if args.servers:
+        wanted = set(args.servers.split(","))
+        found = [s for s in found if s.name in wanted]
     results: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
     for size in SIZES:
         for conns in CONNS:
@@ -200,6 +212,8 @@ def main() -> None:
         ("phaseloop.net", "uvloop protocol"),
         ("phaseloop.asyncio protocol", "asyncio protocol"),
         ("phaseloop.asyncio protocol", "uvloop protocol"),
+        ("phaseloop.asyncio streams", "asyncio streams"),
+        ("phaseloop.asyncio streams", "uvloop streams"),
         ("phaseloop.net", "node net"),
     ]
     pairs = [(a, b) for a, b in pairs if any(s.name == b for s in found)]

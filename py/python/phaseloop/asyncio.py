@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import math
 import selectors
 import socket
@@ -221,6 +222,11 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             # on the path of every call_later.
             self.time = _time.monotonic  # type: ignore[method-assign]
         super().__init__(_Selector(self._pl))
+        # Every Future and Task asks its loop for these when it is made (C futures call
+        # loop.create_future() and loop.get_debug()): answered without a Python frame, as
+        # uvloop's are. (A subclass's own create_future stays in charge.)
+        if cls.create_future is base_events.BaseEventLoop.create_future:
+            self.create_future = functools.partial(asyncio.Future, loop=self)  # type: ignore[method-assign]
 
     def time(self) -> float:
         """``time.monotonic()``; on the virtual clock, phaseloop's clock (which jumps to the
@@ -312,6 +318,15 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         super().set_debug(enabled)
         self._ready_queue.set_debug(enabled)
         self._timer_queue.set_debug(enabled)
+        # get_debug() without a Python frame: the flag's own bound __bool__ (for a bool flag;
+        # asyncio's get_debug returns what set_debug was given).
+        if (
+            type(self).get_debug is base_events.BaseEventLoop.get_debug
+            and type(enabled) is bool
+        ):
+            self.get_debug = enabled.__bool__  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("get_debug", None)
 
     def call_at(
         self,

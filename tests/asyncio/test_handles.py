@@ -416,3 +416,42 @@ def test_while_traced_each_handle_runs_as_an_immediate_of_its_own() -> None:
     lp.run_forever()
     lp.close()
     assert kinds == ["immediate"] * 3
+
+
+def test_create_future_and_get_debug_answer_as_asyncios(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    # phaseloop's loop answers both without a Python frame: the answers must stay asyncio's.
+    fut = loop.create_future()
+    assert isinstance(fut, asyncio.Future) and fut.get_loop() is loop
+    assert loop.get_debug() is False
+    loop.set_debug(True)
+    assert loop.get_debug() is True
+    # A task made in debug mode keeps its source traceback, which it asks get_debug for.
+    task = loop.create_task(asyncio.sleep(0))
+    assert task._source_traceback  # type: ignore[attr-defined]
+    loop.run_until_complete(task)
+    loop.set_debug(False)
+    assert loop.get_debug() is False
+    assert not loop.create_task(asyncio.sleep(0))._source_traceback  # type: ignore[attr-defined]
+    loop.run_until_complete(asyncio.sleep(0))
+
+
+def test_a_subclass_keeps_its_own_create_future_and_get_debug() -> None:
+    made: list[str] = []
+
+    class Mine(pla.EventLoop):
+        def create_future(self) -> asyncio.Future[Any]:
+            made.append("future")
+            return super().create_future()
+
+        def get_debug(self) -> bool:
+            made.append("debug")
+            return super().get_debug()
+
+    loop = Mine()
+    try:
+        loop.run_until_complete(asyncio.sleep(0.001))
+        assert "future" in made and "debug" in made
+    finally:
+        loop.close()

@@ -39,25 +39,34 @@ impl Promise {
         lp: &Bound<'py, Loop>,
         core: CorePromise<PyCallback>,
     ) -> PyResult<Bound<'py, Promise>> {
-        let py = lp.py();
         let tag = core.host_tag();
         if tag != 0 {
             // SAFETY: a non-zero tag is the address of the live `Promise` object of `core`: set
-            // below when it was made, and cleared by its `Drop`, which its deallocation runs
-            // before anything else (PyO3 drops the contents first), both with the GIL held, as
-            // here. Taking a new reference to a live object is sound.
+            // in `new_object` when it was made, and cleared by its `Drop`, which its
+            // deallocation runs before anything else (PyO3 drops the contents first), both
+            // with the GIL held, as here. Taking a new reference to a live object is sound.
             return Ok(unsafe {
-                Bound::from_borrowed_ptr(py, tag as *mut ffi::PyObject).cast_into_unchecked()
+                Bound::from_borrowed_ptr(lp.py(), tag as *mut ffi::PyObject).cast_into_unchecked()
             });
         }
+        Promise::new_object(lp, core)
+    }
+
+    /// The Python object of `core`, which has none (a promise made just now).
+    #[inline]
+    fn new_object<'py>(
+        lp: &Bound<'py, Loop>,
+        core: CorePromise<PyCallback>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        debug_assert_eq!(core.host_tag(), 0);
         let object = Bound::new(
-            py,
+            lp.py(),
             Promise {
                 lp: lp.clone().unbind(),
-                core: core.clone(),
+                core,
             },
         )?;
-        core.set_host_tag(object.as_ptr() as usize);
+        object.get().core.set_host_tag(object.as_ptr() as usize);
         Ok(object)
     }
 

@@ -248,6 +248,13 @@ impl PromiseHost for PyCallback {
             .map(|promise| promise.get().core().clone())
     }
 
+    #[inline]
+    fn is_plain(value: &PyValue) -> bool {
+        // SAFETY: asked for by the core's promise operations only.
+        let py = unsafe { attached_in_promise_code() };
+        surely_not_thenable(value.0.bind(py))
+    }
+
     fn get_then(lp: &Core, value: &PyValue) -> Result<Option<Py<PyAny>>, PyValue> {
         // SAFETY: as in `call_handler`.
         let py = unsafe { Python::assume_attached() };

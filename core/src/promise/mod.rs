@@ -22,10 +22,13 @@
 //! [`Task`](crate::Task) is such a host (see [`AnyValue`]); `docs/promises.md` explains the job
 //! semantics with examples.
 //!
-//! Locking: a promise is an `Arc<parking_lot::Mutex<..>>` so that host callbacks holding one stay
-//! `Send`; the loop is single-threaded by contract, so the lock is never contended. No lock is
-//! held while host code runs or while a host value is dropped (a Python `__del__` may use the
-//! same promise).
+//! Locking: a promise is an `Arc` of a `parking_lot::Mutex` so that host callbacks holding one
+//! stay `Send`; the loop is single-threaded by contract, so the lock is never contended. No lock
+//! is held while host code runs or while a host value is dropped (a Python `__del__` may use the
+//! same promise). Uncontended, a lock still costs two atomic read-modify-writes, which on a busy
+//! link of a promise chain cost more time than everything else the core does: the hot paths
+//! take as few as they can (a promise resolved with a plain value is made settled, a plain
+//! value settles a promise under one lock, the host tag is an atomic word beside the lock).
 
 mod combinators;
 mod rejections;
@@ -33,6 +36,7 @@ mod task;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
@@ -80,6 +84,14 @@ pub trait PromiseHost: Callback {
     /// The promise `value` is, if it is one of this core's promises whose `then` is the core's
     /// own (JavaScript's `IsPromise` and an unpatched `then`). Must not run host code.
     fn as_promise(value: &Self::Value) -> Option<Promise<Self>>;
+
+    /// Whether `value` is surely neither a promise nor a thenable, known without running host
+    /// code (a number, a string, `None`...). Settling a promise with such a value takes one
+    /// lock instead of two; `false`, the default, is always correct.
+    fn is_plain(value: &Self::Value) -> bool {
+        let _ = value;
+        false
+    }
 
     /// Reads `value.then` (only asked for values that are not [`as_promise`](Self::as_promise)
     /// promises): `Ok(Some(then))` if it is callable, `Ok(None)` if `value` has no callable
@@ -211,7 +223,15 @@ pub enum HostRef<'a, H: PromiseHost> {
 /// A promise of the host `H`: a cheap handle (an `Arc`); clones are the same promise.
 ///
 /// Equality and hashing are identity, like JavaScript's `===`.
-pub struct Promise<H: PromiseHost>(Arc<Mutex<Inner<H>>>);
+pub struct Promise<H: PromiseHost>(Arc<Shared<H>>);
+
+/// What a promise handle points to.
+struct Shared<H: PromiseHost> {
+    /// A word the host keeps here (see [`Promise::host_tag`]); the core never reads it. Outside
+    /// the lock: a host reads and writes it for every wrapper it makes and frees.
+    host_tag: AtomicUsize,
+    inner: Mutex<Inner<H>>,
+}
 
 struct Inner<H: PromiseHost> {
     status: Status<H>,
@@ -222,8 +242,6 @@ struct Inner<H: PromiseHost> {
     generation: u32,
     /// The pair `generation` was used.
     resolved: bool,
-    /// A word the host keeps here (see [`Promise::host_tag`]); the core never reads it.
-    host_tag: usize,
 }
 
 enum Status<H: PromiseHost> {
@@ -260,14 +278,6 @@ impl<H: PromiseHost> Reactions<H> {
                 all.push(reaction);
                 Reactions::Many(all)
             }
-        }
-    }
-
-    fn for_each(self, mut f: impl FnMut(Reaction<H>)) {
-        match self {
-            Reactions::None => {}
-            Reactions::One(reaction) => f(reaction),
-            Reactions::Many(all) => all.into_iter().for_each(f),
         }
     }
 
@@ -558,28 +568,19 @@ impl<H: PromiseHost> ResolvingFunctions<H> {
 
     /// Sets the shared flag; false if it was set already.
     fn claim(&self) -> bool {
-        let mut inner = self.promise.lock();
-        if inner.generation == self.generation && !inner.resolved {
-            inner.resolved = true;
-            true
-        } else {
-            false
-        }
+        self.promise.claim(self.generation)
     }
 
     /// `resolve(value)`: fulfils the promise with `value`, or, if `value` is a promise or a
     /// thenable, queues the job that adopts its state. Does nothing if already resolved.
     pub fn resolve(&self, lp: &Loop<H>, value: H::Value) {
-        if self.claim() {
-            resolve_promise(lp, &self.promise, value);
-        }
+        resolve_with(lp, &self.promise, self.generation, value);
     }
 
     /// `reject(reason)`: rejects the promise. Does nothing if already resolved.
     pub fn reject(&self, lp: &Loop<H>, reason: H::Value) {
-        if self.claim() {
-            self.promise.reject_now(lp, reason);
-        }
+        self.promise
+            .settle_and_trigger(lp, Settled::Rejected(reason), Some(self.generation));
     }
 
     /// `resolve(thenable)` for a promise of this core, without a host value for it.
@@ -587,6 +588,18 @@ impl<H: PromiseHost> ResolvingFunctions<H> {
         if self.claim() {
             adopt_promise(lp, &self.promise, thenable);
         }
+    }
+}
+
+/// A promise resolve function of `target`'s pair `generation`: its "already resolved" check,
+/// then its steps (under the same lock as the check for a plain value, which settles at once).
+fn resolve_with<H: PromiseHost>(lp: &Loop<H>, target: &Promise<H>, generation: u32, value: H::Value) {
+    if H::is_plain(&value) {
+        target.settle_and_trigger(lp, Settled::Fulfilled(value), Some(generation));
+        return;
+    }
+    if target.claim(generation) {
+        resolve_promise(lp, target, value);
     }
 }
 
@@ -653,26 +666,64 @@ fn promise_resolve<H: PromiseHost>(lp: &Loop<H>, value: H::Value) -> Promise<H> 
     if let Some(promise) = H::as_promise(&value) {
         return promise;
     }
-    let (promise, resolvers) = Promise::with_resolvers();
-    resolvers.resolve(lp, value);
-    promise
+    // The steps of `resolve(value)` on a promise nobody else can resolve yet (nor subscribe
+    // to): a plain value makes it fulfilled from the start, with no lock and no reaction.
+    match H::get_then(lp, &value) {
+        Ok(None) => Promise::new(Status::Fulfilled(value), true),
+        Err(thrown) => {
+            let promise = Promise::new(Status::Pending(Reactions::None), true);
+            promise.reject_now(lp, thrown);
+            promise
+        }
+        Ok(Some(then)) => {
+            let promise = Promise::new(Status::Pending(Reactions::None), true);
+            enqueue(
+                lp,
+                Job::AdoptThenable {
+                    target: promise.clone(),
+                    thenable: value,
+                    then,
+                },
+            );
+            promise
+        }
+    }
 }
 
 impl<H: PromiseHost> Promise<H> {
     fn new_pending() -> Self {
-        Promise(Arc::new(Mutex::new(Inner {
-            status: Status::Pending(Reactions::None),
-            handled: false,
-            tracking: Tracking::None,
-            generation: 0,
-            resolved: false,
-            host_tag: 0,
-        })))
+        Promise::new(Status::Pending(Reactions::None), false)
+    }
+
+    /// A promise in `status`, its first pair of resolving functions already used if `resolved`.
+    #[inline]
+    fn new(status: Status<H>, resolved: bool) -> Self {
+        Promise(Arc::new(Shared {
+            host_tag: AtomicUsize::new(0),
+            inner: Mutex::new(Inner {
+                status,
+                handled: false,
+                tracking: Tracking::None,
+                generation: 0,
+                resolved,
+            }),
+        }))
     }
 
     #[inline]
     fn lock(&self) -> MutexGuard<'_, Inner<H>> {
-        self.0.lock()
+        self.0.inner.lock()
+    }
+
+    /// Sets the "already resolved" flag of the pair `generation`; false if it was set already.
+    fn claim(&self, generation: u32) -> bool {
+        let mut inner = self.lock();
+        if inner.generation == generation && !inner.resolved {
+            inner.resolved = true;
+            true
+        } else {
+            false
+        }
     }
 
     /// The first pair of resolving functions, which only the creator of the promise has.
@@ -841,66 +892,97 @@ impl<H: PromiseHost> Promise<H> {
         enqueue(lp, Job::Reaction { reaction, outcome });
     }
 
-    /// Settles `self` with `status`, returning its reactions and whether it is an unhandled
-    /// rejection; `Err(status)` if it was settled already (which the resolving functions rule
-    /// out).
-    fn settle(&self, status: Status<H>) -> Result<(Reactions<H>, bool), Status<H>> {
+    /// Settles `self` with `outcome`, returning its reactions, whether it is an unhandled
+    /// rejection, and a copy of the outcome for the reactions (none if there are none);
+    /// `Err(outcome)` if it was settled already (which the resolving functions rule out), or,
+    /// with `claim`, if that pair of resolving functions was used already (the pair's "already
+    /// resolved" check and the settling then take one lock).
+    fn settle(
+        &self,
+        outcome: Settled<H::Value>,
+        claim: Option<u32>,
+    ) -> Result<(Reactions<H>, bool, Option<Settled<H::Value>>), Settled<H::Value>> {
         let mut inner = self.lock();
         if !matches!(inner.status, Status::Pending(_)) {
-            return Err(status);
+            return Err(outcome);
         }
-        let rejected_unhandled = matches!(status, Status::Rejected(_)) && !inner.handled;
+        if let Some(generation) = claim {
+            if inner.generation != generation || inner.resolved {
+                return Err(outcome);
+            }
+            inner.resolved = true;
+        }
+        let rejected_unhandled = !outcome.is_fulfilled() && !inner.handled;
         if rejected_unhandled {
             inner.tracking = Tracking::Waiting;
         }
+        // A value's clone is a reference count (no host code), so it is taken here, and only
+        // when something waits for it.
+        let status = match outcome {
+            Settled::Fulfilled(value) => Status::Fulfilled(value),
+            Settled::Rejected(reason) => Status::Rejected(reason),
+        };
         match std::mem::replace(&mut inner.status, status) {
-            Status::Pending(reactions) => Ok((reactions, rejected_unhandled)),
+            Status::Pending(reactions) => {
+                let copy = match (&reactions, &inner.status) {
+                    (Reactions::None, _) => None,
+                    (_, Status::Fulfilled(value)) => Some(Settled::Fulfilled(value.clone())),
+                    (_, Status::Rejected(reason)) => Some(Settled::Rejected(reason.clone())),
+                    (_, Status::Pending(_)) => unreachable!("settled above"),
+                };
+                Ok((reactions, rejected_unhandled, copy))
+            }
             _ => unreachable!("checked pending above"),
         }
     }
 
-    fn fulfill_now(&self, lp: &Loop<H>, value: H::Value) {
-        match self.settle(Status::Fulfilled(value.clone())) {
-            Ok((reactions, _)) => trigger(lp, reactions, Settled::Fulfilled(value)),
-            Err(unused) => drop(unused),
-        }
-    }
-
-    /// RejectPromise, plus HostPromiseRejectionTracker(promise, "reject") if unhandled.
-    fn reject_now(&self, lp: &Loop<H>, reason: H::Value) {
-        match self.settle(Status::Rejected(reason.clone())) {
-            Ok((reactions, unhandled)) => {
+    /// Settles it (see [`settle`](Self::settle)) and queues its reactions; an unhandled
+    /// rejection goes to the rejection tracker (HostPromiseRejectionTracker(promise, "reject")).
+    fn settle_and_trigger(&self, lp: &Loop<H>, outcome: Settled<H::Value>, claim: Option<u32>) {
+        match self.settle(outcome, claim) {
+            Ok((reactions, unhandled, copy)) => {
                 if unhandled {
                     rejections::rejected_unhandled(lp, self.clone());
                 }
-                trigger(lp, reactions, Settled::Rejected(reason));
+                if let Some(copy) = copy {
+                    trigger(lp, reactions, copy);
+                }
             }
             Err(unused) => drop(unused),
         }
     }
 
+    fn fulfill_now(&self, lp: &Loop<H>, value: H::Value) {
+        self.settle_and_trigger(lp, Settled::Fulfilled(value), None);
+    }
+
+    /// RejectPromise, plus HostPromiseRejectionTracker(promise, "reject") if unhandled.
+    fn reject_now(&self, lp: &Loop<H>, reason: H::Value) {
+        self.settle_and_trigger(lp, Settled::Rejected(reason), None);
+    }
+
     /// The job of a reaction with a derived promise: resolve it with the handler's result or
     /// reject it with what the handler threw.
     fn settle_derived(&self, lp: &Loop<H>, result: Result<H::Value, H::Value>) {
-        let resolvers = self.first_resolvers();
         match result {
-            Ok(value) => resolvers.resolve(lp, value),
-            Err(reason) => resolvers.reject(lp, reason),
+            Ok(value) => resolve_with(lp, self, 0, value),
+            Err(reason) => self.settle_and_trigger(lp, Settled::Rejected(reason), Some(0)),
         }
     }
 
     /// A word the host keeps on the promise, `0` until [`set_host_tag`](Self::set_host_tag)
     /// (the Python binding keeps the address of the promise's Python object there, so that the
     /// same object comes back wherever the core hands the promise to Python).
+    #[inline]
     pub fn host_tag(&self) -> usize {
-        self.lock().host_tag
+        self.0.host_tag.load(Ordering::Acquire)
     }
 
-    /// Sets [`host_tag`](Self::host_tag). Never called by the core; takes the promise's lock
-    /// briefly (the core holds none while a host value is dropped, so a host destructor may
-    /// call it).
+    /// Sets [`host_tag`](Self::host_tag). Never called by the core; an atomic store, not the
+    /// promise's lock (a host destructor may call it at any time).
+    #[inline]
     pub fn set_host_tag(&self, tag: usize) {
-        self.lock().host_tag = tag;
+        self.0.host_tag.store(tag, Ordering::Release);
     }
 
     /// Its state.
@@ -956,15 +1038,19 @@ impl<H: PromiseHost> Promise<H> {
 
 /// TriggerPromiseReactions: one job per reaction, in the order they were added.
 fn trigger<H: PromiseHost>(lp: &Loop<H>, reactions: Reactions<H>, outcome: Settled<H::Value>) {
-    reactions.for_each(|reaction| {
-        enqueue(
-            lp,
-            Job::Reaction {
-                reaction,
-                outcome: outcome.clone(),
-            },
-        )
-    });
+    match reactions {
+        Reactions::None => {}
+        Reactions::One(reaction) => enqueue(lp, Job::Reaction { reaction, outcome }),
+        Reactions::Many(all) => all.into_iter().for_each(|reaction| {
+            enqueue(
+                lp,
+                Job::Reaction {
+                    reaction,
+                    outcome: outcome.clone(),
+                },
+            )
+        }),
+    }
 }
 
 impl<H: PromiseHost> Clone for Promise<H> {

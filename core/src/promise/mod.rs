@@ -22,24 +22,25 @@
 //! [`Task`](crate::Task) is such a host (see [`AnyValue`]); `docs/promises.md` explains the job
 //! semantics with examples.
 //!
-//! Locking: a promise is an `Arc` of a `parking_lot::Mutex` so that host callbacks holding one
-//! stay `Send`; the loop is single-threaded by contract, so the lock is never contended. No lock
-//! is held while host code runs or while a host value is dropped (a Python `__del__` may use the
-//! same promise). Uncontended, a lock still costs two atomic read-modify-writes, which on a busy
-//! link of a promise chain cost more time than everything else the core does: the hot paths
-//! take as few as they can (a promise resolved with a plain value is made settled, a plain
-//! value settles a promise under one lock, the host tag is an atomic word beside the lock).
+//! Locking: a promise is a counted handle to locked state ([`handle`]) so that host callbacks
+//! holding one stay `Send`; the loop is single-threaded by contract, so the lock is never
+//! contended. No lock is held while host code runs or while a host value is dropped (a Python
+//! `__del__` may use the same promise). Uncontended, each lock and each handle dropped still
+//! costs an atomic read-modify-write, which on a link of a promise chain cost more time than
+//! everything else the core does: the hot paths take as few as they can (a promise resolved
+//! with a plain value is made settled, a plain value settles a promise under one lock, the
+//! host tag is an atomic word beside the lock).
 
 mod combinators;
+mod handle;
 mod rejections;
 mod task;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard};
+use handle::{Handle, Lock, LockGuard};
 
 use crate::callback::Callback;
 use crate::error::Error;
@@ -220,17 +221,17 @@ pub enum HostRef<'a, H: PromiseHost> {
     Then(&'a H::Then),
 }
 
-/// A promise of the host `H`: a cheap handle (an `Arc`); clones are the same promise.
+/// A promise of the host `H`: a cheap handle (a counted pointer); clones are the same promise.
 ///
 /// Equality and hashing are identity, like JavaScript's `===`.
-pub struct Promise<H: PromiseHost>(Arc<Shared<H>>);
+pub struct Promise<H: PromiseHost>(Handle<Shared<H>>);
 
 /// What a promise handle points to.
 struct Shared<H: PromiseHost> {
     /// A word the host keeps here (see [`Promise::host_tag`]); the core never reads it. Outside
     /// the lock: a host reads and writes it for every wrapper it makes and frees.
     host_tag: AtomicUsize,
-    inner: Mutex<Inner<H>>,
+    inner: Lock<Inner<H>>,
 }
 
 struct Inner<H: PromiseHost> {
@@ -593,7 +594,12 @@ impl<H: PromiseHost> ResolvingFunctions<H> {
 
 /// A promise resolve function of `target`'s pair `generation`: its "already resolved" check,
 /// then its steps (under the same lock as the check for a plain value, which settles at once).
-fn resolve_with<H: PromiseHost>(lp: &Loop<H>, target: &Promise<H>, generation: u32, value: H::Value) {
+fn resolve_with<H: PromiseHost>(
+    lp: &Loop<H>,
+    target: &Promise<H>,
+    generation: u32,
+    value: H::Value,
+) {
     if H::is_plain(&value) {
         target.settle_and_trigger(lp, Settled::Fulfilled(value), Some(generation));
         return;
@@ -698,9 +704,9 @@ impl<H: PromiseHost> Promise<H> {
     /// A promise in `status`, its first pair of resolving functions already used if `resolved`.
     #[inline]
     fn new(status: Status<H>, resolved: bool) -> Self {
-        Promise(Arc::new(Shared {
+        Promise(Handle::new(Shared {
             host_tag: AtomicUsize::new(0),
-            inner: Mutex::new(Inner {
+            inner: Lock::new(Inner {
                 status,
                 handled: false,
                 tracking: Tracking::None,
@@ -711,7 +717,7 @@ impl<H: PromiseHost> Promise<H> {
     }
 
     #[inline]
-    fn lock(&self) -> MutexGuard<'_, Inner<H>> {
+    fn lock(&self) -> LockGuard<'_, Inner<H>> {
         self.0.inner.lock()
     }
 
@@ -892,63 +898,46 @@ impl<H: PromiseHost> Promise<H> {
         enqueue(lp, Job::Reaction { reaction, outcome });
     }
 
-    /// Settles `self` with `outcome`, returning its reactions, whether it is an unhandled
-    /// rejection, and a copy of the outcome for the reactions (none if there are none);
-    /// `Err(outcome)` if it was settled already (which the resolving functions rule out), or,
-    /// with `claim`, if that pair of resolving functions was used already (the pair's "already
-    /// resolved" check and the settling then take one lock).
-    fn settle(
-        &self,
-        outcome: Settled<H::Value>,
-        claim: Option<u32>,
-    ) -> Result<(Reactions<H>, bool, Option<Settled<H::Value>>), Settled<H::Value>> {
+    /// Settles `self` with `outcome` and queues its reactions; an unhandled rejection goes to
+    /// the rejection tracker (HostPromiseRejectionTracker(promise, "reject")). Does nothing if
+    /// it was settled already (which the resolving functions rule out), or, with `claim`, if
+    /// that pair of resolving functions was used already (the pair's "already resolved" check
+    /// and the settling then take one lock).
+    fn settle_and_trigger(&self, lp: &Loop<H>, outcome: Settled<H::Value>, claim: Option<u32>) {
         let mut inner = self.lock();
-        if !matches!(inner.status, Status::Pending(_)) {
-            return Err(outcome);
+        let unclaimed = claim.is_some_and(|generation| {
+            inner.generation != generation || std::mem::replace(&mut inner.resolved, true)
+        });
+        if unclaimed || !matches!(inner.status, Status::Pending(_)) {
+            drop(inner);
+            drop(outcome);
+            return;
         }
-        if let Some(generation) = claim {
-            if inner.generation != generation || inner.resolved {
-                return Err(outcome);
-            }
-            inner.resolved = true;
-        }
-        let rejected_unhandled = !outcome.is_fulfilled() && !inner.handled;
-        if rejected_unhandled {
+        let unhandled = !outcome.is_fulfilled() && !inner.handled;
+        if unhandled {
             inner.tracking = Tracking::Waiting;
         }
-        // A value's clone is a reference count (no host code), so it is taken here, and only
-        // when something waits for it.
         let status = match outcome {
             Settled::Fulfilled(value) => Status::Fulfilled(value),
             Settled::Rejected(reason) => Status::Rejected(reason),
         };
-        match std::mem::replace(&mut inner.status, status) {
-            Status::Pending(reactions) => {
-                let copy = match (&reactions, &inner.status) {
-                    (Reactions::None, _) => None,
-                    (_, Status::Fulfilled(value)) => Some(Settled::Fulfilled(value.clone())),
-                    (_, Status::Rejected(reason)) => Some(Settled::Rejected(reason.clone())),
-                    (_, Status::Pending(_)) => unreachable!("settled above"),
-                };
-                Ok((reactions, rejected_unhandled, copy))
-            }
-            _ => unreachable!("checked pending above"),
+        let Status::Pending(reactions) = std::mem::replace(&mut inner.status, status) else {
+            unreachable!("checked pending above")
+        };
+        // A value's clone is a reference count (no host code), so it is taken under the lock,
+        // and only when something waits for it.
+        let copy = match (&reactions, &inner.status) {
+            (Reactions::None, _) => None,
+            (_, Status::Fulfilled(value)) => Some(Settled::Fulfilled(value.clone())),
+            (_, Status::Rejected(reason)) => Some(Settled::Rejected(reason.clone())),
+            (_, Status::Pending(_)) => unreachable!("settled above"),
+        };
+        drop(inner);
+        if unhandled {
+            rejections::rejected_unhandled(lp, self.clone());
         }
-    }
-
-    /// Settles it (see [`settle`](Self::settle)) and queues its reactions; an unhandled
-    /// rejection goes to the rejection tracker (HostPromiseRejectionTracker(promise, "reject")).
-    fn settle_and_trigger(&self, lp: &Loop<H>, outcome: Settled<H::Value>, claim: Option<u32>) {
-        match self.settle(outcome, claim) {
-            Ok((reactions, unhandled, copy)) => {
-                if unhandled {
-                    rejections::rejected_unhandled(lp, self.clone());
-                }
-                if let Some(copy) = copy {
-                    trigger(lp, reactions, copy);
-                }
-            }
-            Err(unused) => drop(unused),
+        if let Some(copy) = copy {
+            trigger(lp, reactions, copy);
         }
     }
 
@@ -1011,7 +1000,7 @@ impl<H: PromiseHost> Promise<H> {
     /// How many handles to this promise exist (its own reactions and jobs included); for
     /// host garbage collectors and leak tests.
     pub fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        Handle::count(&self.0)
     }
 
     /// Calls `f` with every host value and handler the promise holds itself: its value or
@@ -1055,13 +1044,13 @@ fn trigger<H: PromiseHost>(lp: &Loop<H>, reactions: Reactions<H>, outcome: Settl
 
 impl<H: PromiseHost> Clone for Promise<H> {
     fn clone(&self) -> Self {
-        Promise(Arc::clone(&self.0))
+        Promise(self.0.clone())
     }
 }
 
 impl<H: PromiseHost> PartialEq for Promise<H> {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Handle::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -1069,7 +1058,7 @@ impl<H: PromiseHost> Eq for Promise<H> {}
 
 impl<H: PromiseHost> Hash for Promise<H> {
     fn hash<S: Hasher>(&self, state: &mut S) {
-        std::ptr::hash(Arc::as_ptr(&self.0), state)
+        std::ptr::hash(Handle::as_ptr(&self.0), state)
     }
 }
 

@@ -212,7 +212,7 @@ impl PromiseHost for PyCallback {
         let py = unsafe { Python::assume_attached() };
         match handler {
             PyHandler::Call { func, context, .. } => context
-                .call(py, &func, None, &[argument.0.as_ptr()])
+                .call_once(py, &lp.host().snapshots, &func, &[argument.0.as_ptr()])
                 .map(|value| PyValue(value.unbind()))
                 .map_err(|err| thrown(py, lp, err)),
             PyHandler::Resume { task, throw } => {
@@ -227,7 +227,7 @@ impl PromiseHost for PyCallback {
         let py = unsafe { Python::assume_attached() };
         match on_finally {
             PyHandler::Call { func, context, .. } => context
-                .call(py, &func, None, &[])
+                .call_once(py, &lp.host().snapshots, &func, &[])
                 .map(|value| PyValue(value.unbind()))
                 .map_err(|err| thrown(py, lp, err)),
             resume @ PyHandler::Resume { .. } => {

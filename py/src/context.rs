@@ -296,10 +296,14 @@ impl CallContext {
         func: &Py<PyAny>,
         extra: &[*mut ffi::PyObject],
     ) -> PyResult<Bound<'py, PyAny>> {
-        if self.snapshot && !Self::only_holder(&self.context, snapshots) {
-            return self.call(py, func, None, extra);
+        let CallContext { context, snapshot } = self;
+        // Dropped as a `Bound`: a plain decrement (a `Py` asks a thread-local first).
+        let context = context.into_bound(py);
+        if snapshot && !Self::only_holder(context.as_unbound(), snapshots) {
+            let run_in = copy_of(py, context.as_unbound())?;
+            return call_in_context(py, run_in.as_unbound(), func, None, extra);
         }
-        call_in_context(py, &self.context, func, None, extra)
+        call_in_context(py, context.as_unbound(), func, None, extra)
     }
 
     /// Whether `context` has no holder but the caller once `snapshots` let go of it.

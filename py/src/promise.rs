@@ -2,6 +2,8 @@
 //! combinators, `sleep`, `immediate`, `work`, the rejection listeners). The state machine and
 //! its microtasks are the core's (`phaseloop_core::promise`); this file only translates.
 
+use std::mem::ManuallyDrop;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::gc::PyVisit;
@@ -29,7 +31,8 @@ use crate::work::job_for;
 /// passes the same promise.
 #[pyclass(module = "phaseloop", name = "Promise", frozen, weakref)]
 pub struct Promise {
-    lp: Py<Loop>,
+    /// Its loop; dropped by hand in `Drop` (see there).
+    lp: ManuallyDrop<Py<Loop>>,
     core: CorePromise<PyCallback>,
 }
 
@@ -62,7 +65,7 @@ impl Promise {
         let object = Bound::new(
             lp.py(),
             Promise {
-                lp: lp.clone().unbind(),
+                lp: ManuallyDrop::new(lp.clone().unbind()),
                 core,
             },
         )?;
@@ -83,6 +86,11 @@ impl Drop for Promise {
     fn drop(&mut self) {
         // Runs first in the object's deallocation (see `Promise::object`).
         self.core.set_host_tag(0);
+        // SAFETY: a `Promise` is dropped with the GIL held (by its deallocation, or where it
+        // was made), and `lp` is not used after this.
+        let (py, lp) = unsafe { (Python::assume_attached(), ManuallyDrop::take(&mut self.lp)) };
+        // As a `Bound`: a plain decrement (a `Py` asks a thread-local first).
+        drop(lp.into_bound(py));
     }
 }
 
@@ -239,7 +247,7 @@ impl Promise {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.lp)?;
+        visit.call(&*self.lp)?;
         let mut result = Ok(());
         self.core
             .visit(&mut |held| visit_host_ref(&visit, &mut result, held));

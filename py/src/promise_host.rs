@@ -211,10 +211,19 @@ impl PromiseHost for PyCallback {
         // the loop's thread with the GIL held.
         let py = unsafe { Python::assume_attached() };
         match handler {
-            PyHandler::Call { func, context, .. } => context
-                .call_once(py, &lp.host().snapshots, &func, &[argument.0.as_ptr()])
-                .map(|value| PyValue(value.unbind()))
-                .map_err(|err| thrown(py, lp, err)),
+            PyHandler::Call { func, context, .. } => {
+                // Dropped as `Bound`s: plain decrements (a `Py` asks a thread-local first).
+                let (func, argument) = (func.into_bound(py), argument.0.into_bound(py));
+                context
+                    .call_once(
+                        py,
+                        &lp.host().snapshots,
+                        func.as_unbound(),
+                        &[argument.as_ptr()],
+                    )
+                    .map(|value| PyValue(value.unbind()))
+                    .map_err(|err| thrown(py, lp, err))
+            }
             PyHandler::Resume { task, throw } => {
                 coroutine::resume(py, lp, task.bind(py), throw, argument.0);
                 Ok(PyValue::none(py))

@@ -39,8 +39,22 @@ impl<T> Handle<T> {
     /// A new value with one handle.
     #[inline]
     pub(crate) fn new(value: T) -> Handle<T> {
+        Handle::with_count(value, 1)
+    }
+
+    /// A new value with two handles, counted from the start (a clone would be one more atomic
+    /// read-modify-write).
+    #[inline]
+    pub(crate) fn pair(value: T) -> (Handle<T>, Handle<T>) {
+        let first = Handle::with_count(value, 2);
+        let second = Handle { ptr: first.ptr };
+        (first, second)
+    }
+
+    #[inline]
+    fn with_count(value: T, count: usize) -> Handle<T> {
         let counted = Box::new(Counted {
-            count: AtomicUsize::new(1),
+            count: AtomicUsize::new(count),
             value,
         });
         Handle {
@@ -205,6 +219,14 @@ mod tests {
         drop(a);
         assert_eq!(Arc::strong_count(&witness), 2);
         drop(b);
+        assert_eq!(Arc::strong_count(&witness), 1);
+
+        let (c, d) = Handle::pair(witness.clone());
+        assert_eq!(Handle::count(&c), 2);
+        assert!(Handle::ptr_eq(&c, &d));
+        drop(d);
+        assert_eq!(Arc::strong_count(&witness), 2);
+        drop(c);
         assert_eq!(Arc::strong_count(&witness), 1);
     }
 

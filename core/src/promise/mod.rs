@@ -701,10 +701,22 @@ impl<H: PromiseHost> Promise<H> {
         Promise::new(Status::Pending(Reactions::None), false)
     }
 
+    /// Two handles to a new pending promise (for the reaction that settles it and the caller).
+    #[inline]
+    fn new_pending_pair() -> (Self, Self) {
+        let (a, b) = Handle::pair(Promise::shared(Status::Pending(Reactions::None), false));
+        (Promise(a), Promise(b))
+    }
+
     /// A promise in `status`, its first pair of resolving functions already used if `resolved`.
     #[inline]
     fn new(status: Status<H>, resolved: bool) -> Self {
-        Promise(Handle::new(Shared {
+        Promise(Handle::new(Promise::shared(status, resolved)))
+    }
+
+    #[inline]
+    fn shared(status: Status<H>, resolved: bool) -> Shared<H> {
+        Shared {
             host_tag: AtomicUsize::new(0),
             inner: Lock::new(Inner {
                 status,
@@ -713,7 +725,7 @@ impl<H: PromiseHost> Promise<H> {
                 generation: 0,
                 resolved,
             }),
-        }))
+        }
     }
 
     #[inline]
@@ -790,16 +802,16 @@ impl<H: PromiseHost> Promise<H> {
         on_rejected: Option<H::Handler>,
     ) -> Result<Promise<H>, Refused<OptionalHandlers<H>>> {
         let (on_fulfilled, on_rejected) = open_or_refuse(lp, (on_fulfilled, on_rejected))?;
-        let derived = Promise::new_pending();
+        let (derived, returned) = Promise::new_pending_pair();
         self.perform_then(
             lp,
             Reaction::Then {
                 on_fulfilled,
                 on_rejected,
-                derived: Some(derived.clone()),
+                derived: Some(derived),
             },
         );
-        Ok(derived)
+        Ok(returned)
     }
 
     /// `promise.catch(on_rejected)`, which is `then(None, on_rejected)`.
@@ -830,15 +842,15 @@ impl<H: PromiseHost> Promise<H> {
             });
         };
         let on_finally = open_or_refuse(lp, Some(on_finally))?.expect("given");
-        let derived = Promise::new_pending();
+        let (derived, returned) = Promise::new_pending_pair();
         self.perform_then(
             lp,
             Reaction::Finally {
                 on_finally,
-                derived: derived.clone(),
+                derived,
             },
         );
-        Ok(derived)
+        Ok(returned)
     }
 
     /// PerformPromiseThen without a derived promise: calls one of the handlers when the promise

@@ -199,6 +199,7 @@ impl PromiseHost for PyCallback {
     type Handler = PyHandler;
     type Then = Py<PyAny>;
 
+    #[inline(always)]
     fn promise_job(job: PromiseJob<PyCallback>) -> PyCallback {
         PyCallback {
             body: Body::Job(Some(Box::new(job))),

@@ -530,6 +530,7 @@ impl<H: PromiseHost> PromiseJob<H> {
     }
 }
 
+#[inline(always)]
 fn enqueue<H: PromiseHost>(lp: &Loop<H>, job: Job<H>) {
     // Fails only on a closed loop, which drops the job: what it holds is released.
     let _ = lp.queue_microtask(H::promise_job(PromiseJob(job)));
@@ -795,6 +796,7 @@ impl<H: PromiseHost> Promise<H> {
     /// the handler returns, or rejected with what it throws; a missing handler passes the value
     /// or reason through. On a closed loop both handlers are handed back in a [`Refused`], as
     /// by every method here that takes one.
+    #[inline(always)]
     pub fn then(
         &self,
         lp: &Loop<H>,
@@ -889,6 +891,7 @@ impl<H: PromiseHost> Promise<H> {
 
     /// PerformPromiseThen: adds the reaction, or queues its job if the promise is settled; marks
     /// the promise handled.
+    #[inline(always)]
     fn perform_then(&self, lp: &Loop<H>, reaction: Reaction<H>) {
         let mut inner = self.lock();
         let was_handled = std::mem::replace(&mut inner.handled, true);

@@ -10,7 +10,8 @@
 //! pending callback, a threadsafe call, a promise reaction) keeps a *snapshot* instead: a copy
 //! that is never entered, shared by every callback scheduled while the context's variables
 //! stayed the same, and each run enters a fresh copy of it, dropped when the run ends. What a run sets goes
-//! nowhere else, as with a copy per callback. A callback that runs again (a timer that may be
+//! nowhere else, as with a copy per callback. (A promise handler, which runs once and last,
+//! enters a snapshot nothing else holds itself: see [`CallContext::call_once`].) A callback that runs again (a timer that may be
 //! refreshed, an interval, a handle, a watcher) keeps a copy of its own, entered as it is on
 //! every run: what one run sets, the next run of the same callback sees, as an asyncio handle
 //! that runs again does.

@@ -10,7 +10,8 @@
 //! pending callback, a threadsafe call, a promise reaction) keeps a *snapshot* instead: a copy
 //! that is never entered, shared by every callback scheduled while the context's variables
 //! stayed the same, and each run enters a fresh copy of it, dropped when the run ends. What a run sets goes
-//! nowhere else, as with a copy per callback. A callback that runs again (a timer that may be
+//! nowhere else, as with a copy per callback. (A promise handler, which runs once and last,
+//! enters a snapshot nothing else holds itself: see [`CallContext::call_once`].) A callback that runs again (a timer that may be
 //! refreshed, an interval, a handle, a watcher) keeps a copy of its own, entered as it is on
 //! every run: what one run sets, the next run of the same callback sees, as an asyncio handle
 //! that runs again does.
@@ -210,6 +211,19 @@ impl<S: Slot> Snapshots<S> {
         self.last.try_with(|last| visit.call(last.as_ref()))
     }
 
+    /// Lets go of `snapshot` if it is the one kept, handing back the slot's reference (to be
+    /// dropped outside the slot).
+    #[inline]
+    fn release(&self, snapshot: &Py<PyAny>) -> Option<Py<PyAny>> {
+        self.last.with(|last| {
+            if last.as_ref().is_some_and(|kept| kept.is(snapshot)) {
+                last.take()
+            } else {
+                None
+            }
+        })
+    }
+
     /// Drops the snapshot (when `run()` returns, when the loop closes, and the garbage
     /// collector's `__clear__`).
     pub(crate) fn clear(&self) {
@@ -268,6 +282,49 @@ impl CallContext {
 }
 
 impl CallContext {
+    /// Calls `func(*extra)` in this context for the last time (a promise handler runs once).
+    ///
+    /// A snapshot nothing else holds any more (or that only `snapshots` keeps, which then lets
+    /// go of it) is entered itself instead of through a fresh copy: what the run sets can
+    /// reach no other callback, since none has it, and Python code cannot get hold of the
+    /// context it runs in (`copy_context()` copies it). A promise chain then makes one context
+    /// per link (the next handler's snapshot) instead of three.
+    #[inline]
+    pub(crate) fn call_once<'py, S: Slot>(
+        self,
+        py: Python<'py>,
+        snapshots: &Snapshots<S>,
+        func: &Py<PyAny>,
+        extra: &[*mut ffi::PyObject],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let CallContext { context, snapshot } = self;
+        // Dropped as a `Bound`: a plain decrement (a `Py` asks a thread-local first).
+        let context = context.into_bound(py);
+        if snapshot && !Self::only_holder(context.as_unbound(), snapshots) {
+            let run_in = copy_of(py, context.as_unbound())?;
+            return call_in_context(py, run_in.as_unbound(), func, None, extra);
+        }
+        call_in_context(py, context.as_unbound(), func, None, extra)
+    }
+
+    /// Whether `context` has no holder but the caller once `snapshots` let go of it.
+    #[inline]
+    fn only_holder<S: Slot>(context: &Py<PyAny>, snapshots: &Snapshots<S>) -> bool {
+        // SAFETY: a plain read of the reference count of an object we hold.
+        match unsafe { ffi::Py_REFCNT(context.as_ptr()) } {
+            1 => true,
+            2 => match snapshots.release(context) {
+                // Not the last reference: dropping it frees nothing, runs no Python code.
+                Some(kept) => {
+                    drop(kept);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Runs `body` inside this context (a fresh copy of it, for a snapshot), as [`call`] runs a
     /// callable: for the module's own jobs, which call Python from Rust.
     ///

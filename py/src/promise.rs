@@ -2,6 +2,8 @@
 //! combinators, `sleep`, `immediate`, `work`, the rejection listeners). The state machine and
 //! its microtasks are the core's (`phaseloop_core::promise`); this file only translates.
 
+use std::mem::ManuallyDrop;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::gc::PyVisit;
@@ -29,7 +31,8 @@ use crate::work::job_for;
 /// passes the same promise.
 #[pyclass(module = "phaseloop", name = "Promise", frozen, weakref)]
 pub struct Promise {
-    lp: Py<Loop>,
+    /// Its loop; dropped by hand in `Drop` (see there).
+    lp: ManuallyDrop<Py<Loop>>,
     core: CorePromise<PyCallback>,
 }
 
@@ -39,25 +42,34 @@ impl Promise {
         lp: &Bound<'py, Loop>,
         core: CorePromise<PyCallback>,
     ) -> PyResult<Bound<'py, Promise>> {
-        let py = lp.py();
         let tag = core.host_tag();
         if tag != 0 {
             // SAFETY: a non-zero tag is the address of the live `Promise` object of `core`: set
-            // below when it was made, and cleared by its `Drop`, which its deallocation runs
-            // before anything else (PyO3 drops the contents first), both with the GIL held, as
-            // here. Taking a new reference to a live object is sound.
+            // in `new_object` when it was made, and cleared by its `Drop`, which its
+            // deallocation runs before anything else (PyO3 drops the contents first), both
+            // with the GIL held, as here. Taking a new reference to a live object is sound.
             return Ok(unsafe {
-                Bound::from_borrowed_ptr(py, tag as *mut ffi::PyObject).cast_into_unchecked()
+                Bound::from_borrowed_ptr(lp.py(), tag as *mut ffi::PyObject).cast_into_unchecked()
             });
         }
+        Promise::new_object(lp, core)
+    }
+
+    /// The Python object of `core`, which has none (a promise made just now).
+    #[inline]
+    fn new_object<'py>(
+        lp: &Bound<'py, Loop>,
+        core: CorePromise<PyCallback>,
+    ) -> PyResult<Bound<'py, Promise>> {
+        debug_assert_eq!(core.host_tag(), 0);
         let object = Bound::new(
-            py,
+            lp.py(),
             Promise {
-                lp: lp.clone().unbind(),
-                core: core.clone(),
+                lp: ManuallyDrop::new(lp.clone().unbind()),
+                core,
             },
         )?;
-        core.set_host_tag(object.as_ptr() as usize);
+        object.get().core.set_host_tag(object.as_ptr() as usize);
         Ok(object)
     }
 
@@ -74,6 +86,11 @@ impl Drop for Promise {
     fn drop(&mut self) {
         // Runs first in the object's deallocation (see `Promise::object`).
         self.core.set_host_tag(0);
+        // SAFETY: a `Promise` is dropped with the GIL held (by its deallocation, or where it
+        // was made), and `lp` is not used after this.
+        let (py, lp) = unsafe { (Python::assume_attached(), ManuallyDrop::take(&mut self.lp)) };
+        // As a `Bound`: a plain decrement (a `Py` asks a thread-local first).
+        drop(lp.into_bound(py));
     }
 }
 
@@ -230,7 +247,7 @@ impl Promise {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.lp)?;
+        visit.call(&*self.lp)?;
         let mut result = Ok(());
         self.core
             .visit(&mut |held| visit_host_ref(&visit, &mut result, held));

@@ -199,6 +199,7 @@ impl PromiseHost for PyCallback {
     type Handler = PyHandler;
     type Then = Py<PyAny>;
 
+    #[inline(always)]
     fn promise_job(job: PromiseJob<PyCallback>) -> PyCallback {
         PyCallback {
             body: Body::Job(Some(Box::new(job))),
@@ -211,10 +212,19 @@ impl PromiseHost for PyCallback {
         // the loop's thread with the GIL held.
         let py = unsafe { Python::assume_attached() };
         match handler {
-            PyHandler::Call { func, context, .. } => context
-                .call(py, &func, None, &[argument.0.as_ptr()])
-                .map(|value| PyValue(value.unbind()))
-                .map_err(|err| thrown(py, lp, err)),
+            PyHandler::Call { func, context, .. } => {
+                // Dropped as `Bound`s: plain decrements (a `Py` asks a thread-local first).
+                let (func, argument) = (func.into_bound(py), argument.0.into_bound(py));
+                context
+                    .call_once(
+                        py,
+                        &lp.host().snapshots,
+                        func.as_unbound(),
+                        &[argument.as_ptr()],
+                    )
+                    .map(|value| PyValue(value.unbind()))
+                    .map_err(|err| thrown(py, lp, err))
+            }
             PyHandler::Resume { task, throw } => {
                 coroutine::resume(py, lp, task.bind(py), throw, argument.0);
                 Ok(PyValue::none(py))
@@ -227,7 +237,7 @@ impl PromiseHost for PyCallback {
         let py = unsafe { Python::assume_attached() };
         match on_finally {
             PyHandler::Call { func, context, .. } => context
-                .call(py, &func, None, &[])
+                .call_once(py, &lp.host().snapshots, &func, &[])
                 .map(|value| PyValue(value.unbind()))
                 .map_err(|err| thrown(py, lp, err)),
             resume @ PyHandler::Resume { .. } => {
@@ -246,6 +256,13 @@ impl PromiseHost for PyCallback {
             .cast_exact::<Promise>()
             .ok()
             .map(|promise| promise.get().core().clone())
+    }
+
+    #[inline]
+    fn is_plain(value: &PyValue) -> bool {
+        // SAFETY: asked for by the core's promise operations only.
+        let py = unsafe { attached_in_promise_code() };
+        surely_not_thenable(value.0.bind(py))
     }
 
     fn get_then(lp: &Core, value: &PyValue) -> Result<Option<Py<PyAny>>, PyValue> {

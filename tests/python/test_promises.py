@@ -629,6 +629,39 @@ def test_coroutine_steps_and_handlers_run_in_their_contexts(
     assert var.get() == "later"
 
 
+def test_handlers_sharing_a_context_each_see_it_as_it_was(loop: phaseloop.Loop) -> None:
+    # The handlers subscribed in one context share one snapshot of it; the last of them to
+    # run enters the snapshot itself (nothing else has it). What any of them sets still reaches
+    # only the callbacks it schedules after setting it.
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="none")
+    seen: list[tuple[str, str]] = []
+
+    def first(_: object) -> None:
+        seen.append(("first", var.get()))
+        var.set("set by first")
+
+    def second(_: object) -> None:
+        seen.append(("second", var.get()))
+        loop.resolve().then(lambda _: seen.append(("before the set", var.get())))
+        var.set("set by second")
+        loop.resolve().then(lambda _: seen.append(("after the set", var.get())))
+
+    var.set("outside")
+    loop.resolve().then(first)
+    loop.resolve().then(second)
+    loop.run()
+    loop.resolve().then(lambda _: seen.append(("next run", var.get())))
+    loop.run()
+    assert seen == [
+        ("first", "outside"),
+        ("second", "outside"),
+        ("before the set", "outside"),
+        ("after the set", "set by second"),
+        ("next run", "outside"),
+    ]
+    assert var.get() == "outside"
+
+
 # ----- unhandled rejections (rule 2.5) -------------------------------------------------------------
 
 

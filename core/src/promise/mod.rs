@@ -22,20 +22,25 @@
 //! [`Task`](crate::Task) is such a host (see [`AnyValue`]); `docs/promises.md` explains the job
 //! semantics with examples.
 //!
-//! Locking: a promise is an `Arc<parking_lot::Mutex<..>>` so that host callbacks holding one stay
-//! `Send`; the loop is single-threaded by contract, so the lock is never contended. No lock is
-//! held while host code runs or while a host value is dropped (a Python `__del__` may use the
-//! same promise).
+//! Locking: a promise is a counted handle to locked state ([`handle`]) so that host callbacks
+//! holding one stay `Send`; the loop is single-threaded by contract, so the lock is never
+//! contended. No lock is held while host code runs or while a host value is dropped (a Python
+//! `__del__` may use the same promise). Uncontended, each lock and each handle dropped still
+//! costs an atomic read-modify-write, which on a link of a promise chain cost more time than
+//! everything else the core does: the hot paths take as few as they can (a promise resolved
+//! with a plain value is made settled, a plain value settles a promise under one lock, the
+//! host tag is an atomic word beside the lock).
 
 mod combinators;
+mod handle;
 mod rejections;
 mod task;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use parking_lot::{Mutex, MutexGuard};
+use handle::{Handle, Lock, LockGuard};
 
 use crate::callback::Callback;
 use crate::error::Error;
@@ -80,6 +85,14 @@ pub trait PromiseHost: Callback {
     /// The promise `value` is, if it is one of this core's promises whose `then` is the core's
     /// own (JavaScript's `IsPromise` and an unpatched `then`). Must not run host code.
     fn as_promise(value: &Self::Value) -> Option<Promise<Self>>;
+
+    /// Whether `value` is surely neither a promise nor a thenable, known without running host
+    /// code (a number, a string, `None`...). Settling a promise with such a value takes one
+    /// lock instead of two; `false`, the default, is always correct.
+    fn is_plain(value: &Self::Value) -> bool {
+        let _ = value;
+        false
+    }
 
     /// Reads `value.then` (only asked for values that are not [`as_promise`](Self::as_promise)
     /// promises): `Ok(Some(then))` if it is callable, `Ok(None)` if `value` has no callable
@@ -208,10 +221,18 @@ pub enum HostRef<'a, H: PromiseHost> {
     Then(&'a H::Then),
 }
 
-/// A promise of the host `H`: a cheap handle (an `Arc`); clones are the same promise.
+/// A promise of the host `H`: a cheap handle (a counted pointer); clones are the same promise.
 ///
 /// Equality and hashing are identity, like JavaScript's `===`.
-pub struct Promise<H: PromiseHost>(Arc<Mutex<Inner<H>>>);
+pub struct Promise<H: PromiseHost>(Handle<Shared<H>>);
+
+/// What a promise handle points to.
+struct Shared<H: PromiseHost> {
+    /// A word the host keeps here (see [`Promise::host_tag`]); the core never reads it. Outside
+    /// the lock: a host reads and writes it for every wrapper it makes and frees.
+    host_tag: AtomicUsize,
+    inner: Lock<Inner<H>>,
+}
 
 struct Inner<H: PromiseHost> {
     status: Status<H>,
@@ -222,8 +243,6 @@ struct Inner<H: PromiseHost> {
     generation: u32,
     /// The pair `generation` was used.
     resolved: bool,
-    /// A word the host keeps here (see [`Promise::host_tag`]); the core never reads it.
-    host_tag: usize,
 }
 
 enum Status<H: PromiseHost> {
@@ -260,14 +279,6 @@ impl<H: PromiseHost> Reactions<H> {
                 all.push(reaction);
                 Reactions::Many(all)
             }
-        }
-    }
-
-    fn for_each(self, mut f: impl FnMut(Reaction<H>)) {
-        match self {
-            Reactions::None => {}
-            Reactions::One(reaction) => f(reaction),
-            Reactions::Many(all) => all.into_iter().for_each(f),
         }
     }
 
@@ -519,6 +530,7 @@ impl<H: PromiseHost> PromiseJob<H> {
     }
 }
 
+#[inline(always)]
 fn enqueue<H: PromiseHost>(lp: &Loop<H>, job: Job<H>) {
     // Fails only on a closed loop, which drops the job: what it holds is released.
     let _ = lp.queue_microtask(H::promise_job(PromiseJob(job)));
@@ -558,28 +570,19 @@ impl<H: PromiseHost> ResolvingFunctions<H> {
 
     /// Sets the shared flag; false if it was set already.
     fn claim(&self) -> bool {
-        let mut inner = self.promise.lock();
-        if inner.generation == self.generation && !inner.resolved {
-            inner.resolved = true;
-            true
-        } else {
-            false
-        }
+        self.promise.claim(self.generation)
     }
 
     /// `resolve(value)`: fulfils the promise with `value`, or, if `value` is a promise or a
     /// thenable, queues the job that adopts its state. Does nothing if already resolved.
     pub fn resolve(&self, lp: &Loop<H>, value: H::Value) {
-        if self.claim() {
-            resolve_promise(lp, &self.promise, value);
-        }
+        resolve_with(lp, &self.promise, self.generation, value);
     }
 
     /// `reject(reason)`: rejects the promise. Does nothing if already resolved.
     pub fn reject(&self, lp: &Loop<H>, reason: H::Value) {
-        if self.claim() {
-            self.promise.reject_now(lp, reason);
-        }
+        self.promise
+            .settle_and_trigger(lp, Settled::Rejected(reason), Some(self.generation));
     }
 
     /// `resolve(thenable)` for a promise of this core, without a host value for it.
@@ -587,6 +590,23 @@ impl<H: PromiseHost> ResolvingFunctions<H> {
         if self.claim() {
             adopt_promise(lp, &self.promise, thenable);
         }
+    }
+}
+
+/// A promise resolve function of `target`'s pair `generation`: its "already resolved" check,
+/// then its steps (under the same lock as the check for a plain value, which settles at once).
+fn resolve_with<H: PromiseHost>(
+    lp: &Loop<H>,
+    target: &Promise<H>,
+    generation: u32,
+    value: H::Value,
+) {
+    if H::is_plain(&value) {
+        target.settle_and_trigger(lp, Settled::Fulfilled(value), Some(generation));
+        return;
+    }
+    if target.claim(generation) {
+        resolve_promise(lp, target, value);
     }
 }
 
@@ -653,26 +673,76 @@ fn promise_resolve<H: PromiseHost>(lp: &Loop<H>, value: H::Value) -> Promise<H> 
     if let Some(promise) = H::as_promise(&value) {
         return promise;
     }
-    let (promise, resolvers) = Promise::with_resolvers();
-    resolvers.resolve(lp, value);
-    promise
+    // The steps of `resolve(value)` on a promise nobody else can resolve yet (nor subscribe
+    // to): a plain value makes it fulfilled from the start, with no lock and no reaction.
+    match H::get_then(lp, &value) {
+        Ok(None) => Promise::new(Status::Fulfilled(value), true),
+        Err(thrown) => {
+            let promise = Promise::new(Status::Pending(Reactions::None), true);
+            promise.reject_now(lp, thrown);
+            promise
+        }
+        Ok(Some(then)) => {
+            let promise = Promise::new(Status::Pending(Reactions::None), true);
+            enqueue(
+                lp,
+                Job::AdoptThenable {
+                    target: promise.clone(),
+                    thenable: value,
+                    then,
+                },
+            );
+            promise
+        }
+    }
 }
 
 impl<H: PromiseHost> Promise<H> {
     fn new_pending() -> Self {
-        Promise(Arc::new(Mutex::new(Inner {
-            status: Status::Pending(Reactions::None),
-            handled: false,
-            tracking: Tracking::None,
-            generation: 0,
-            resolved: false,
-            host_tag: 0,
-        })))
+        Promise::new(Status::Pending(Reactions::None), false)
+    }
+
+    /// Two handles to a new pending promise (for the reaction that settles it and the caller).
+    #[inline]
+    fn new_pending_pair() -> (Self, Self) {
+        let (a, b) = Handle::pair(Promise::shared(Status::Pending(Reactions::None), false));
+        (Promise(a), Promise(b))
+    }
+
+    /// A promise in `status`, its first pair of resolving functions already used if `resolved`.
+    #[inline]
+    fn new(status: Status<H>, resolved: bool) -> Self {
+        Promise(Handle::new(Promise::shared(status, resolved)))
     }
 
     #[inline]
-    fn lock(&self) -> MutexGuard<'_, Inner<H>> {
-        self.0.lock()
+    fn shared(status: Status<H>, resolved: bool) -> Shared<H> {
+        Shared {
+            host_tag: AtomicUsize::new(0),
+            inner: Lock::new(Inner {
+                status,
+                handled: false,
+                tracking: Tracking::None,
+                generation: 0,
+                resolved,
+            }),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> LockGuard<'_, Inner<H>> {
+        self.0.inner.lock()
+    }
+
+    /// Sets the "already resolved" flag of the pair `generation`; false if it was set already.
+    fn claim(&self, generation: u32) -> bool {
+        let mut inner = self.lock();
+        if inner.generation == generation && !inner.resolved {
+            inner.resolved = true;
+            true
+        } else {
+            false
+        }
     }
 
     /// The first pair of resolving functions, which only the creator of the promise has.
@@ -726,6 +796,7 @@ impl<H: PromiseHost> Promise<H> {
     /// the handler returns, or rejected with what it throws; a missing handler passes the value
     /// or reason through. On a closed loop both handlers are handed back in a [`Refused`], as
     /// by every method here that takes one.
+    #[inline(always)]
     pub fn then(
         &self,
         lp: &Loop<H>,
@@ -733,16 +804,16 @@ impl<H: PromiseHost> Promise<H> {
         on_rejected: Option<H::Handler>,
     ) -> Result<Promise<H>, Refused<OptionalHandlers<H>>> {
         let (on_fulfilled, on_rejected) = open_or_refuse(lp, (on_fulfilled, on_rejected))?;
-        let derived = Promise::new_pending();
+        let (derived, returned) = Promise::new_pending_pair();
         self.perform_then(
             lp,
             Reaction::Then {
                 on_fulfilled,
                 on_rejected,
-                derived: Some(derived.clone()),
+                derived: Some(derived),
             },
         );
-        Ok(derived)
+        Ok(returned)
     }
 
     /// `promise.catch(on_rejected)`, which is `then(None, on_rejected)`.
@@ -773,15 +844,15 @@ impl<H: PromiseHost> Promise<H> {
             });
         };
         let on_finally = open_or_refuse(lp, Some(on_finally))?.expect("given");
-        let derived = Promise::new_pending();
+        let (derived, returned) = Promise::new_pending_pair();
         self.perform_then(
             lp,
             Reaction::Finally {
                 on_finally,
-                derived: derived.clone(),
+                derived,
             },
         );
-        Ok(derived)
+        Ok(returned)
     }
 
     /// PerformPromiseThen without a derived promise: calls one of the handlers when the promise
@@ -820,6 +891,7 @@ impl<H: PromiseHost> Promise<H> {
 
     /// PerformPromiseThen: adds the reaction, or queues its job if the promise is settled; marks
     /// the promise handled.
+    #[inline(always)]
     fn perform_then(&self, lp: &Loop<H>, reaction: Reaction<H>) {
         let mut inner = self.lock();
         let was_handled = std::mem::replace(&mut inner.handled, true);
@@ -841,66 +913,80 @@ impl<H: PromiseHost> Promise<H> {
         enqueue(lp, Job::Reaction { reaction, outcome });
     }
 
-    /// Settles `self` with `status`, returning its reactions and whether it is an unhandled
-    /// rejection; `Err(status)` if it was settled already (which the resolving functions rule
-    /// out).
-    fn settle(&self, status: Status<H>) -> Result<(Reactions<H>, bool), Status<H>> {
+    /// Settles `self` with `outcome` and queues its reactions; an unhandled rejection goes to
+    /// the rejection tracker (HostPromiseRejectionTracker(promise, "reject")). Does nothing if
+    /// it was settled already (which the resolving functions rule out), or, with `claim`, if
+    /// that pair of resolving functions was used already (the pair's "already resolved" check
+    /// and the settling then take one lock).
+    fn settle_and_trigger(&self, lp: &Loop<H>, outcome: Settled<H::Value>, claim: Option<u32>) {
         let mut inner = self.lock();
-        if !matches!(inner.status, Status::Pending(_)) {
-            return Err(status);
+        let unclaimed = claim.is_some_and(|generation| {
+            inner.generation != generation || std::mem::replace(&mut inner.resolved, true)
+        });
+        if unclaimed || !matches!(inner.status, Status::Pending(_)) {
+            drop(inner);
+            drop(outcome);
+            return;
         }
-        let rejected_unhandled = matches!(status, Status::Rejected(_)) && !inner.handled;
-        if rejected_unhandled {
+        let unhandled = !outcome.is_fulfilled() && !inner.handled;
+        if unhandled {
             inner.tracking = Tracking::Waiting;
         }
-        match std::mem::replace(&mut inner.status, status) {
-            Status::Pending(reactions) => Ok((reactions, rejected_unhandled)),
-            _ => unreachable!("checked pending above"),
+        let status = match outcome {
+            Settled::Fulfilled(value) => Status::Fulfilled(value),
+            Settled::Rejected(reason) => Status::Rejected(reason),
+        };
+        let Status::Pending(reactions) = std::mem::replace(&mut inner.status, status) else {
+            unreachable!("checked pending above")
+        };
+        // A value's clone is a reference count (no host code), so it is taken under the lock,
+        // and only when something waits for it.
+        let copy = match (&reactions, &inner.status) {
+            (Reactions::None, _) => None,
+            (_, Status::Fulfilled(value)) => Some(Settled::Fulfilled(value.clone())),
+            (_, Status::Rejected(reason)) => Some(Settled::Rejected(reason.clone())),
+            (_, Status::Pending(_)) => unreachable!("settled above"),
+        };
+        drop(inner);
+        if unhandled {
+            rejections::rejected_unhandled(lp, self.clone());
+        }
+        if let Some(copy) = copy {
+            trigger(lp, reactions, copy);
         }
     }
 
     fn fulfill_now(&self, lp: &Loop<H>, value: H::Value) {
-        match self.settle(Status::Fulfilled(value.clone())) {
-            Ok((reactions, _)) => trigger(lp, reactions, Settled::Fulfilled(value)),
-            Err(unused) => drop(unused),
-        }
+        self.settle_and_trigger(lp, Settled::Fulfilled(value), None);
     }
 
     /// RejectPromise, plus HostPromiseRejectionTracker(promise, "reject") if unhandled.
     fn reject_now(&self, lp: &Loop<H>, reason: H::Value) {
-        match self.settle(Status::Rejected(reason.clone())) {
-            Ok((reactions, unhandled)) => {
-                if unhandled {
-                    rejections::rejected_unhandled(lp, self.clone());
-                }
-                trigger(lp, reactions, Settled::Rejected(reason));
-            }
-            Err(unused) => drop(unused),
-        }
+        self.settle_and_trigger(lp, Settled::Rejected(reason), None);
     }
 
     /// The job of a reaction with a derived promise: resolve it with the handler's result or
     /// reject it with what the handler threw.
     fn settle_derived(&self, lp: &Loop<H>, result: Result<H::Value, H::Value>) {
-        let resolvers = self.first_resolvers();
         match result {
-            Ok(value) => resolvers.resolve(lp, value),
-            Err(reason) => resolvers.reject(lp, reason),
+            Ok(value) => resolve_with(lp, self, 0, value),
+            Err(reason) => self.settle_and_trigger(lp, Settled::Rejected(reason), Some(0)),
         }
     }
 
     /// A word the host keeps on the promise, `0` until [`set_host_tag`](Self::set_host_tag)
     /// (the Python binding keeps the address of the promise's Python object there, so that the
     /// same object comes back wherever the core hands the promise to Python).
+    #[inline]
     pub fn host_tag(&self) -> usize {
-        self.lock().host_tag
+        self.0.host_tag.load(Ordering::Acquire)
     }
 
-    /// Sets [`host_tag`](Self::host_tag). Never called by the core; takes the promise's lock
-    /// briefly (the core holds none while a host value is dropped, so a host destructor may
-    /// call it).
+    /// Sets [`host_tag`](Self::host_tag). Never called by the core; an atomic store, not the
+    /// promise's lock (a host destructor may call it at any time).
+    #[inline]
     pub fn set_host_tag(&self, tag: usize) {
-        self.lock().host_tag = tag;
+        self.0.host_tag.store(tag, Ordering::Release);
     }
 
     /// Its state.
@@ -929,7 +1015,7 @@ impl<H: PromiseHost> Promise<H> {
     /// How many handles to this promise exist (its own reactions and jobs included); for
     /// host garbage collectors and leak tests.
     pub fn handle_count(&self) -> usize {
-        Arc::strong_count(&self.0)
+        Handle::count(&self.0)
     }
 
     /// Calls `f` with every host value and handler the promise holds itself: its value or
@@ -956,26 +1042,30 @@ impl<H: PromiseHost> Promise<H> {
 
 /// TriggerPromiseReactions: one job per reaction, in the order they were added.
 fn trigger<H: PromiseHost>(lp: &Loop<H>, reactions: Reactions<H>, outcome: Settled<H::Value>) {
-    reactions.for_each(|reaction| {
-        enqueue(
-            lp,
-            Job::Reaction {
-                reaction,
-                outcome: outcome.clone(),
-            },
-        )
-    });
+    match reactions {
+        Reactions::None => {}
+        Reactions::One(reaction) => enqueue(lp, Job::Reaction { reaction, outcome }),
+        Reactions::Many(all) => all.into_iter().for_each(|reaction| {
+            enqueue(
+                lp,
+                Job::Reaction {
+                    reaction,
+                    outcome: outcome.clone(),
+                },
+            )
+        }),
+    }
 }
 
 impl<H: PromiseHost> Clone for Promise<H> {
     fn clone(&self) -> Self {
-        Promise(Arc::clone(&self.0))
+        Promise(self.0.clone())
     }
 }
 
 impl<H: PromiseHost> PartialEq for Promise<H> {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Handle::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -983,7 +1073,7 @@ impl<H: PromiseHost> Eq for Promise<H> {}
 
 impl<H: PromiseHost> Hash for Promise<H> {
     fn hash<S: Hasher>(&self, state: &mut S) {
-        std::ptr::hash(Arc::as_ptr(&self.0), state)
+        std::ptr::hash(Handle::as_ptr(&self.0), state)
     }
 }
 

@@ -491,54 +491,15 @@ impl CCallback {
     }
 }
 
-impl Drop for CCallback {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-/// The status a C completion callback sees for a work outcome, and the output bytes if any.
-fn work_result(outcome: &WorkOutcome) -> (c_int, *const u8, usize) {
-    match outcome {
-        WorkOutcome::Done(value) => match value.downcast_ref::<Vec<u8>>() {
-            Some(bytes) => (0, bytes.as_ptr(), bytes.len()),
-            None => (0, std::ptr::null(), 0),
-        },
-        WorkOutcome::Failed(err) => {
-            let status = match err.downcast_ref::<std::io::Error>() {
-                Some(err) => io_status(err),
-                None => PL_EIO,
-            };
-            (status, std::ptr::null(), 0)
-        }
-        WorkOutcome::Panicked(_) => (PL_EPANIC, std::ptr::null(), 0),
-        WorkOutcome::Cancelled => (PL_ECANCELED, std::ptr::null(), 0),
-    }
-}
-
-impl Callback for CCallback {
-    /// C callbacks cannot fail (they return `void`), so `run` never stops for one.
-    type Error = Infallible;
-    /// The callback's `data` pointer, so a timeline can be matched with what was scheduled.
-    type Label = usize;
-    type Host = LoopHost;
-
-    #[inline]
-    fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), Infallible> {
-        // The common case first, without the general dispatch below: a plain one-shot callback
-        // (an immediate, tick, microtask, pending or remote call).
-        if (self.signature, self.shots) == (Signature::Plain, Shots::Once) {
-            self.drop = None;
-            // A plain callback's event is `Fire`, which owns nothing: no drop to call for it.
-            std::mem::forget(event);
-            // SAFETY: as in the general case below; a plain callback's function is a PlainFn.
-            unsafe { self.function::<PlainFn>()(lp.host().raw_loop(), self.data) };
-            return Ok(());
-        }
+impl CCallback {
+    /// Calls every callback but a plain one-shot one ([`Callback::call`]'s fast path), with the
+    /// argument its event carries.
+    #[inline(never)]
+    fn dispatch(&mut self, lp: &Loop<Self>, event: Event) {
         if self.signature == Signature::ReleaseOnly {
             // A work request without a completion callback: completing releases its data.
             self.release();
-            return Ok(());
+            return;
         }
         let raw = lp.host().raw_loop();
         if self.shots == Shots::Once {
@@ -635,6 +596,57 @@ impl Callback for CCallback {
                 _ => {}
             }
         }
+    }
+}
+
+impl Drop for CCallback {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// The status a C completion callback sees for a work outcome, and the output bytes if any.
+fn work_result(outcome: &WorkOutcome) -> (c_int, *const u8, usize) {
+    match outcome {
+        WorkOutcome::Done(value) => match value.downcast_ref::<Vec<u8>>() {
+            Some(bytes) => (0, bytes.as_ptr(), bytes.len()),
+            None => (0, std::ptr::null(), 0),
+        },
+        WorkOutcome::Failed(err) => {
+            let status = match err.downcast_ref::<std::io::Error>() {
+                Some(err) => io_status(err),
+                None => PL_EIO,
+            };
+            (status, std::ptr::null(), 0)
+        }
+        WorkOutcome::Panicked(_) => (PL_EPANIC, std::ptr::null(), 0),
+        WorkOutcome::Cancelled => (PL_ECANCELED, std::ptr::null(), 0),
+    }
+}
+
+impl Callback for CCallback {
+    /// C callbacks cannot fail (they return `void`), so `run` never stops for one.
+    type Error = Infallible;
+    /// The callback's `data` pointer, so a timeline can be matched with what was scheduled.
+    type Label = usize;
+    type Host = LoopHost;
+
+    /// Inlined into the loop's phases: the common case is a test and the C call, and the
+    /// rest is [`CCallback::dispatch`], out of line so that its stack frame and saved registers
+    /// are not paid by every immediate.
+    #[inline(always)]
+    fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), Infallible> {
+        // The common case first, without the general dispatch below: a plain one-shot callback
+        // (an immediate, tick, microtask, pending or remote call).
+        if (self.signature, self.shots) == (Signature::Plain, Shots::Once) {
+            self.drop = None;
+            // A plain callback's event is `Fire`, which owns nothing: no drop to call for it.
+            std::mem::forget(event);
+            // SAFETY: as in the general case below; a plain callback's function is a PlainFn.
+            unsafe { self.function::<PlainFn>()(lp.host().raw_loop(), self.data) };
+            return Ok(());
+        }
+        self.dispatch(lp, event);
         Ok(())
     }
 

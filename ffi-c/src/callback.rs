@@ -532,7 +532,7 @@ impl CCallback {
                     self.function::<SignalFn>()(raw, data, signum)
                 }
                 (Signature::AfterWork, Event::Work(outcome)) => {
-                    self.function::<AfterWorkFn>()(raw, data, work_result(&outcome).0)
+                    self.function::<AfterWorkFn>()(raw, data, work_status(&outcome))
                 }
                 (Signature::JobDone, Event::Work(outcome)) => {
                     let f = self.function::<JobDoneFn>();
@@ -602,6 +602,15 @@ impl CCallback {
 impl Drop for CCallback {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+/// The status alone (what a pl_after_work_fn sees): a job that returned is 0 without the
+/// output's type being asked (a `dyn Any` call per job in [`work_result`]).
+fn work_status(outcome: &WorkOutcome) -> c_int {
+    match outcome {
+        WorkOutcome::Done(_) => 0,
+        other => work_result(other).0,
     }
 }
 

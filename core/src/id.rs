@@ -162,6 +162,10 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Always inlined: the value (a timer entry with its callback, ...) is then written into its
+    /// slot where it is built; an out-of-line call took it through the stack, and read back
+    /// in wider loads than the narrow stores that wrote it, which stalls.
+    #[inline(always)]
     pub(crate) fn insert(&mut self, value: T) -> Id {
         self.len += 1;
         if let Some(index) = self.free_head {

@@ -105,19 +105,29 @@ impl DelayIndex {
         }
     }
 
+    /// Inline for the common case, a delay whose array entry exists (every start of a timer
+    /// whose list was emptied goes through here); growing the array and large delays are
+    /// [`DelayIndex::insert_rare`], so that this stays small enough for the compiler to inline.
     #[inline]
     fn insert(&mut self, delay: u64, slot: u32) {
         #[cfg(test)]
         {
             self.len += 1;
         }
+        match self.direct.get_mut(delay as usize) {
+            Some(entry) if delay < DIRECT_DELAYS => *entry = slot,
+            _ => self.insert_rare(delay, slot),
+        }
+    }
+
+    /// [`DelayIndex::insert`] of a delay beyond the array: grows it, or uses the map.
+    #[inline(never)]
+    fn insert_rare(&mut self, delay: u64, slot: u32) {
         if delay < DIRECT_DELAYS {
             let at = delay as usize;
-            if at >= self.direct.len() {
-                // Powers of two, so a program's few delays cost a few regrowths at most.
-                let len = (at + 1).next_power_of_two().max(64);
-                self.direct.resize(len, NIL);
-            }
+            // Powers of two, so a program's few delays cost a few regrowths at most.
+            let len = (at + 1).next_power_of_two().max(64);
+            self.direct.resize(len, NIL);
             self.direct[at] = slot;
         } else {
             self.large.insert(delay, slot);

@@ -123,26 +123,39 @@ pub(crate) type NameInfoFn =
     unsafe extern "C" fn(*mut pl_loop, *mut c_void, c_int, c_int, *const c_char, *const c_char);
 pub(crate) type ExitFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, i64, c_int);
 
-/// Which C signature to call.
-#[derive(Copy, Clone)]
-enum Target {
-    Plain(PlainFn),
-    Io(IoFn),
-    Signal(SignalFn),
-    AfterWork(AfterWorkFn),
-    JobDone(JobDoneFn),
-    Connection(ConnectionFn),
-    StreamStatus(StreamStatusFn),
-    Read(ReadFn),
-    /// A UDP socket's receive callback.
-    Datagram(DatagramFn),
-    /// A pl_getaddrinfo completion.
-    AddrInfo(AddrInfoFn),
-    /// A pl_getnameinfo completion.
-    NameInfo(NameInfoFn),
-    /// A child process's exit callback.
-    Exit(ExitFn),
-    /// A work request without a completion callback: its data is released when it completes.
+/// Which C signature the callback's function has. One byte beside [`Shots`], with the function
+/// kept as an untyped pointer, so that a callback is four words: every queued immediate, tick
+/// and timer is one, and a million queued immediates are memory the kernel must fault in (an
+/// enum of typed function pointers made it five).
+#[derive(Copy, Clone, PartialEq, Eq)]
+#[repr(u8)]
+enum Signature {
+    /// [`PlainFn`].
+    Plain,
+    /// [`IoFn`].
+    Io,
+    /// [`SignalFn`].
+    Signal,
+    /// [`AfterWorkFn`].
+    AfterWork,
+    /// [`JobDoneFn`].
+    JobDone,
+    /// [`ConnectionFn`].
+    Connection,
+    /// [`StreamStatusFn`].
+    StreamStatus,
+    /// [`ReadFn`].
+    Read,
+    /// A UDP socket's receive callback, [`DatagramFn`].
+    Datagram,
+    /// A pl_getaddrinfo completion, [`AddrInfoFn`].
+    AddrInfo,
+    /// A pl_getnameinfo completion, [`NameInfoFn`].
+    NameInfo,
+    /// A child process's exit callback, [`ExitFn`].
+    Exit,
+    /// A work request without a completion callback: its data is released when it completes
+    /// (the function pointer is NULL and never called).
     ReleaseOnly,
 }
 
@@ -160,11 +173,16 @@ enum Shots {
 
 /// A C callback for the core loop.
 pub struct CCallback {
-    target: Target,
+    /// The function, of the type `signature` names (NULL for [`Signature::ReleaseOnly`]).
+    f: *const (),
     data: *mut c_void,
     drop: pl_drop_fn,
+    signature: Signature,
     shots: Shots,
 }
+
+// Four words (see [`Signature`]); the core's queues hold `Option<CCallback>`, no larger.
+const _: () = assert!(std::mem::size_of::<Option<CCallback>>() == 4 * std::mem::size_of::<usize>());
 
 // SAFETY: the core requires `Send` because a loop may move between threads and a remote hands
 // callbacks from other threads to the loop. Nothing here is touched concurrently: a loop's
@@ -175,13 +193,33 @@ pub struct CCallback {
 unsafe impl Send for CCallback {}
 
 impl CCallback {
-    fn new(target: Target, data: *mut c_void, drop: pl_drop_fn, shots: Shots) -> CCallback {
+    fn new(
+        signature: Signature,
+        f: *const (),
+        data: *mut c_void,
+        drop: pl_drop_fn,
+        shots: Shots,
+    ) -> CCallback {
         CCallback {
-            target,
+            f,
             data,
             drop,
+            signature,
             shots,
         }
+    }
+
+    /// The function as the type its signature names.
+    ///
+    /// # Safety
+    /// `F` must be the function pointer type of `self.signature` (the constructors store a
+    /// pointer of that type).
+    #[inline(always)]
+    unsafe fn function<F: Copy>(&self) -> F {
+        debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*const ()>());
+        // SAFETY: the caller names the type the pointer was made from; a function pointer and
+        // a data pointer have the same size and representation on every target Rust supports.
+        unsafe { std::mem::transmute_copy::<*const (), F>(&self.f) }
     }
 
     /// A callback that runs once. `PL_EINVAL` if `cb` is NULL.
@@ -191,7 +229,13 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::Plain(f), data, drop, Shots::Once))
+        Ok(Self::new(
+            Signature::Plain,
+            f as *const (),
+            data,
+            drop,
+            Shots::Once,
+        ))
     }
 
     /// A `setTimeout` callback: once, or again each time it is refreshed while the loop keeps it.
@@ -201,7 +245,13 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::Plain(f), data, drop, Shots::TimerOnce))
+        Ok(Self::new(
+            Signature::Plain,
+            f as *const (),
+            data,
+            drop,
+            Shots::TimerOnce,
+        ))
     }
 
     /// An interval's or idle/prepare/check handle's callback.
@@ -211,13 +261,25 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::Plain(f), data, drop, Shots::Repeating))
+        Ok(Self::new(
+            Signature::Plain,
+            f as *const (),
+            data,
+            drop,
+            Shots::Repeating,
+        ))
     }
 
     /// An fd watcher's callback.
     pub(crate) fn io(cb: pl_io_fn, data: *mut c_void, drop: pl_drop_fn) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::Io(f), data, drop, Shots::Repeating))
+        Ok(Self::new(
+            Signature::Io,
+            f as *const (),
+            data,
+            drop,
+            Shots::Repeating,
+        ))
     }
 
     /// A signal watcher's callback.
@@ -227,7 +289,13 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::Signal(f), data, drop, Shots::Repeating))
+        Ok(Self::new(
+            Signature::Signal,
+            f as *const (),
+            data,
+            drop,
+            Shots::Repeating,
+        ))
     }
 
     /// A server's connection callback.
@@ -238,7 +306,8 @@ impl CCallback {
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
         Ok(Self::new(
-            Target::Connection(f),
+            Signature::Connection,
+            f as *const (),
             data,
             drop,
             Shots::Repeating,
@@ -248,7 +317,13 @@ impl CCallback {
     /// A stream's read callback.
     pub(crate) fn read(cb: pl_read_fn, data: *mut c_void, drop: pl_drop_fn) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::Read(f), data, drop, Shots::Repeating))
+        Ok(Self::new(
+            Signature::Read,
+            f as *const (),
+            data,
+            drop,
+            Shots::Repeating,
+        ))
     }
 
     /// A UDP socket's receive callback.
@@ -258,7 +333,13 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::Datagram(f), data, drop, Shots::Repeating))
+        Ok(Self::new(
+            Signature::Datagram,
+            f as *const (),
+            data,
+            drop,
+            Shots::Repeating,
+        ))
     }
 
     /// A pl_getaddrinfo completion (once). `PL_EINVAL` if `cb` is NULL: a lookup nobody hears
@@ -269,7 +350,13 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::AddrInfo(f), data, drop, Shots::Once))
+        Ok(Self::new(
+            Signature::AddrInfo,
+            f as *const (),
+            data,
+            drop,
+            Shots::Once,
+        ))
     }
 
     /// A pl_getnameinfo completion (once); `PL_EINVAL` if `cb` is NULL.
@@ -279,15 +366,27 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Result<Self, c_int> {
         let f = cb.ok_or(PL_EINVAL)?;
-        Ok(Self::new(Target::NameInfo(f), data, drop, Shots::Once))
+        Ok(Self::new(
+            Signature::NameInfo,
+            f as *const (),
+            data,
+            drop,
+            Shots::Once,
+        ))
     }
 
     /// A child's exit callback (once); a NULL `cb` only releases `data` when the child is
     /// done with (libuv allows a process without an exit callback).
     pub(crate) fn exit(cb: pl_exit_fn, data: *mut c_void, drop: pl_drop_fn) -> Self {
         match cb {
-            Some(f) => Self::new(Target::Exit(f), data, drop, Shots::Once),
-            None => Self::new(Target::ReleaseOnly, data, drop, Shots::Once),
+            Some(f) => Self::new(Signature::Exit, f as *const (), data, drop, Shots::Once),
+            None => Self::new(
+                Signature::ReleaseOnly,
+                std::ptr::null(),
+                data,
+                drop,
+                Shots::Once,
+            ),
         }
     }
 
@@ -299,15 +398,29 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Option<Self> {
         match cb {
-            Some(f) => Some(Self::new(Target::StreamStatus(f), data, drop, Shots::Once)),
-            None => drop.map(|_| Self::new(Target::ReleaseOnly, data, drop, Shots::Once)),
+            Some(f) => Some(Self::new(
+                Signature::StreamStatus,
+                f as *const (),
+                data,
+                drop,
+                Shots::Once,
+            )),
+            None => drop.map(|_| {
+                Self::new(
+                    Signature::ReleaseOnly,
+                    std::ptr::null(),
+                    data,
+                    drop,
+                    Shots::Once,
+                )
+            }),
         }
     }
 
     /// A close callback: `None` when `cb` is NULL (no close callback; `data` and `drop` are then
     /// not taken).
     pub(crate) fn close(cb: pl_callback, data: *mut c_void, drop: pl_drop_fn) -> Option<Self> {
-        cb.map(|f| Self::new(Target::Plain(f), data, drop, Shots::Once))
+        cb.map(|f| Self::new(Signature::Plain, f as *const (), data, drop, Shots::Once))
     }
 
     /// A work request's completion: its callback, or just the release of its data when there is
@@ -318,8 +431,22 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Option<Self> {
         match after {
-            Some(f) => Some(Self::new(Target::AfterWork(f), data, drop, Shots::Once)),
-            None => drop.map(|_| Self::new(Target::ReleaseOnly, data, drop, Shots::Once)),
+            Some(f) => Some(Self::new(
+                Signature::AfterWork,
+                f as *const (),
+                data,
+                drop,
+                Shots::Once,
+            )),
+            None => drop.map(|_| {
+                Self::new(
+                    Signature::ReleaseOnly,
+                    std::ptr::null(),
+                    data,
+                    drop,
+                    Shots::Once,
+                )
+            }),
         }
     }
 
@@ -330,8 +457,22 @@ impl CCallback {
         drop: pl_drop_fn,
     ) -> Option<Self> {
         match done {
-            Some(f) => Some(Self::new(Target::JobDone(f), data, drop, Shots::Once)),
-            None => drop.map(|_| Self::new(Target::ReleaseOnly, data, drop, Shots::Once)),
+            Some(f) => Some(Self::new(
+                Signature::JobDone,
+                f as *const (),
+                data,
+                drop,
+                Shots::Once,
+            )),
+            None => drop.map(|_| {
+                Self::new(
+                    Signature::ReleaseOnly,
+                    std::ptr::null(),
+                    data,
+                    drop,
+                    Shots::Once,
+                )
+            }),
         }
     }
 
@@ -350,9 +491,126 @@ impl CCallback {
     }
 }
 
+impl CCallback {
+    /// Calls every callback but a plain one-shot one ([`Callback::call`]'s fast path), with the
+    /// argument its event carries.
+    #[inline(never)]
+    fn dispatch(&mut self, lp: &Loop<Self>, event: Event) {
+        if self.signature == Signature::ReleaseOnly {
+            // A work request without a completion callback: completing releases its data.
+            self.release();
+            return;
+        }
+        let raw = lp.host().raw_loop();
+        if self.shots == Shots::Once {
+            // From now on the data is the callback's, which may free it.
+            self.drop = None;
+        }
+        let data = self.data;
+        // SAFETY: the function pointers and data were given together by the caller, who
+        // promised they stay valid until the callback runs or is dropped; we are on the loop's
+        // thread (the core only calls callbacks from `run`, which pl_run entered there). Each
+        // arm reads the function as the type its signature names.
+        unsafe {
+            match (self.signature, event) {
+                (Signature::Plain, _) => self.function::<PlainFn>()(raw, data),
+                (Signature::Io, Event::Io { readable, writable }) => {
+                    let f = self.function::<IoFn>();
+                    let mut events = 0;
+                    if readable {
+                        events |= PL_READABLE;
+                    }
+                    if writable {
+                        events |= PL_WRITABLE;
+                    }
+                    f(raw, data, 0, events)
+                }
+                (Signature::Io, Event::IoError(err)) => {
+                    self.function::<IoFn>()(raw, data, io_status(&err), 0)
+                }
+                (Signature::Signal, Event::Signal(signum)) => {
+                    self.function::<SignalFn>()(raw, data, signum)
+                }
+                (Signature::AfterWork, Event::Work(outcome)) => {
+                    self.function::<AfterWorkFn>()(raw, data, work_status(&outcome))
+                }
+                (Signature::JobDone, Event::Work(outcome)) => {
+                    let f = self.function::<JobDoneFn>();
+                    let (status, result, len) = work_result(&outcome);
+                    f(raw, data, status, result, len)
+                }
+                (Signature::Connection, Event::Connection(result)) => {
+                    let f = self.function::<ConnectionFn>();
+                    let server = lp.current_handle().map_or(0, |id| id.as_u64());
+                    match result {
+                        Ok(stream) => f(raw, server, data, 0, stream.as_u64()),
+                        Err(err) => f(raw, server, data, io_status(&err), 0),
+                    }
+                }
+                (
+                    Signature::StreamStatus,
+                    Event::Connect(result) | Event::Written(result) | Event::Shutdown(result),
+                ) => {
+                    let f = self.function::<StreamStatusFn>();
+                    let stream = lp.current_handle().map_or(0, |id| id.as_u64());
+                    let status = match result {
+                        Ok(()) => 0,
+                        Err(err) => io_status(&err),
+                    };
+                    f(raw, stream, data, status)
+                }
+                (Signature::Read, Event::Read(read)) => {
+                    let f = self.function::<ReadFn>();
+                    let stream = lp.current_handle().map_or(0, |id| id.as_u64());
+                    match read {
+                        ReadEvent::Data(bytes) => {
+                            f(raw, stream, data, bytes.len() as isize, bytes.as_ptr())
+                        }
+                        ReadEvent::Eof => f(raw, stream, data, PL_EOF as isize, std::ptr::null()),
+                        ReadEvent::Error(err) => f(
+                            raw,
+                            stream,
+                            data,
+                            io_status(&err) as isize,
+                            std::ptr::null(),
+                        ),
+                    }
+                }
+                (Signature::Datagram, Event::Datagram(result)) => {
+                    let socket = lp.current_handle().map_or(0, |id| id.as_u64());
+                    crate::udp::deliver(self.function::<DatagramFn>(), raw, socket, data, result)
+                }
+                (Signature::AddrInfo, Event::Work(outcome)) => {
+                    crate::dns::deliver_addrinfo(self.function::<AddrInfoFn>(), raw, data, outcome)
+                }
+                (Signature::NameInfo, Event::Work(outcome)) => {
+                    crate::dns::deliver_nameinfo(self.function::<NameInfoFn>(), raw, data, outcome)
+                }
+                (Signature::Exit, Event::Exit(status)) => {
+                    let f = self.function::<ExitFn>();
+                    let process = lp.current_handle().map_or(0, |id| id.as_u64());
+                    let code = status.code.map_or(0, i64::from);
+                    f(raw, process, data, code, status.signal.unwrap_or(0))
+                }
+                // The core pairs each kind of callback with its own event; nothing else occurs.
+                _ => {}
+            }
+        }
+    }
+}
+
 impl Drop for CCallback {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+/// The status alone (what a pl_after_work_fn sees): a job that returned is 0 without the
+/// output's type being asked (a `dyn Any` call per job in [`work_result`]).
+fn work_status(outcome: &WorkOutcome) -> c_int {
+    match outcome {
+        WorkOutcome::Done(_) => 0,
+        other => work_result(other).0,
     }
 }
 
@@ -382,105 +640,22 @@ impl Callback for CCallback {
     type Label = usize;
     type Host = LoopHost;
 
-    #[inline]
+    /// Inlined into the loop's phases: the common case is a test and the C call, and the
+    /// rest is [`CCallback::dispatch`], out of line so that its stack frame and saved registers
+    /// are not paid by every immediate.
+    #[inline(always)]
     fn call(&mut self, lp: &Loop<Self>, event: Event) -> Result<(), Infallible> {
         // The common case first, without the general dispatch below: a plain one-shot callback
         // (an immediate, tick, microtask, pending or remote call).
-        if let (Target::Plain(f), Shots::Once) = (self.target, self.shots) {
+        if (self.signature, self.shots) == (Signature::Plain, Shots::Once) {
             self.drop = None;
-            // SAFETY: as in the general case below.
-            unsafe { f(lp.host().raw_loop(), self.data) };
+            // A plain callback's event is `Fire`, which owns nothing: no drop to call for it.
+            std::mem::forget(event);
+            // SAFETY: as in the general case below; a plain callback's function is a PlainFn.
+            unsafe { self.function::<PlainFn>()(lp.host().raw_loop(), self.data) };
             return Ok(());
         }
-        if let Target::ReleaseOnly = self.target {
-            // A work request without a completion callback: completing releases its data.
-            self.release();
-            return Ok(());
-        }
-        let raw = lp.host().raw_loop();
-        if self.shots == Shots::Once {
-            // From now on the data is the callback's, which may free it.
-            self.drop = None;
-        }
-        let data = self.data;
-        // SAFETY: the function pointers and data were given together by the caller, who
-        // promised they stay valid until the callback runs or is dropped; we are on the loop's
-        // thread (the core only calls callbacks from `run`, which pl_run entered there).
-        unsafe {
-            match (self.target, event) {
-                (Target::Plain(f), _) => f(raw, data),
-                (Target::Io(f), Event::Io { readable, writable }) => {
-                    let mut events = 0;
-                    if readable {
-                        events |= PL_READABLE;
-                    }
-                    if writable {
-                        events |= PL_WRITABLE;
-                    }
-                    f(raw, data, 0, events)
-                }
-                (Target::Io(f), Event::IoError(err)) => f(raw, data, io_status(&err), 0),
-                (Target::Signal(f), Event::Signal(signum)) => f(raw, data, signum),
-                (Target::AfterWork(f), Event::Work(outcome)) => {
-                    f(raw, data, work_result(&outcome).0)
-                }
-                (Target::JobDone(f), Event::Work(outcome)) => {
-                    let (status, result, len) = work_result(&outcome);
-                    f(raw, data, status, result, len)
-                }
-                (Target::Connection(f), Event::Connection(result)) => {
-                    let server = lp.current_handle().map_or(0, |id| id.as_u64());
-                    match result {
-                        Ok(stream) => f(raw, server, data, 0, stream.as_u64()),
-                        Err(err) => f(raw, server, data, io_status(&err), 0),
-                    }
-                }
-                (
-                    Target::StreamStatus(f),
-                    Event::Connect(result) | Event::Written(result) | Event::Shutdown(result),
-                ) => {
-                    let stream = lp.current_handle().map_or(0, |id| id.as_u64());
-                    let status = match result {
-                        Ok(()) => 0,
-                        Err(err) => io_status(&err),
-                    };
-                    f(raw, stream, data, status)
-                }
-                (Target::Read(f), Event::Read(read)) => {
-                    let stream = lp.current_handle().map_or(0, |id| id.as_u64());
-                    match read {
-                        ReadEvent::Data(bytes) => {
-                            f(raw, stream, data, bytes.len() as isize, bytes.as_ptr())
-                        }
-                        ReadEvent::Eof => f(raw, stream, data, PL_EOF as isize, std::ptr::null()),
-                        ReadEvent::Error(err) => f(
-                            raw,
-                            stream,
-                            data,
-                            io_status(&err) as isize,
-                            std::ptr::null(),
-                        ),
-                    }
-                }
-                (Target::Datagram(f), Event::Datagram(result)) => {
-                    let socket = lp.current_handle().map_or(0, |id| id.as_u64());
-                    crate::udp::deliver(f, raw, socket, data, result)
-                }
-                (Target::AddrInfo(f), Event::Work(outcome)) => {
-                    crate::dns::deliver_addrinfo(f, raw, data, outcome)
-                }
-                (Target::NameInfo(f), Event::Work(outcome)) => {
-                    crate::dns::deliver_nameinfo(f, raw, data, outcome)
-                }
-                (Target::Exit(f), Event::Exit(status)) => {
-                    let process = lp.current_handle().map_or(0, |id| id.as_u64());
-                    let code = status.code.map_or(0, i64::from);
-                    f(raw, process, data, code, status.signal.unwrap_or(0))
-                }
-                // The core pairs each kind of callback with its own event; nothing else occurs.
-                _ => {}
-            }
-        }
+        self.dispatch(lp, event);
         Ok(())
     }
 

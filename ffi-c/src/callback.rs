@@ -209,6 +209,28 @@ impl CCallback {
         }
     }
 
+    /// A completion called once, `f` of the type `signature` names; when there is no `f`, one
+    /// that only releases `data` (`None` when there is no `drop` either: nothing to do).
+    fn once_or_release(
+        signature: Signature,
+        f: Option<*const ()>,
+        data: *mut c_void,
+        drop: pl_drop_fn,
+    ) -> Option<Self> {
+        match f {
+            Some(f) => Some(Self::new(signature, f, data, drop, Shots::Once)),
+            None => drop.map(|_| {
+                Self::new(
+                    Signature::ReleaseOnly,
+                    std::ptr::null(),
+                    data,
+                    drop,
+                    Shots::Once,
+                )
+            }),
+        }
+    }
+
     /// The function as the type its signature names.
     ///
     /// # Safety
@@ -397,24 +419,12 @@ impl CCallback {
         data: *mut c_void,
         drop: pl_drop_fn,
     ) -> Option<Self> {
-        match cb {
-            Some(f) => Some(Self::new(
-                Signature::StreamStatus,
-                f as *const (),
-                data,
-                drop,
-                Shots::Once,
-            )),
-            None => drop.map(|_| {
-                Self::new(
-                    Signature::ReleaseOnly,
-                    std::ptr::null(),
-                    data,
-                    drop,
-                    Shots::Once,
-                )
-            }),
-        }
+        Self::once_or_release(
+            Signature::StreamStatus,
+            cb.map(|f| f as *const ()),
+            data,
+            drop,
+        )
     }
 
     /// A close callback: `None` when `cb` is NULL (no close callback; `data` and `drop` are then
@@ -430,24 +440,12 @@ impl CCallback {
         data: *mut c_void,
         drop: pl_drop_fn,
     ) -> Option<Self> {
-        match after {
-            Some(f) => Some(Self::new(
-                Signature::AfterWork,
-                f as *const (),
-                data,
-                drop,
-                Shots::Once,
-            )),
-            None => drop.map(|_| {
-                Self::new(
-                    Signature::ReleaseOnly,
-                    std::ptr::null(),
-                    data,
-                    drop,
-                    Shots::Once,
-                )
-            }),
-        }
+        Self::once_or_release(
+            Signature::AfterWork,
+            after.map(|f| f as *const ()),
+            data,
+            drop,
+        )
     }
 
     /// A native job's completion (see [`CCallback::after_work`] for a NULL `done`).
@@ -456,24 +454,7 @@ impl CCallback {
         data: *mut c_void,
         drop: pl_drop_fn,
     ) -> Option<Self> {
-        match done {
-            Some(f) => Some(Self::new(
-                Signature::JobDone,
-                f as *const (),
-                data,
-                drop,
-                Shots::Once,
-            )),
-            None => drop.map(|_| {
-                Self::new(
-                    Signature::ReleaseOnly,
-                    std::ptr::null(),
-                    data,
-                    drop,
-                    Shots::Once,
-                )
-            }),
-        }
+        Self::once_or_release(Signature::JobDone, done.map(|f| f as *const ()), data, drop)
     }
 
     /// Hands ownership of `data` back to the caller: the call that took this callback failed, so

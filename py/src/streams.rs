@@ -79,7 +79,7 @@ fn write_bufs(data: &Bound<'_, PyAny>) -> PyResult<(Box<dyn WriteBufs>, usize)> 
 /// A stream id given as a Python int. Ids carry their kind and loop tag in the high bits, so
 /// they are multi-digit ints; `PyLong_AsUnsignedLong` reads those without the byte-array
 /// conversion `u64` extraction makes (a fifth of `_transport_write`'s cost).
-pub(crate) fn stream_id(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+fn stream_id(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     // SAFETY: attached; `obj` is a live object; the call sets an error and returns
     // `c_ulong::MAX` for a non-int or a value out of range.
     let raw = unsafe { pyo3::ffi::PyLong_AsUnsignedLong(obj.as_ptr()) };

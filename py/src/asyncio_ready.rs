@@ -24,8 +24,9 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 use crate::callback::{qualname, OnceJob};
-use crate::context::{call_in_context, copy_context};
+use crate::context::{call_in_context, HandleContext, LoopSnapshots};
 use crate::event_loop::Loop;
+use crate::gc_hidden::{Hidden, Referents};
 use crate::scheduling::{queue_immediate, queue_threadsafe_job};
 
 /// asyncio's `format_helpers._format_callback_source`, which its handles' `repr` and error
@@ -53,8 +54,10 @@ pub(crate) fn format_callback<'py>(
 pub struct ReadyHandle {
     callback: Py<PyAny>,
     args: Py<PyTuple>,
-    context: Py<PyAny>,
+    context: HandleContext,
     event_loop: Py<PyAny>,
+    /// The phaseloop loop, for the context snapshots of its thread.
+    pl: Py<Loop>,
     cancelled: AtomicBool,
 }
 
@@ -146,16 +149,36 @@ impl OnceJob for ThreadsafeRun {
     }
 }
 
+/// The context snapshots of `pl`'s thread, if this is it (asyncio's `call_soon` from another
+/// thread is the program's error, which only debug mode reports: its handle copies the context
+/// as asyncio's does).
+#[inline]
+pub(crate) fn loop_snapshots(pl: &Loop) -> Option<&LoopSnapshots> {
+    pl.owned().ok().map(|core| &core.host().snapshots)
+}
+
 impl ReadyHandle {
     fn run(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
         let handle = slf.get();
+        let context = handle.context.get(py, loop_snapshots(handle.pl.get()))?;
         run_callback(
             slf.as_any(),
             &handle.event_loop,
-            &handle.context,
+            context,
             &handle.callback,
             &handle.args,
         )
+    }
+}
+
+impl Referents for ReadyHandle {
+    fn visit_referents(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.callback)?;
+        visit.call(&self.args)?;
+        self.context.traverse(visit)?;
+        visit.call(&self.event_loop)?;
+        visit.call(&self.pl)
     }
 }
 
@@ -172,8 +195,9 @@ impl ReadyHandle {
     }
 
     /// The `contextvars.Context` the callback runs in.
-    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
-        self.context.clone_ref(py)
+    fn get_context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let context = self.context.get(py, loop_snapshots(self.pl.get()))?;
+        Ok(context.clone_ref(py))
     }
 
     /// Runs the callback now, as `asyncio.Handle._run` does (debug mode's timed runs use it).
@@ -192,8 +216,8 @@ impl ReadyHandle {
     }
 
     #[getter]
-    fn _context(&self, py: Python<'_>) -> Py<PyAny> {
-        self.context.clone_ref(py)
+    fn _context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.get_context(py)
     }
 
     #[getter]
@@ -219,10 +243,23 @@ impl ReadyHandle {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.callback)?;
-        visit.call(&self.args)?;
-        visit.call(&self.context)?;
-        visit.call(&self.event_loop)
+        self.visit_referents(&visit)
+    }
+}
+
+/// A queued handle: one of ours, hidden from the collector while it waits (see `gc_hidden`), or
+/// asyncio's own (debug mode's, and those pushed from Python).
+enum Ready {
+    Native(Hidden<ReadyHandle>),
+    Asyncio(Py<PyAny>),
+}
+
+impl Ready {
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match self {
+            Ready::Native(handle) => handle.traverse(visit),
+            Ready::Asyncio(handle) => visit.call(handle),
+        }
     }
 }
 
@@ -231,7 +268,7 @@ impl ReadyHandle {
 pub struct ReadyQueue {
     event_loop: Py<PyAny>,
     pl: Py<Loop>,
-    ready: Mutex<VecDeque<Py<PyAny>>>,
+    ready: Mutex<VecDeque<Ready>>,
     /// The immediate that runs the queue is scheduled.
     batch_due: AtomicBool,
     closed: AtomicBool,
@@ -243,19 +280,20 @@ pub struct ReadyQueue {
 }
 
 impl ReadyQueue {
-    /// A native handle for `callback(*args)` in `context`, or a copy of the current one (as
-    /// asyncio's `Handle` takes it).
+    /// A native handle for `callback(*args)` in `context`, or in the current one (a snapshot
+    /// shared through `snapshots`, copied for the handle when it runs; see `HandleContext`).
     #[inline]
     fn new_handle<'py>(
         &self,
         callback: &Bound<'py, PyAny>,
         args: Bound<'py, PyTuple>,
         context: Option<&Bound<'py, PyAny>>,
+        snapshots: Option<&LoopSnapshots>,
     ) -> PyResult<Bound<'py, ReadyHandle>> {
         let py = callback.py();
         let context = match context {
-            Some(context) if !context.is_none() => context.clone().unbind(),
-            _ => copy_context(py)?,
+            Some(context) if !context.is_none() => HandleContext::given(context.clone().unbind()),
+            _ => HandleContext::current(py, snapshots)?,
         };
         Bound::new(
             py,
@@ -264,6 +302,7 @@ impl ReadyQueue {
                 args: args.unbind(),
                 context,
                 event_loop: self.event_loop.clone_ref(py),
+                pl: self.pl.clone_ref(py),
                 cancelled: AtomicBool::new(false),
             },
         )
@@ -310,7 +349,22 @@ impl ReadyQueue {
         queue_immediate(queue.pl.bind(py), &run)
     }
 
-    fn take_front(&self) -> Option<Py<PyAny>> {
+    /// Queues a handle for the next batch, scheduling the batch if none is due.
+    #[inline]
+    fn enqueue(slf: &Bound<'_, Self>, handle: Ready) -> PyResult<()> {
+        let queue = slf.get();
+        queue
+            .ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(handle);
+        if !queue.batch_due.swap(true, Ordering::Relaxed) {
+            Self::schedule_batch(slf)?;
+        }
+        Ok(())
+    }
+
+    fn take_front(&self) -> Option<Ready> {
         self.ready
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -322,20 +376,39 @@ impl ReadyQueue {
     }
 
     /// Runs one queued handle, ours or asyncio's.
-    fn run_one(&self, py: Python<'_>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.debug.load(Ordering::Relaxed) {
-            return run_timed(&self.event_loop, handle);
-        }
-        if let Ok(ours) = handle.cast::<ReadyHandle>() {
-            if ours.get().cancelled() {
-                return Ok(());
+    fn run_one(&self, py: Python<'_>, handle: &Ready) -> PyResult<()> {
+        let debug = self.debug.load(Ordering::Relaxed);
+        match handle {
+            Ready::Native(ours) => {
+                let ours = ours.handle().bind(py);
+                if debug {
+                    run_timed(&self.event_loop, ours.as_any())
+                } else if ours.get().cancelled() {
+                    Ok(())
+                } else {
+                    ReadyHandle::run(ours)
+                }
             }
-            return ReadyHandle::run(ours);
+            Ready::Asyncio(theirs) => {
+                let theirs = theirs.bind(py);
+                if debug {
+                    run_timed(&self.event_loop, theirs)
+                } else if theirs.getattr(intern!(py, "_cancelled"))?.is_truthy()? {
+                    Ok(())
+                } else {
+                    theirs.call_method0(intern!(py, "_run")).map(drop)
+                }
+            }
         }
-        if !handle.getattr(intern!(py, "_cancelled"))?.is_truthy()? {
-            handle.call_method0(intern!(py, "_run"))?;
+    }
+
+    /// Lets go of a handle that left the queue (see `gc_hidden`).
+    #[inline]
+    fn release(py: Python<'_>, handle: Ready) {
+        match handle {
+            Ready::Native(ours) => ours.release(py),
+            Ready::Asyncio(theirs) => drop(theirs),
         }
-        Ok(())
     }
 }
 
@@ -370,12 +443,11 @@ impl ReadyQueue {
             let method = intern!(py, "_call_soon_python");
             return queue.python_path(method, callback, args, context);
         }
-        let handle = queue
-            .new_handle(callback, args, context)?
-            .into_any()
-            .unbind();
-        Self::push(slf, handle.clone_ref(py))?;
-        Ok(handle)
+        let snapshots = loop_snapshots(queue.pl.get());
+        let handle = queue.new_handle(callback, args, context, snapshots)?;
+        let result = handle.clone().into_any().unbind();
+        Self::enqueue(slf, Ready::Native(Hidden::hide(handle)))?;
+        Ok(result)
     }
 
     /// asyncio's `call_soon_threadsafe(callback, *args, context=None)`, from any thread: a
@@ -396,23 +468,15 @@ impl ReadyQueue {
             let method = intern!(py, "_call_soon_threadsafe_python");
             return queue.python_path(method, callback, args, context);
         }
-        let handle = queue.new_handle(callback, args, context)?.unbind();
+        // A copy of the context of its own, as asyncio's: any thread calls this.
+        let handle = queue.new_handle(callback, args, context, None)?.unbind();
         queue_threadsafe_job(pl, Box::new(ThreadsafeRun(handle.clone_ref(py))))?;
         Ok(handle.into_any())
     }
 
-    /// Queues a handle (one of ours, or asyncio's) for the next batch.
+    /// Queues asyncio's own handle (debug mode's, or the Python path's) for the next batch.
     fn push(slf: &Bound<'_, Self>, handle: Py<PyAny>) -> PyResult<()> {
-        let queue = slf.get();
-        queue
-            .ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(handle);
-        if !queue.batch_due.swap(true, Ordering::Relaxed) {
-            Self::schedule_batch(slf)?;
-        }
-        Ok(())
+        Self::enqueue(slf, Ready::Asyncio(handle))
     }
 
     /// Whether a batch is due: a handle queued now joins it (so the order stays FIFO).
@@ -431,7 +495,9 @@ impl ReadyQueue {
             let Some(handle) = queue.take_front() else {
                 break;
             };
-            if let Err(err) = queue.run_one(py, handle.bind(py)) {
+            let ran = queue.run_one(py, &handle);
+            Self::release(py, handle);
+            if let Err(err) = ran {
                 if queue.len() > 0
                     && !queue.closed.load(Ordering::Relaxed)
                     && !queue.batch_due.swap(true, Ordering::Relaxed)
@@ -453,8 +519,9 @@ impl ReadyQueue {
     fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         self.batch_due.store(false, Ordering::Relaxed);
-        let dropped: VecDeque<Py<PyAny>> =
+        let dropped: VecDeque<Ready> =
             std::mem::take(&mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()));
+        // Each hidden handle is shown to the collector again if the program still holds it.
         drop(dropped);
         // No batch is scheduled again: the cycle through the bound `run` ends here.
         let run = self
@@ -474,7 +541,7 @@ impl ReadyQueue {
         visit.call(&self.pl)?;
         if let Ok(ready) = self.ready.try_lock() {
             for handle in ready.iter() {
-                visit.call(handle)?;
+                handle.traverse(&visit)?;
             }
         }
         if let Ok(run) = self.run_method.try_lock() {

@@ -17,15 +17,20 @@ use std::sync::{Mutex, MutexGuard};
 
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::PyTypeError;
+use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
+use pyo3::PyTraverseError;
 
 use phaseloop_core::Id;
 
-use crate::asyncio_ready::{format_callback, refuse_if_closed, run_callback, run_timed};
-use crate::context::copy_context;
+use crate::asyncio_ready::{
+    format_callback, loop_snapshots, refuse_if_closed, run_callback, run_timed,
+};
+use crate::context::HandleContext;
 use crate::event_loop::Loop;
+use crate::gc_hidden::{Hidden, Referents};
 use crate::scheduling::{clear_queued_timeout, queue_timeout};
 
 /// asyncio's `base_events._MIN_SCHEDULED_TIMER_HANDLES`: below this many scheduled handles the
@@ -59,7 +64,7 @@ pub struct TimerHandle {
     call: Mutex<Option<Call>>,
     /// The `repr` kept when it was cancelled in debug mode (asyncio's `_repr`).
     cancelled_repr: Mutex<Option<String>>,
-    context: Py<PyAny>,
+    context: HandleContext,
     queue: Py<TimerQueue>,
     cancelled: AtomicBool,
     /// In the heap (asyncio's `_scheduled`).
@@ -83,8 +88,15 @@ impl TimerHandle {
         let Some((callback, args)) = handle.call(py) else {
             return Ok(());
         };
-        let event_loop = &handle.queue.get().event_loop;
-        run_callback(slf.as_any(), event_loop, &handle.context, &callback, &args)
+        let queue = handle.queue.get();
+        let context = handle.context.get(py, loop_snapshots(queue.pl.get()))?;
+        run_callback(slf.as_any(), &queue.event_loop, context, &callback, &args)
+    }
+
+    /// The handle's own context (see `HandleContext`).
+    fn own_context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let snapshots = loop_snapshots(self.queue.get().pl.get());
+        Ok(self.context.get(py, snapshots)?.clone_ref(py))
     }
 
     /// asyncio's `TimerHandle.__eq__` for two of ours.
@@ -139,8 +151,8 @@ impl TimerHandle {
     }
 
     /// The `contextvars.Context` the callback runs in.
-    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
-        self.context.clone_ref(py)
+    fn get_context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.own_context(py)
     }
 
     /// Runs the callback now, as `asyncio.Handle._run` does (debug mode's timed runs use it).
@@ -161,8 +173,8 @@ impl TimerHandle {
     }
 
     #[getter]
-    fn _context(&self, py: Python<'_>) -> Py<PyAny> {
-        self.context.clone_ref(py)
+    fn _context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.own_context(py)
     }
 
     #[getter]
@@ -230,15 +242,7 @@ impl TimerHandle {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.when_given)?;
-        if let Ok(call) = self.call.try_lock() {
-            if let Some(call) = call.as_ref() {
-                visit.call(&call.callback)?;
-                visit.call(&call.args)?;
-            }
-        }
-        visit.call(&self.context)?;
-        visit.call(&self.queue)
+        self.visit_referents(&visit)
     }
 
     fn __clear__(&self) {
@@ -247,16 +251,31 @@ impl TimerHandle {
     }
 }
 
-/// A scheduled handle: ours, or asyncio's own (made in debug mode).
+impl Referents for TimerHandle {
+    fn visit_referents(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.when_given)?;
+        if let Ok(call) = self.call.try_lock() {
+            if let Some(call) = call.as_ref() {
+                visit.call(&call.callback)?;
+                visit.call(&call.args)?;
+            }
+        }
+        self.context.traverse(visit)?;
+        visit.call(&self.queue)
+    }
+}
+
+/// A scheduled handle: ours, hidden from the collector while it is in the heap (see
+/// `gc_hidden`), or asyncio's own (made in debug mode).
 enum Scheduled {
-    Native(Py<TimerHandle>),
+    Native(Hidden<TimerHandle>),
     Asyncio(Py<PyAny>),
 }
 
 impl Scheduled {
     fn cancelled(&self, py: Python<'_>) -> PyResult<bool> {
         match self {
-            Scheduled::Native(handle) => Ok(handle.get().cancelled()),
+            Scheduled::Native(handle) => Ok(handle.handle().get().cancelled()),
             Scheduled::Asyncio(handle) => handle
                 .bind(py)
                 .getattr(intern!(py, "_cancelled"))?
@@ -266,7 +285,11 @@ impl Scheduled {
 
     fn set_scheduled(&self, py: Python<'_>, scheduled: bool) -> PyResult<()> {
         match self {
-            Scheduled::Native(handle) => handle.get().scheduled.store(scheduled, Ordering::Relaxed),
+            Scheduled::Native(handle) => handle
+                .handle()
+                .get()
+                .scheduled
+                .store(scheduled, Ordering::Relaxed),
             Scheduled::Asyncio(handle) => handle
                 .bind(py)
                 .setattr(intern!(py, "_scheduled"), scheduled)?,
@@ -276,15 +299,31 @@ impl Scheduled {
 
     fn is(&self, other: &Bound<'_, PyAny>) -> bool {
         match self {
-            Scheduled::Native(handle) => handle.as_ptr() == other.as_ptr(),
+            Scheduled::Native(handle) => handle.handle().as_ptr() == other.as_ptr(),
             Scheduled::Asyncio(handle) => handle.as_ptr() == other.as_ptr(),
         }
     }
 
     fn object(&self) -> &Py<PyAny> {
         match self {
-            Scheduled::Native(handle) => handle.as_any(),
+            Scheduled::Native(handle) => handle.handle().as_any(),
             Scheduled::Asyncio(handle) => handle,
+        }
+    }
+
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match self {
+            Scheduled::Native(handle) => handle.traverse(visit),
+            Scheduled::Asyncio(handle) => visit.call(handle),
+        }
+    }
+
+    /// Lets go of a handle that left the heap (see `gc_hidden`).
+    #[inline]
+    fn release(self, py: Python<'_>) {
+        match self {
+            Scheduled::Native(handle) => handle.release(py),
+            Scheduled::Asyncio(handle) => drop(handle),
         }
     }
 }
@@ -459,7 +498,7 @@ impl TimerQueue {
             return run_timed(&self.event_loop, handle.object().bind(py));
         }
         match handle {
-            Scheduled::Native(handle) => TimerHandle::run(handle.bind(py)),
+            Scheduled::Native(handle) => TimerHandle::run(handle.handle().bind(py)),
             Scheduled::Asyncio(handle) => {
                 let handle = handle.bind(py);
                 if !handle.getattr(intern!(py, "_cancelled"))?.is_truthy()? {
@@ -495,10 +534,10 @@ impl TimerQueue {
         }
         let when_f64: f64 = when.extract()?;
         let context = match context {
-            Some(context) if !context.is_none() => context.clone().unbind(),
-            _ => copy_context(py)?,
+            Some(context) if !context.is_none() => HandleContext::given(context.clone().unbind()),
+            _ => HandleContext::current(py, loop_snapshots(queue.pl.get()))?,
         };
-        let handle = Py::new(
+        let handle = Bound::new(
             py,
             TimerHandle {
                 when_given: when.clone().unbind(),
@@ -513,8 +552,8 @@ impl TimerQueue {
                 scheduled: AtomicBool::new(true),
             },
         )?;
-        let result = handle.clone_ref(py).into_any();
-        Self::schedule(slf, when_f64, Scheduled::Native(handle))?;
+        let result = handle.clone().into_any().unbind();
+        Self::schedule(slf, when_f64, Scheduled::Native(Hidden::hide(handle)))?;
         Ok(result)
     }
 }
@@ -617,6 +656,7 @@ impl TimerQueue {
             entry.handle.set_scheduled(py, false)?;
             if entry.handle.cancelled(py)? {
                 queue.uncount_cancelled();
+                entry.handle.release(py);
             } else {
                 runnable.push(entry);
             }
@@ -637,7 +677,9 @@ impl TimerQueue {
             }
             lock(&queue.heap).extend(rest);
         }
-        drop(runnable);
+        for entry in runnable {
+            entry.handle.release(py);
+        }
         queue.drop_cancelled_head(py)?;
         if !queue.closed.load(Ordering::Relaxed) {
             if let Some(earliest) = queue.earliest() {
@@ -675,7 +717,7 @@ impl TimerQueue {
         visit.call(&self.pl)?;
         if let Ok(heap) = self.heap.try_lock() {
             for entry in heap.iter() {
-                visit.call(entry.handle.object())?;
+                entry.handle.traverse(&visit)?;
             }
         }
         Ok(())

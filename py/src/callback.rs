@@ -68,6 +68,10 @@ pub(crate) enum Body {
     /// A promise reaction or resolve-thenable job (its handlers carry their own contexts);
     /// taken out when it runs, since a job runs once.
     Job(Option<Box<dyn OnceJob>>),
+    /// The module's own callable (asyncio's ready batch and timer wake-up), which enters the
+    /// context of each handle it runs: called in the context the loop runs in, as asyncio's
+    /// `_run_once` is, with no snapshot taken or copied for it.
+    Plain(Py<PyAny>),
 }
 
 impl PyCallback {
@@ -117,6 +121,15 @@ impl PyCallback {
         }
     }
 
+    /// A callback for the module's own `func` (see [`Body::Plain`]), unlabelled.
+    #[inline]
+    pub(crate) fn plain(func: &Bound<'_, PyAny>) -> PyCallback {
+        PyCallback {
+            body: Body::Plain(func.clone().unbind()),
+            label: None,
+        }
+    }
+
     /// A callback that runs `job` once in its place, unlabelled (the job names itself).
     pub(crate) fn job(job: Box<dyn OnceJob>) -> PyCallback {
         PyCallback {
@@ -151,6 +164,7 @@ impl PyCallback {
             }
             Body::Job(Some(job)) => job.traverse_job(visit),
             Body::Job(None) => Ok(()),
+            Body::Plain(func) => visit.call(func),
         }
     }
 
@@ -166,6 +180,19 @@ impl PyCallback {
                 debug_assert!(extra.is_empty() || args.is_none());
                 context.call(py, func, args.as_ref(), extra).map(drop)
             }
+            Body::Plain(func) => {
+                // SAFETY: attached; `func` and every `extra` pointer are live objects.
+                let result = unsafe {
+                    ffi::PyObject_Vectorcall(
+                        func.as_ptr(),
+                        extra.as_ptr(),
+                        extra.len(),
+                        std::ptr::null_mut(),
+                    )
+                };
+                // SAFETY: a new reference, or NULL with an error set.
+                unsafe { Bound::from_owned_ptr_or_err(py, result) }.map(drop)
+            }
             Body::Job(_) => Ok(()),
         }
     }
@@ -174,7 +201,7 @@ impl PyCallback {
     /// coroutine (`None` for a job that calls none).
     pub(crate) fn traced_object(&self, py: Python<'_>) -> Py<PyAny> {
         match &self.body {
-            Body::Call { func, .. } => func.clone_ref(py),
+            Body::Call { func, .. } | Body::Plain(func) => func.clone_ref(py),
             Body::Job(job) => job
                 .as_deref()
                 .and_then(|job| job.trace_target(py))
@@ -248,7 +275,7 @@ impl Callback for PyCallback {
             return Some(Label(label.clone_ref(py)));
         }
         match &self.body {
-            Body::Call { func, .. } => qualname(func.bind(py)).map(Label),
+            Body::Call { func, .. } | Body::Plain(func) => qualname(func.bind(py)).map(Label),
             Body::Job(job) => job.as_deref().map(|job| Label(job.timeline_label(py))),
         }
     }

@@ -1,5 +1,6 @@
-//! [`CallContext`]: the `contextvars` context a callback runs in, and [`Snapshots`], which lets
-//! the callbacks scheduled in an unchanged context share one copy of it.
+//! [`CallContext`]: the `contextvars` context a callback runs in, [`HandleContext`], an asyncio
+//! handle's, and [`Snapshots`], which lets the callbacks scheduled in an unchanged context share
+//! one copy of it.
 //!
 //! A callback runs in the context current when it was scheduled (as in asyncio), and what it
 //! sets there is seen by no other callback. asyncio gets both by copying the context for every
@@ -9,12 +10,14 @@
 //! bench/RESULTS.md). So a callback that runs once (an immediate, a tick, a microtask, a
 //! pending callback, a threadsafe call, a promise reaction) keeps a *snapshot* instead: a copy
 //! that is never entered, shared by every callback scheduled while the context's variables
-//! stayed the same, and each run enters a fresh copy of it, dropped when the run ends. What a run sets goes
-//! nowhere else, as with a copy per callback. (A promise handler, which runs once and last,
-//! enters a snapshot nothing else holds itself: see [`CallContext::call_once`].) A callback that runs again (a timer that may be
-//! refreshed, an interval, a handle, a watcher) keeps a copy of its own, entered as it is on
-//! every run: what one run sets, the next run of the same callback sees, as an asyncio handle
-//! that runs again does.
+//! stayed the same, and each run enters a fresh copy of it, dropped when the run ends. What a
+//! run sets goes nowhere else, as with a copy per callback. (A promise handler, which runs once
+//! and last, enters a snapshot nothing else holds itself: see [`CallContext::call_once`].) A
+//! callback that runs again (a timer that may be refreshed, an interval, a phaseloop handle, a
+//! watcher) keeps a copy of its own, entered as it is on every run: what one run sets, the next
+//! run of the same callback sees. An asyncio handle, whose context the program may ask for and
+//! run again (`get_context()`, `_run()`), shares the snapshot until it first runs or is asked,
+//! and then makes its copy ([`HandleContext`]).
 //!
 //! Two contexts have the same variables when they share the mapping that holds them (an
 //! immutable HAMT; setting a variable replaces it). The mapping is not part of CPython's API:
@@ -26,7 +29,7 @@ use std::cell::RefCell;
 use std::mem::size_of;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use pyo3::ffi;
 use pyo3::gc::PyVisit;
@@ -340,6 +343,92 @@ impl CallContext {
         };
         let _entered = Entered::enter(py, context)?;
         body()
+    }
+}
+
+/// The context of an asyncio handle (`Handle.get_context()`), which asyncio copies from the
+/// current one for every handle.
+///
+/// A handle scheduled without `context=` keeps the loop's shared snapshot instead (see the
+/// module documentation) and makes its own copy only when it first needs one: as it runs, or
+/// when the program asks for it. What asyncio's handle shows is kept: each handle has a context
+/// of its own, the one it runs in, and what a run sets stays in it (a second `_run()` and
+/// `get_context()` see it). A waiting handle then holds no object of its own for the garbage
+/// collector to walk, and a handle that nothing else shares the snapshot with runs in it
+/// without a copy.
+pub(crate) struct HandleContext {
+    /// The context given, or the shared snapshot.
+    base: Py<PyAny>,
+    /// The handle's own copy of the snapshot `base`, once made (unused for a given context).
+    own: OnceLock<Py<PyAny>>,
+    snapshot: bool,
+}
+
+impl HandleContext {
+    /// The context the caller gave (`context=`), run in as it is.
+    #[inline]
+    pub(crate) fn given(context: Py<PyAny>) -> HandleContext {
+        HandleContext {
+            base: context,
+            own: OnceLock::new(),
+            snapshot: false,
+        }
+    }
+
+    /// The current context, as a snapshot shared through `snapshots` where the loop's thread
+    /// has them, or a copy of its own (asyncio's) where it has not.
+    #[inline]
+    pub(crate) fn current(
+        py: Python<'_>,
+        snapshots: Option<&LoopSnapshots>,
+    ) -> PyResult<HandleContext> {
+        Ok(match snapshots {
+            Some(snapshots) => HandleContext {
+                base: snapshots.current(py)?,
+                own: OnceLock::new(),
+                snapshot: true,
+            },
+            None => HandleContext::given(copy_context(py)?),
+        })
+    }
+
+    /// The handle's own context: the given one, or its copy of the snapshot, made now if it
+    /// was not yet (adopting the snapshot itself when nothing else holds it any more, or only
+    /// `snapshots`, which then lets go of it).
+    #[inline]
+    pub(crate) fn get<'a>(
+        &'a self,
+        py: Python<'_>,
+        snapshots: Option<&LoopSnapshots>,
+    ) -> PyResult<&'a Py<PyAny>> {
+        if !self.snapshot {
+            return Ok(&self.base);
+        }
+        if let Some(own) = self.own.get() {
+            return Ok(own);
+        }
+        let adopt = match snapshots {
+            Some(snapshots) => CallContext::only_holder(&self.base, snapshots),
+            // SAFETY: a plain read of the reference count of an object we hold.
+            None => (unsafe { ffi::Py_REFCNT(self.base.as_ptr()) }) == 1,
+        };
+        let own = if adopt {
+            self.base.clone_ref(py)
+        } else {
+            copy_of(py, &self.base)?.unbind()
+        };
+        // Not `get_or_init`: making the copy may run Python code (a collection), which may let
+        // another thread in to make one first; theirs is kept and this one dropped.
+        if let Err(lost) = self.own.set(own) {
+            drop(lost);
+        }
+        Ok(self.own.get().unwrap_or(&self.base))
+    }
+
+    /// Tells the garbage collector what it holds.
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.base)?;
+        visit.call(self.own.get())
     }
 }
 

@@ -22,6 +22,7 @@ mod dns;
 mod errors;
 mod event_loop;
 mod exit;
+mod gc_hidden;
 mod gil_session;
 mod handles;
 mod host;

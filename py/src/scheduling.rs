@@ -23,24 +23,25 @@ fn snapshots(lp: &Core) -> &LoopSnapshots {
 
 /// `set_immediate(callback)` for the module's own callbacks (asyncio's ready-queue batch):
 /// the same immediate, without the argument parsing and the `Immediate` object a Python call
-/// makes.
+/// makes, nor a context (see `callback::Body::Plain`).
 pub(crate) fn queue_immediate(lp: &Bound<'_, Loop>, callback: &Bound<'_, PyAny>) -> PyResult<()> {
     let core = lp.get().open()?;
-    let cb = PyCallback::once(callback, None, None, snapshots(core))?;
+    let cb = PyCallback::plain(callback);
     core.set_immediate(cb).map_err(core_error)?;
     Ok(())
 }
 
 /// `set_timeout(callback, delay_ms)` for the module's own callbacks (the wake-up of asyncio's
 /// timer heap): the core's timer, without the argument parsing, the hold and the `Timer` object
-/// a Python call makes. The id is for [`clear_queued_timeout`].
+/// a Python call makes, nor a context (see `callback::Body::Plain`). The id is for
+/// [`clear_queued_timeout`].
 pub(crate) fn queue_timeout(
     lp: &Bound<'_, Loop>,
     callback: &Bound<'_, PyAny>,
     delay_ms: f64,
 ) -> PyResult<Id> {
     let core = lp.get().open()?;
-    let cb = PyCallback::once(callback, None, None, snapshots(core))?;
+    let cb = PyCallback::plain(callback);
     core.set_timeout(delay_ms, cb).map_err(core_error)
 }
 

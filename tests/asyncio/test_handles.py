@@ -83,6 +83,45 @@ def test_a_handle_runs_in_the_context_it_was_given_or_a_copy_of_the_current(
     assert seen == ["given", "current"]
 
 
+def context_of(handle: Any) -> contextvars.Context:
+    """`handle.get_context()` (asyncio's handles have it from 3.12; `_context` before)."""
+    context: contextvars.Context = (
+        handle.get_context() if hasattr(handle, "get_context") else handle._context
+    )
+    return context
+
+
+@pytest.mark.parametrize("how", sorted(SCHEDULE))
+def test_each_handle_has_a_context_of_its_own_which_keeps_what_its_run_set(
+    loop: asyncio.AbstractEventLoop, how: str
+) -> None:
+    schedule = SCHEDULE[how]
+    seen: list[str] = []
+
+    def first() -> None:
+        seen.append(var.get())
+        var.set("set by first")
+
+    def second() -> None:
+        seen.append(var.get())
+
+    var.set("before")
+    ran_first = schedule(loop, first)
+    asked_before = schedule(loop, second)
+    never_asked = schedule(loop, second)
+    context = context_of(asked_before)
+    assert context is context_of(asked_before)
+    assert context[var] == "before"
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert seen == ["before", "before", "before"]
+    assert var.get() == "before"
+    assert context_of(ran_first)[var] == "set by first"
+    assert context_of(asked_before) is context
+    assert len({id(context_of(h)) for h in (ran_first, asked_before, never_asked)}) == 3
+    ran_first._run()  # type: ignore[attr-defined]
+    assert seen[-1] == "set by first"
+
+
 @pytest.mark.parametrize("how", sorted(SCHEDULE))
 def test_an_exception_goes_to_the_handler_and_the_loop_goes_on(
     loop: asyncio.AbstractEventLoop, how: str

@@ -11,6 +11,7 @@ selector loop.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import unittest
 from typing import Any
@@ -22,7 +23,12 @@ import pytest
 pytest.importorskip(
     "test.test_asyncio", reason="this CPython ships without test.test_asyncio"
 )
-from test.test_asyncio import test_events, test_server, test_sock_lowlevel
+from test.test_asyncio import (
+    test_events,
+    test_server,
+    test_sock_lowlevel,
+    test_subprocess,
+)
 
 try:
     from test.test_asyncio import test_sendfile
@@ -83,6 +89,34 @@ class PhaseloopStartServerTests(test_server.SelectorStartServerTests):
     new_loop = _loop
 
 
+@_skip_listed
+class PhaseloopSubprocessTests(
+    test_subprocess.SubprocessMixin, test_events.test_utils.TestCase
+):
+    """test_subprocess.py: create_subprocess_exec/shell, their pipes, signals, exit codes,
+    a failed spawn's fds. Its Unix classes take their loop from the policy, so the loop is
+    set here; before 3.12 asyncio's subprocess transport asks the policy for a child watcher,
+    and this attaches the threaded one that is the default there."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.loop = pla.EventLoop()
+        self.set_event_loop(self.loop)
+        if sys.version_info < (3, 12):
+            watcher = asyncio.ThreadedChildWatcher()
+            watcher.attach_loop(self.loop)
+            asyncio.get_event_loop_policy().set_child_watcher(watcher)
+
+    def tearDown(self) -> None:
+        super().tearDown()
+        if sys.version_info < (3, 12):
+            policy = asyncio.get_event_loop_policy()
+            watcher = policy.get_child_watcher()
+            policy.set_child_watcher(None)
+            watcher.attach_loop(None)
+            watcher.close()
+
+
 if test_sendfile is not None:
 
     @_skip_listed
@@ -103,6 +137,7 @@ def load_tests(
         PhaseloopEventLoopTests,
         PhaseloopSockTests,
         PhaseloopStartServerTests,
+        PhaseloopSubprocessTests,
         *([PhaseloopSendfileTests] if test_sendfile is not None else []),
     ):
         suite.addTests(loader.loadTestsFromTestCase(cls))

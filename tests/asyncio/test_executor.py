@@ -6,6 +6,7 @@ is the oracle (found by aiohttp, whose FileResponse closes its file that way).""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import tempfile
 import threading
@@ -72,3 +73,31 @@ def test_a_job_queued_when_the_loop_closes_still_runs(name: str) -> None:
         assert all(f.closed for f in files)
         assert len(os.listdir("/proc/self/fd")) <= fds_before
         del blockers, keep
+
+
+@pytest.mark.parametrize(
+    ("raised", "seen"),
+    [
+        (concurrent.futures.CancelledError, asyncio.CancelledError),
+        (concurrent.futures.InvalidStateError, asyncio.InvalidStateError),
+        (ValueError, ValueError),
+    ],
+    ids=["cancelled", "invalid_state", "other"],
+)
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_a_jobs_concurrent_futures_error_becomes_asyncios(
+    name: str, raised: type[BaseException], seen: type[BaseException]
+) -> None:
+    # asyncio's executor future is wrapped by wrap_future, which turns
+    # concurrent.futures' own errors into asyncio's; CPython's test_tasks relies on it.
+    def job() -> None:
+        raise raised("from the job")
+
+    loop = LOOPS[name]()
+    try:
+        with pytest.raises(seen) as caught:
+            loop.run_until_complete(loop.run_in_executor(None, job))
+        assert type(caught.value) is seen
+        assert caught.value.args == ("from the job",)
+    finally:
+        loop.close()

@@ -494,3 +494,40 @@ def test_a_subclass_keeps_its_own_create_future_and_get_debug() -> None:
         assert "future" in made and "debug" in made
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["unrecorded", "recorded"])
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+@pytest.mark.parametrize(
+    "task_type", [asyncio.Task, asyncio.tasks._PyTask], ids=["c_task", "py_task"]
+)
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_a_dropped_task_reports_its_exception_before_the_next_handle_runs(
+    name: str, task_type: type, debug: bool, recorded: bool
+) -> None:
+    # asyncio lets go of a handle once it has run, so a task that failed and that nobody
+    # holds is dropped, and its unretrieved exception reported, before the next handle of
+    # the batch (here the step after sleep(0)) runs. CPython's test_futures2 relies on it.
+    reported: list[str] = []
+
+    def handler(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        reported.append(context["message"])
+
+    async def fails() -> None:
+        raise ZeroDivisionError
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        if recorded and name == "phaseloop":
+            loop.phaseloop.record()  # type: ignore[attr-defined]
+        loop.set_exception_handler(handler)
+        task_type(fails())
+        await asyncio.sleep(0)
+        return list(reported)
+
+    loop = LOOPS[name]()
+    loop.set_debug(debug)
+    try:
+        assert loop.run_until_complete(main()) == ["Task exception was never retrieved"]
+    finally:
+        loop.close()

@@ -43,9 +43,9 @@ import selectors
 import socket
 import sys
 import time as _time
-from asyncio import base_events, events, sslproto
+from asyncio import base_events, events, futures, sslproto
 from asyncio.log import logger
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, TypeVar
 
 import phaseloop
@@ -62,10 +62,16 @@ def _run_handle(handle: asyncio.Handle) -> None:
     if handle._cancelled:  # type: ignore[attr-defined]
         return
     loop = handle._loop  # type: ignore[attr-defined]
-    if loop._debug:
-        _run_handle_timed(loop, handle)
-    else:
-        handle._run()  # type: ignore[attr-defined]
+    try:
+        if loop._debug:
+            _run_handle_timed(loop, handle)
+        else:
+            handle._run()  # type: ignore[attr-defined]
+    finally:
+        # A task's exception keeps its coroutine's frame, whose caller chain reaches this
+        # frame: holding the handle here would keep the task alive in a cycle, and asyncio
+        # reports a task's unretrieved exception as soon as the task is dropped.
+        handle = None
 
 
 def _run_handle_timed(loop: Any, handle: asyncio.Handle) -> None:
@@ -85,6 +91,7 @@ def _run_handle_timed(loop: Any, handle: asyncio.Handle) -> None:
             )
     finally:
         loop._current_handle = None
+        handle = None  # As in _run_handle: no cycle through this frame.
 
 
 def _label(callback: Any) -> str | None:
@@ -100,6 +107,27 @@ def _label(callback: Any) -> str | None:
     return str(name)
 
 
+class _KeysByFile(Mapping[Any, selectors.SelectorKey]):
+    """A selector's map as the ``selectors`` module's own: keyed by fd, and looked up by the
+    file object or its fd alike (``get_key(sock)``, ``sock in get_map()``)."""
+
+    def __init__(self, keys: dict[int, selectors.SelectorKey]) -> None:
+        self._keys = keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, fileobj: Any) -> selectors.SelectorKey:
+        try:
+            fd = selectors._fileobj_to_fd(fileobj)  # type: ignore[attr-defined]
+        except ValueError:
+            raise KeyError(fileobj) from None
+        return self._keys[fd]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._keys)
+
+
 class _Selector(selectors.BaseSelector):
     """The ``selectors`` interface over phaseloop's fd watchers: asyncio's selector loop
     registers its readers and writers here, and their handles run in the poll phase."""
@@ -108,6 +136,7 @@ class _Selector(selectors.BaseSelector):
         self._loop = loop
         self._keys: dict[int, selectors.SelectorKey] = {}
         self._watchers: dict[int, phaseloop.Watcher] = {}
+        self._map = _KeysByFile(self._keys)
 
     def register(
         self, fileobj: Any, events: int, data: Any = None
@@ -158,7 +187,13 @@ class _Selector(selectors.BaseSelector):
         )
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
-        return self._keys
+        return self._map
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        try:
+            return self._map[fileobj]
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
 
     def close(self) -> None:
         for watcher in self._watchers.values():
@@ -178,13 +213,18 @@ class _Selector(selectors.BaseSelector):
         if key is None:
             return
         reader = key.data[0]
+        key = None  # Nothing that ran keeps a handle through this frame (see _run_handle).
         if readable and reader is not None:
             _run_handle(reader)
+        reader = None
         if writable:
             # The reader may have changed the registration.
             key = self._keys.get(fd)
             if key is not None and key.data[1] is not None:
-                _run_handle(key.data[1])
+                writer = key.data[1]
+                key = None
+                _run_handle(writer)
+                writer = None
 
 
 class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
@@ -384,7 +424,10 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             self._arm(timer)
             return
         timer._scheduled = False  # type: ignore[attr-defined]
-        _run_handle(timer)
+        try:
+            _run_handle(timer)
+        finally:
+            timer = None  # Nothing that ran keeps the handle through this frame.
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         """asyncio's handle was cancelled (its ``cancel()`` tells the loop, then marks
@@ -517,7 +560,9 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
             if isinstance(error, phaseloop.Cancelled):
                 future.cancel()
             elif error is not None:
-                future.set_exception(error)
+                # As asyncio's wrap_future: concurrent.futures' CancelledError and
+                # InvalidStateError become asyncio's own.
+                future.set_exception(futures._convert_future_exc(error))  # type: ignore[attr-defined]
             else:
                 future.set_result(result)
 

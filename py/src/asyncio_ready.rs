@@ -50,7 +50,7 @@ pub(crate) fn format_callback<'py>(
 
 /// A callback `call_soon` scheduled: `asyncio.Handle`'s interface (`cancel()`, `cancelled()`,
 /// `get_context()`, and the private attributes asyncio's helpers read).
-#[pyclass(module = "phaseloop.asyncio", name = "Handle", frozen)]
+#[pyclass(module = "phaseloop.asyncio", name = "Handle", frozen, weakref)]
 pub struct ReadyHandle {
     callback: Py<PyAny>,
     args: Py<PyTuple>,
@@ -438,7 +438,18 @@ impl ReadyQueue {
         let py = slf.py();
         let queue = slf.get();
         refuse_if_closed(&queue.closed)?;
-        if queue.debug.load(Ordering::Relaxed) || queue.pl.get().observed()? {
+        let observed = match queue.pl.get().observed() {
+            Ok(observed) => observed,
+            // Another thread. asyncio's call_soon is not thread-safe, yet outside debug mode
+            // (whose `_check_thread` raises, on the Python path below) it does not refuse:
+            // the handle is queued as call_soon_threadsafe queues it, safely, and the loop
+            // wakes for it.
+            Err(_) if !queue.debug.load(Ordering::Relaxed) => {
+                return Self::call_soon_threadsafe(slf, callback, args, context);
+            }
+            Err(_) => true,
+        };
+        if observed || queue.debug.load(Ordering::Relaxed) {
             // asyncio's checks and handles (debug), or a labelled immediate (recording).
             let method = intern!(py, "_call_soon_python");
             return queue.python_path(method, callback, args, context);

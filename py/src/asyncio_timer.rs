@@ -20,7 +20,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::gc::PyVisit;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyTuple};
+use pyo3::types::{PyFloat, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 use phaseloop_core::Id;
@@ -28,10 +28,11 @@ use phaseloop_core::Id;
 use crate::asyncio_ready::{
     format_callback, loop_snapshots, refuse_if_closed, run_callback, run_timed,
 };
+use crate::callback::OnceJob;
 use crate::context::HandleContext;
 use crate::event_loop::Loop;
 use crate::gc_hidden::{Hidden, Referents};
-use crate::scheduling::{clear_queued_timeout, queue_timeout};
+use crate::scheduling::{clear_queued_timeout, queue_threadsafe_job, queue_timeout};
 
 /// asyncio's `base_events._MIN_SCHEDULED_TIMER_HANDLES`: below this many scheduled handles the
 /// cancelled ones are not swept out.
@@ -359,6 +360,41 @@ impl PartialEq for Entry {
 
 impl Eq for Entry {}
 
+/// The thread-safe call that re-arms a queue's wake-up on the loop's thread after another
+/// thread put an earlier handle in its heap.
+struct RearmWake(Py<TimerQueue>);
+
+impl OnceJob for RearmWake {
+    /// Arms the wake-up for the earliest handle, unless it is armed for that already.
+    fn run_once(
+        self: Box<Self>,
+        py: Python<'_>,
+        _lp: &phaseloop_core::Loop<crate::callback::PyCallback>,
+    ) -> PyResult<()> {
+        let queue = self.0.bind(py);
+        let Some(earliest) = queue.get().earliest() else {
+            return Ok(());
+        };
+        if earliest < lock(&queue.get().wake).at {
+            TimerQueue::wake_for(queue, earliest)?;
+        }
+        Ok(())
+    }
+
+    fn traverse_job(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.0)
+    }
+
+    /// It calls no handler of the program's.
+    fn trace_target(&self, _py: Python<'_>) -> Option<Py<PyAny>> {
+        None
+    }
+
+    fn timeline_label(&self, py: Python<'_>) -> Py<PyString> {
+        intern!(py, "call_at from another thread").clone().unbind()
+    }
+}
+
 /// The phaseloop timer that runs the due handles, and the `when` it is armed for.
 struct Wake {
     at: f64,
@@ -404,6 +440,24 @@ impl TimerQueue {
         lock(&queue.heap).push(Entry { when, seq, handle });
         if when < lock(&queue.wake).at {
             Self::wake_for(slf, when)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::schedule`] from a thread other than the loop's, which cannot touch its
+    /// timers: the handle goes in the heap, and when it is the earliest a thread-safe call
+    /// re-arms the wake-up on the loop's thread (and wakes the loop for it).
+    fn schedule_from_another_thread(
+        slf: &Bound<'_, Self>,
+        when: f64,
+        handle: Scheduled,
+    ) -> PyResult<()> {
+        let queue = slf.get();
+        let seq = queue.seq.fetch_add(1, Ordering::Relaxed);
+        lock(&queue.heap).push(Entry { when, seq, handle });
+        if when < lock(&queue.wake).at {
+            let job = RearmWake(slf.clone().unbind());
+            queue_threadsafe_job(queue.pl.get(), Box::new(job))?;
         }
         Ok(())
     }
@@ -521,7 +575,15 @@ impl TimerQueue {
         let py = slf.py();
         let queue = slf.get();
         refuse_if_closed(&queue.closed)?;
-        if queue.debug.load(Ordering::Relaxed) || queue.pl.get().observed()? {
+        let debug = queue.debug.load(Ordering::Relaxed);
+        // Another thread (outside debug mode, whose `_check_thread` raises on the Python
+        // path): asyncio's call_at is not thread-safe but does not refuse; here the handle
+        // goes in the heap, and the loop's thread is asked to arm the wake-up.
+        let (observed, foreign) = match queue.pl.get().observed() {
+            Ok(observed) => (observed, false),
+            Err(_) => (debug, !debug),
+        };
+        if debug || observed {
             let context = context.map_or_else(|| py.None(), |c| c.clone().unbind());
             return Ok(queue
                 .event_loop
@@ -553,7 +615,12 @@ impl TimerQueue {
             },
         )?;
         let result = handle.clone().into_any().unbind();
-        Self::schedule(slf, when_f64, Scheduled::Native(Hidden::hide(handle)))?;
+        let handle = Scheduled::Native(Hidden::hide(handle));
+        if foreign {
+            Self::schedule_from_another_thread(slf, when_f64, handle)?;
+        } else {
+            Self::schedule(slf, when_f64, handle)?;
+        }
         Ok(result)
     }
 }

@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import gc
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -531,3 +532,93 @@ def test_a_dropped_task_reports_its_exception_before_the_next_handle_runs(
         assert loop.run_until_complete(main()) == ["Task exception was never retrieved"]
     finally:
         loop.close()
+
+
+def run_from_another_thread(
+    loop: asyncio.AbstractEventLoop, calls: Callable[[], object]
+) -> object:
+    """``calls()`` on another thread while ``loop`` runs; the loop keeps waking (every 10 ms,
+    as asyncio's own loop needs: its call_soon from another thread does not wake it) until
+    the thread is done and 50 ms more have passed. What ``calls`` returned or raised."""
+    outcome: list[object] = []
+
+    def thread_main() -> None:
+        try:
+            outcome.append(calls())
+        except Exception as exc:  # noqa: BLE001 - the test looks at what was raised
+            outcome.append(exc)
+
+    async def main() -> None:
+        thread = threading.Thread(target=thread_main)
+        thread.start()
+        while thread.is_alive():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+
+    loop.run_until_complete(main())
+    return outcome[0]
+
+
+def test_call_soon_and_call_later_from_another_thread_run_outside_debug_mode(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    # Not thread-safe in asyncio, which refuses only in debug mode (below); outside it the
+    # callbacks run, on the loop's thread. uvloop's test_check_thread relies on it.
+    ran: list[tuple[str, int]] = []
+
+    def note(what: str) -> None:
+        ran.append((what, threading.get_ident()))
+
+    async def coroutine() -> None:
+        note("task")
+
+    def calls() -> bool:
+        loop.call_soon(note, "call_soon")
+        loop.call_later(0.001, note, "call_later")
+        loop.call_at(loop.time() + 0.002, note, "call_at")
+        loop.call_later(0.003, note, "cancelled").cancel()
+        task = loop.create_task(coroutine())
+        return isinstance(task, asyncio.Task)
+
+    assert run_from_another_thread(loop, calls) is True
+    assert sorted(what for what, _ in ran) == [
+        "call_at",
+        "call_later",
+        "call_soon",
+        "task",
+    ]
+    assert {thread for _, thread in ran} == {threading.get_ident()}
+
+
+def test_call_soon_and_call_later_from_another_thread_raise_in_debug_mode(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    loop.set_debug(True)
+    message = (
+        "Non-thread-safe operation invoked on an event loop other than the current one"
+    )
+
+    def calls() -> list[str]:
+        raised = []
+        for call in (
+            lambda: loop.call_soon(print),
+            lambda: loop.call_later(60, print),
+            lambda: loop.call_at(loop.time() + 60, print),
+        ):
+            try:
+                call()
+            except RuntimeError as exc:
+                raised.append(str(exc))
+        return raised
+
+    assert run_from_another_thread(loop, calls) == [message] * 3
+
+
+def test_a_handle_can_be_weakly_referenced(loop: asyncio.AbstractEventLoop) -> None:
+    soon = loop.call_soon(lambda: None)
+    later = loop.call_later(0, lambda: None)
+    refs = [weakref.ref(soon), weakref.ref(later)]
+    del soon, later
+    loop.run_until_complete(asyncio.sleep(0.01))
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None]

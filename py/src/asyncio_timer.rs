@@ -435,13 +435,17 @@ impl TimerQueue {
 
     /// Puts a handle in the heap, and arms the wake-up when it is the earliest.
     fn schedule(slf: &Bound<'_, Self>, when: f64, handle: Scheduled) -> PyResult<()> {
-        let queue = slf.get();
-        let seq = queue.seq.fetch_add(1, Ordering::Relaxed);
-        lock(&queue.heap).push(Entry { when, seq, handle });
-        if when < lock(&queue.wake).at {
+        if slf.get().push_is_earliest(when, handle) {
             Self::wake_for(slf, when)?;
         }
         Ok(())
+    }
+
+    /// Puts a handle in the heap; whether it is due before the wake-up is armed for.
+    fn push_is_earliest(&self, when: f64, handle: Scheduled) -> bool {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        lock(&self.heap).push(Entry { when, seq, handle });
+        when < lock(&self.wake).at
     }
 
     /// [`Self::schedule`] from a thread other than the loop's, which cannot touch its
@@ -453,9 +457,7 @@ impl TimerQueue {
         handle: Scheduled,
     ) -> PyResult<()> {
         let queue = slf.get();
-        let seq = queue.seq.fetch_add(1, Ordering::Relaxed);
-        lock(&queue.heap).push(Entry { when, seq, handle });
-        if when < lock(&queue.wake).at {
+        if queue.push_is_earliest(when, handle) {
             let job = RearmWake(slf.clone().unbind());
             queue_threadsafe_job(queue.pl.get(), Box::new(job))?;
         }

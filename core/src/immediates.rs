@@ -8,8 +8,8 @@
 //! immediate is its position plus the number of immediates already taken off the front, so
 //! scheduling, clearing and running each cost O(1) and one slot, with no slab and no free list
 //! (a million queued immediates are a million slots of one deque). A cleared immediate leaves
-//! an empty slot behind, skipped when the check phase reaches it; cleared slots at either end
-//! are dropped at once, so a set-and-clear pair leaves nothing.
+//! an empty slot behind, skipped when the check phase reaches it; cleared slots at the front
+//! are dropped at once, so a set-and-clear pair on an empty queue leaves nothing.
 //!
 //! A slot is the callback alone (`Option<C>` costs no more than `C` for the bindings' types):
 //! the rare unref'd immediate is listed in a side set instead of a flag in every slot, because
@@ -146,13 +146,11 @@ impl<C> ImmediateQueue<C> {
         let cb = self.slots[index].take()?;
         self.live -= 1;
         self.forget_unref(seq);
-        // Empty slots at the ends carry nothing: drop them (not below the running batch's
-        // end, which later numbers must stay behind).
-        while self.base + (self.slots.len() as u64) > self.batch_end
-            && matches!(self.slots.back(), Some(None))
-        {
-            self.slots.pop_back();
-        }
+        // Empty slots at the front carry nothing: drop them. Not those at the back: the next
+        // immediate's number is the one past the last slot, so dropping the cleared newest
+        // would hand its number to the next `setImmediate`, and a second clear of the old id
+        // would cancel that one. They go when the check phase reaches them (or at once when
+        // they are the front too, as a set-and-clear pair on an empty queue is).
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
             self.base += 1;
@@ -279,6 +277,20 @@ mod tests {
         }
         assert_eq!(q.slots.len(), 0);
         assert!(!q.has_ref());
+    }
+
+    #[test]
+    fn the_number_of_a_cleared_immediate_is_not_taken_again() {
+        let mut q = ImmediateQueue::new(1);
+        q.push("a");
+        let b = q.push("b");
+        assert_eq!(q.clear(b), Some("b"));
+        let c = q.push("c");
+        assert_ne!(b, c);
+        // A second clear of the old id is a stale id, not the new immediate.
+        assert_eq!(q.clear(b), None);
+        assert!(q.contains(c));
+        assert_eq!(run_batch(&mut q), ["a", "c"]);
     }
 
     #[test]

@@ -119,6 +119,20 @@ def test_clear_accepts_none_finished_and_cleared_handles(loop: phaseloop.Loop) -
         loop.clear_immediate(timer)  # type: ignore[arg-type]
 
 
+def test_clearing_an_immediate_again_leaves_the_next_one_queued(
+    loop: phaseloop.Loop,
+) -> None:
+    log: list[str] = []
+    loop.set_immediate(log.append, "first")
+    newest = loop.set_immediate(log.append, "cleared")
+    loop.clear_immediate(newest)
+    loop.set_immediate(log.append, "next")
+    # The cleared immediate's number was not given to "next": clearing it again does nothing.
+    loop.clear_immediate(newest)
+    loop.run()
+    assert log == ["first", "next"]
+
+
 def test_clear_prevents_the_callback(loop: phaseloop.Loop) -> None:
     log: list[str] = []
     loop.clear_timeout(loop.set_timeout(log.append, 1, "timeout"))

@@ -3,6 +3,7 @@
 //! reachable from every callback through `Loop::host`.
 
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::gc::PyVisit;
@@ -41,9 +42,22 @@ pub struct Host {
     /// The `Immediate` last handed out, reused once nothing else holds it (see
     /// `Immediate::handed_out`).
     pub(crate) spare_immediate: RefCell<Option<Py<Immediate>>>,
+    /// What this loop's pool threads are named in Python, `{prefix}_N` (see `gil_session`);
+    /// `None`: their OS name, `phaseloop-pool-N`.
+    pool_thread_prefix: RefCell<Option<Arc<str>>>,
 }
 
 impl Host {
+    /// The prefix of this loop's pool threads' Python names, if one was set.
+    pub(crate) fn pool_thread_prefix(&self) -> Option<Arc<str>> {
+        self.pool_thread_prefix.borrow().clone()
+    }
+
+    /// Names the pool threads that have not run Python yet `{prefix}_N`.
+    pub(crate) fn set_pool_thread_prefix(&self, prefix: &str) {
+        *self.pool_thread_prefix.borrow_mut() = Some(Arc::from(prefix));
+    }
+
     pub(crate) fn on_error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.on_error.borrow().as_ref().map(|f| f.clone_ref(py))
     }

@@ -466,9 +466,9 @@ impl Loop {
     ) -> PyResult<Bound<'py, Promise>> {
         let label = args::label(label)?;
         let py = slf.py();
-        let job = job_for(work, args)?;
         let label = label.unwrap_or_else(|| PyString::new(py, "work"));
         Loop::settled_by(slf, Settle::WorkOutcome, |lp, settle| {
+            let job = job_for(lp, work, args)?;
             let cb = settle_callback(py, settle, None, label)?;
             lp.queue_work(job, Some(cb)).map(drop).map_err(core_error)
         })

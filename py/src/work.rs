@@ -1,6 +1,8 @@
 //! `Loop.queue_work`: Python callables and native jobs on the worker pool, and how their
 //! outcome reaches the callback as `callback(error, result)`.
 
+use std::sync::Arc;
+
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
@@ -12,20 +14,25 @@ use crate::args;
 use crate::callback::{Body, Deliver, PyCallback};
 use crate::context::{call_in_context, copy_context, CallContext};
 use crate::errors::{core_error, io_error, io_error_at, Cancelled, FileError};
-use crate::event_loop::Loop;
+use crate::event_loop::{Core, Loop};
 use crate::gil_session;
 use crate::handles::Work;
 use crate::jobs::NativeJob;
 
 /// A Python callable as a pool job: it takes the GIL only to run (keeping it for the next
 /// Python job of the same batch, see `gil_session`), in a copy of the context current at
-/// `queue_work` (as `asyncio.to_thread`).
-fn python_job(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Job> {
+/// `queue_work` (as `asyncio.to_thread`). `thread_prefix` names a pool thread in Python the
+/// first time it runs one (see `gil_session`).
+fn python_job(
+    work: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    thread_prefix: Option<Arc<str>>,
+) -> PyResult<Job> {
     let func = work.clone().unbind();
     let args = (!args.is_empty()).then(|| args.clone().unbind());
     let context = copy_context(work.py())?;
     Ok(Box::new(move || {
-        if !gil_session::hold() {
+        if !gil_session::hold(thread_prefix.as_deref()) {
             // The interpreter is exiting: what the job holds cannot be released without it.
             std::mem::forget((func, args, context));
             return Err(Box::new(PyRuntimeError::new_err(
@@ -43,12 +50,16 @@ fn python_job(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Jo
     }))
 }
 
-/// The pool job for `work(*args)`: a `phaseloop.jobs` job or a Python callable.
-pub(crate) fn job_for(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<Job> {
+/// The pool job for `work(*args)` on `lp`'s pool: a `phaseloop.jobs` job or a Python callable.
+pub(crate) fn job_for(
+    lp: &Core,
+    work: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+) -> PyResult<Job> {
     if let Ok(native) = work.cast::<NativeJob>() {
         native.get().build(args)
     } else if work.is_callable() {
-        python_job(work, args)
+        python_job(work, args, lp.host().pool_thread_prefix())
     } else {
         Err(PyTypeError::new_err(format!(
             "work must be callable or a phaseloop.jobs job, not {}",
@@ -59,6 +70,14 @@ pub(crate) fn job_for(work: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyR
 
 #[pymethods]
 impl Loop {
+    /// Names this loop's pool threads `{prefix}_N` in Python (`threading.current_thread()`)
+    /// from their first Python job on, rather than `phaseloop-pool-N` (their OS name).
+    /// `phaseloop.asyncio` gives asyncio's default executor's prefix, `asyncio`.
+    fn _name_pool_threads(&self, prefix: &str) -> PyResult<()> {
+        self.owned()?.host().set_pool_thread_prefix(prefix);
+        Ok(())
+    }
+
     /// `uv_queue_work`: `work(*args)` on a pool thread, then `callback(error, result)` on the
     /// loop's thread in the poll phase. `work` is a callable or a `phaseloop.jobs` job.
     #[pyo3(signature = (work, *args, callback = None, label = None))]
@@ -72,7 +91,7 @@ impl Loop {
         let label = args::label(label)?;
         let py = slf.py();
         let lp = slf.get().open()?;
-        let job = job_for(work, args)?;
+        let job = job_for(lp, work, args)?;
         let after = match callback.filter(|cb| !cb.is_none()) {
             Some(callback) => PyCallback::new(callback, None, label)?,
             // No callback: an error of the job is still reported, as uncaught (rule 8).

@@ -101,3 +101,27 @@ def test_a_jobs_concurrent_futures_error_becomes_asyncios(
         assert caught.value.args == ("from the job",)
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_default_executor_threads_are_named_as_asyncios(name: str) -> None:
+    def thread_name() -> str:
+        return threading.current_thread().name
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        return list(
+            await asyncio.gather(
+                *(loop.run_in_executor(None, thread_name) for _ in range(4))
+            )
+        )
+
+    loop = LOOPS[name]()
+    try:
+        names = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert len(names) == 4
+    assert all(
+        n.startswith("asyncio_") and n[len("asyncio_") :].isdigit() for n in names
+    )

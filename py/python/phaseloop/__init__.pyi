@@ -369,7 +369,12 @@ class Loop:
         result)`` on the loop's thread in the poll phase. A ``phaseloop.jobs`` job never holds
         the GIL; a Python callable takes it to run, and a pool thread that finds more Python
         jobs queued keeps it from one to the next (as any thread running Python, it lets
-        others in at the switch interval)."""
+        others in at the switch interval). A pool thread keeps one Python thread state
+        for its life: ``threading.local()`` data lasts from one job to the next, and the
+        thread is named ``phaseloop-pool-N`` in Python as in the OS."""
+    def _name_pool_threads(self, prefix: str) -> None:
+        """Names this loop's pool threads ``{prefix}_N`` in Python from their first Python
+        job on (``phaseloop.asyncio`` asks for asyncio's ``asyncio_N``)."""
     def call_threadsafe(
         self, callback: Callable[..., object], *args: Any, label: str | None = None
     ) -> None: ...

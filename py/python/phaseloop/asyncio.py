@@ -234,6 +234,8 @@ class EventLoop(asyncio.SelectorEventLoop):  # type: ignore[misc,valid-type]
         self, *, threadpool_size: int | None = None, clock: str = "real"
     ) -> None:
         self._pl = phaseloop.Loop(threadpool_size=threadpool_size, clock=clock)  # type: ignore[arg-type]
+        # Named as asyncio's default executor names its threads, asyncio_N.
+        self._pl._name_pool_threads("asyncio")
         self._pl_timers: dict[int, phaseloop.Timer] = {}
         # The ready handles and the immediate that runs them (py/src/asyncio_ready.rs); its
         # call_soon is this loop's, without a Python frame.

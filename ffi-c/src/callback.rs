@@ -124,9 +124,10 @@ pub(crate) type NameInfoFn =
 pub(crate) type ExitFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, i64, c_int);
 
 /// Which C signature the callback's function has. One byte beside [`Shots`], with the function
-/// kept as an untyped pointer, so that a callback is four words: every queued immediate, tick
-/// and timer is one, and a million queued immediates are memory the kernel must fault in (an
-/// enum of typed function pointers made it five).
+/// kept as an untyped pointer, so that a callback is four words: every queued tick and timer
+/// is one (and every immediate with a drop function; the others wait in a two-word
+/// [`PlainImmediate`]), and a million of them are memory the kernel must fault in (an enum of
+/// typed function pointers made it five).
 #[derive(Copy, Clone, PartialEq, Eq)]
 #[repr(u8)]
 enum Signature {

@@ -6,6 +6,7 @@
 //! the Python binding an object reference.
 
 use crate::event_loop::Loop;
+use crate::immediate_slot::ImmediateSlot;
 use crate::work_outcome::WorkOutcome;
 
 /// Something the loop can run: a timer's, immediate's, handle's, tick's, work's ... callback.
@@ -21,6 +22,14 @@ pub trait Callback: Sized + Send + 'static {
     /// Per-loop state of the host, reachable from callbacks through [`Loop::host`] (the Python
     /// binding keeps `on_error` there). `()` when the host needs none.
     type Host: Send + 'static;
+    /// The form the host's immediates wait in: `Self` (write `type Slot = Self;`), or a
+    /// compact form of the common case when the callback type is larger than that (the C
+    /// binding's 16-byte function and `void *`, where its callback is 32 bytes), because a
+    /// million queued immediates are a million slots the kernel must fault in. A callback
+    /// that does not fit the compact form is kept whole beside the queue; see
+    /// [`ImmediateSlot`]. (Rust has no default for an associated type, hence the line every
+    /// host writes.)
+    type Slot: ImmediateSlot<Self>;
 
     /// Runs the callback. Repeating callbacks (intervals, idle/prepare/check handles, watchers,
     /// signals) are called once per occurrence.
@@ -176,6 +185,7 @@ impl Callback for Task {
     type Error = BoxError;
     type Label = &'static str;
     type Host = ();
+    type Slot = Self;
 
     fn call(&mut self, lp: &Loop<Self>, event: Event<'_>) -> Result<(), BoxError> {
         (self.run)(lp, event)

@@ -141,7 +141,7 @@ impl<C> Pending<C> {
 
 pub(crate) struct State<C: Callback> {
     pub(crate) timers: TimerQueue<C>,
-    pub(crate) immediates: ImmediateQueue<C>,
+    pub(crate) immediates: ImmediateQueue<C, C::Slot>,
     pub(crate) handles: HandleTable<C>,
     pub(crate) watchers: Watchers<C>,
     pub(crate) works: Slab<WorkEntry<C>>,
@@ -212,6 +212,10 @@ pub struct Loop<C: Callback> {
     /// An iteration was started by a timers phase and its pending phase has not begun yet.
     pub(crate) fresh_iteration: Cell<bool>,
     pub(crate) can_sleep: Cell<bool>,
+    /// A tick or microtask may be queued: set by every push to either queue, cleared by a drain
+    /// that left both empty. The drain after each callback looks at this one byte instead of
+    /// borrowing the state to look at both queues (most callbacks queue neither).
+    pub(crate) maybe_queued: Cell<bool>,
     /// The real clock's last reading in ns (the timers phase's), while no host code has run
     /// since it was taken: a poll that then makes no system call returns, as far as anything
     /// can tell, at that time, and the clock is not read again for it (`Loop::poll_wait`).
@@ -294,6 +298,7 @@ impl<C: Callback> Loop<C> {
             phase_started: Cell::new(false),
             fresh_iteration: Cell::new(false),
             can_sleep: Cell::new(true),
+            maybe_queued: Cell::new(false),
             clock_read_ns: Cell::new(None),
             tracing: Cell::new(false),
             recording: Cell::new(false),
@@ -520,7 +525,8 @@ impl<C: Callback> Loop<C> {
     }
 
     /// Calls `visit` with every callback the loop holds (for a host garbage collector, such as
-    /// Python's `__traverse__`). Visits nothing if the state is busy, which cannot happen while
+    /// Python's `__traverse__`), but for immediates in a compact [`Callback::Slot`] that shows
+    /// none ([`crate::ImmediateSlot::callback`]). Visits nothing if the state is busy, which cannot happen while
     /// no loop method is running on this thread.
     pub fn visit_callbacks(&self, mut visit: impl FnMut(&C)) {
         let Ok(st) = self.state.try_borrow() else {
@@ -531,7 +537,10 @@ impl<C: Callback> Loop<C> {
             .iter()
             .filter_map(|(_, t)| t.cb.as_ref())
             .for_each(&mut visit);
-        st.immediates.iter().for_each(|(_, i)| visit(i.cb));
+        st.immediates
+            .iter()
+            .filter_map(|(_, i)| i.cb)
+            .for_each(&mut visit);
         st.handles
             .slab
             .iter()

@@ -54,14 +54,24 @@ impl Id {
 
     /// The id of the `seq`th object of a FIFO that never reuses a number (the immediates): the
     /// index and generation fields together hold a 48-bit sequence number instead of a slot.
-    pub(crate) fn sequence(kind: IdKind, tag: u16, seq: u64) -> Id {
+    /// `prefix` is [`Id::sequence_prefix`]'s, made once per queue, so that naming an object is
+    /// one `or` (one is named for every immediate run).
+    #[inline(always)]
+    pub(crate) fn sequence(prefix: u64, seq: u64) -> Id {
         debug_assert!(seq < SEQ_LIMIT, "2^48 objects in one queue");
-        Id(((kind as u64) << KIND_SHIFT) | ((tag as u64 & TAG_MASK) << TAG_SHIFT) | seq)
+        debug_assert_eq!(prefix & (SEQ_LIMIT - 1), 0);
+        Id(prefix | seq)
     }
 
-    /// The sequence number of an id made by [`Id::sequence`] with this kind and tag.
-    pub(crate) fn sequence_number(self, kind: IdKind, tag: u16) -> Option<u64> {
-        (self.kind_bits() == kind as u8 && self.tag() == tag).then_some(self.0 & (SEQ_LIMIT - 1))
+    /// The kind and tag bits of the ids [`Id::sequence`] makes for this kind and loop.
+    pub(crate) fn sequence_prefix(kind: IdKind, tag: u16) -> u64 {
+        ((kind as u64) << KIND_SHIFT) | ((tag as u64 & TAG_MASK) << TAG_SHIFT)
+    }
+
+    /// The sequence number of an id made by [`Id::sequence`] with this prefix.
+    #[inline]
+    pub(crate) fn sequence_number(self, prefix: u64) -> Option<u64> {
+        (self.0 & !(SEQ_LIMIT - 1) == prefix).then_some(self.0 & (SEQ_LIMIT - 1))
     }
 
     fn pack(kind: IdKind, tag: u16, generation: u16, index: u32) -> Id {

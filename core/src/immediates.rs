@@ -11,63 +11,87 @@
 //! an empty slot behind, skipped when the check phase reaches it; cleared slots at the front
 //! are dropped at once, so a set-and-clear pair on an empty queue leaves nothing.
 //!
-//! A slot is the callback alone (`Option<C>` costs no more than `C` for the bindings' types):
-//! the rare unref'd immediate is listed in a side set instead of a flag in every slot, because
-//! a million queued immediates are memory the kernel must fault in and zero, and a flag padded
-//! to a word made every slot a fifth larger.
+//! A slot is the host's [`Callback::Slot`]: the callback itself, or a compact form of the
+//! common case (the C binding's function and `void *`, 16 bytes where its callback is 32),
+//! because a million queued immediates are a million slots the kernel must fault in and zero.
+//! What is rare is kept beside the deque, keyed by sequence number, instead of in every slot:
+//! a callback that does not fit the compact form (its slot is then empty, as a cleared one's
+//! is), and the unref'd immediates (a flag padded to a word would make every slot larger).
 
 use std::collections::VecDeque;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::callback::Callback;
 use crate::error::Error;
 use crate::event_loop::{Loop, Refused};
 use crate::id::{Id, IdKind};
+use crate::immediate_slot::ImmediateSlot;
 
 /// A waiting immediate, as queries see it.
 pub(crate) struct ImmediateView<'a, C> {
-    pub(crate) cb: &'a C,
+    /// The callback, when its slot shows it (see [`ImmediateSlot::callback`]).
+    pub(crate) cb: Option<&'a C>,
     pub(crate) refed: bool,
 }
 
-pub(crate) struct ImmediateQueue<C> {
-    /// Immediates not yet run, in scheduling order; `None` once cleared. `slots[i]` is number
-    /// `base + i`.
-    slots: VecDeque<Option<C>>,
+/// The immediates of callback type `C`, waiting in slots of type `S` (the loop's is
+/// `C::Slot`; the tests' `C` is its own slot).
+pub(crate) struct ImmediateQueue<C, S = C> {
+    /// Immediates not yet run, in scheduling order; `None` once cleared, or when the callback
+    /// is kept in `aside`. `slots[i]` is number `base + i`.
+    slots: VecDeque<Option<S>>,
+    /// The waiting immediates whose callbacks did not fit a slot (`S::pack` refused them), by
+    /// number.
+    aside: FxHashMap<u64, C>,
     /// The sequence number of `slots[0]`.
     base: u64,
     /// One past the last number of the check phase's batch; `<= base` when no batch runs.
     batch_end: u64,
-    /// How many slots hold an immediate.
-    live: usize,
+    /// How many slots are cleared (empty, and not kept aside): what the deque holds beyond the
+    /// waiting immediates. Running an immediate leaves it alone, as most of them run.
+    cleared: usize,
     /// The sequence numbers of the waiting immediates that are unref'd.
     unrefed: FxHashSet<u64>,
-    tag: u16,
+    /// The kind and tag bits of every id this queue makes ([`Id::sequence`]).
+    id_prefix: u64,
 }
 
-impl<C> ImmediateQueue<C> {
+impl<C, S: ImmediateSlot<C>> ImmediateQueue<C, S> {
     pub(crate) fn new(tag: u16) -> Self {
         ImmediateQueue {
             slots: VecDeque::new(),
+            aside: FxHashMap::default(),
             // Number 0 is never used, so that no immediate id has all-zero sequence bits.
             base: 1,
             batch_end: 1,
-            live: 0,
+            cleared: 0,
             unrefed: FxHashSet::default(),
-            tag,
+            id_prefix: Id::sequence_prefix(IdKind::Immediate, tag),
         }
     }
 
+    #[inline(always)]
     fn id(&self, seq: u64) -> Id {
-        Id::sequence(IdKind::Immediate, self.tag, seq)
+        Id::sequence(self.id_prefix, seq)
+    }
+
+    /// Whether the empty slot of number `seq` holds an immediate kept aside (else it was
+    /// cleared).
+    #[inline]
+    fn is_aside(&self, seq: u64) -> bool {
+        !self.aside.is_empty() && self.aside.contains_key(&seq)
     }
 
     /// The sequence number and slot of a waiting immediate.
     fn position(&self, id: Id) -> Option<(u64, usize)> {
-        let seq = id.sequence_number(IdKind::Immediate, self.tag)?;
+        let seq = id.sequence_number(self.id_prefix)?;
         let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
-        (index < self.slots.len() && self.slots[index].is_some()).then_some((seq, index))
+        let waiting = match self.slots.get(index)? {
+            Some(_) => true,
+            None => self.is_aside(seq),
+        };
+        waiting.then_some((seq, index))
     }
 
     /// Forgets that `seq` (no longer waiting) was unref'd.
@@ -81,23 +105,46 @@ impl<C> ImmediateQueue<C> {
     #[inline]
     pub(crate) fn push(&mut self, cb: C) -> Id {
         let seq = self.base + self.slots.len() as u64;
-        self.slots.push_back(Some(cb));
-        self.live += 1;
+        match S::pack(cb) {
+            Ok(slot) => self.slots.push_back(Some(slot)),
+            Err(cb) => self.push_aside(seq, cb),
+        }
         self.id(seq)
+    }
+
+    /// Queues number `seq`, whose callback does not fit a slot.
+    #[cold]
+    fn push_aside(&mut self, seq: u64, cb: C) {
+        self.aside.insert(seq, cb);
+        self.slots.push_back(None);
+    }
+
+    /// How many immediates wait (cleared ones not counted).
+    fn live(&self) -> usize {
+        self.slots.len() - self.cleared
     }
 
     /// Whether any ref'd immediate waits (rule 5.1: poll must not block; rule 6: alive).
     pub(crate) fn has_ref(&self) -> bool {
-        self.live > self.unrefed.len()
+        self.live() > self.unrefed.len()
+    }
+
+    /// The callback of the waiting immediate of number `seq` at slot `index`.
+    fn view(&self, seq: u64, index: usize) -> ImmediateView<'_, C> {
+        let cb = match &self.slots[index] {
+            Some(slot) => slot.callback(),
+            None => self.aside.get(&seq),
+        };
+        ImmediateView {
+            cb,
+            refed: !self.unrefed.contains(&seq),
+        }
     }
 
     /// The waiting immediate `id`, if it is one.
     pub(crate) fn get(&self, id: Id) -> Option<ImmediateView<'_, C>> {
         let (seq, index) = self.position(id)?;
-        Some(ImmediateView {
-            cb: self.slots[index].as_ref()?,
-            refed: !self.unrefed.contains(&seq),
-        })
+        Some(self.view(seq, index))
     }
 
     /// Whether `id` is an immediate still waiting to run.
@@ -107,15 +154,10 @@ impl<C> ImmediateQueue<C> {
 
     /// Every waiting immediate, in scheduling order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Id, ImmediateView<'_, C>)> + '_ {
-        self.slots
-            .iter()
-            .zip(self.base..)
-            .filter_map(|(slot, seq)| {
-                slot.as_ref().map(|cb| {
-                    let refed = !self.unrefed.contains(&seq);
-                    (self.id(seq), ImmediateView { cb, refed })
-                })
-            })
+        (self.base..)
+            .zip(0..self.slots.len())
+            .filter(|&(seq, index)| self.slots[index].is_some() || self.is_aside(seq))
+            .map(|(seq, index)| (self.id(seq), self.view(seq, index)))
     }
 
     /// Starts a check phase's batch, unless a failed one is still being resumed.
@@ -132,28 +174,48 @@ impl<C> ImmediateQueue<C> {
             let slot = self.slots.pop_front()?;
             let seq = self.base;
             self.base += 1;
-            if let Some(cb) = slot {
-                self.live -= 1;
-                self.forget_unref(seq);
-                return Some((self.id(seq), cb));
-            }
+            let cb = match slot {
+                Some(slot) => slot.unpack(),
+                None => match self.take_aside(seq) {
+                    Some(cb) => cb,
+                    None => {
+                        self.cleared -= 1;
+                        continue;
+                    }
+                },
+            };
+            self.forget_unref(seq);
+            return Some((self.id(seq), cb));
         }
         None
     }
 
+    /// The callback of number `seq` if it is kept aside, taken out.
+    #[inline]
+    fn take_aside(&mut self, seq: u64) -> Option<C> {
+        if self.aside.is_empty() {
+            return None;
+        }
+        self.aside.remove(&seq)
+    }
+
     pub(crate) fn clear(&mut self, id: Id) -> Option<C> {
         let (seq, index) = self.position(id)?;
-        let cb = self.slots[index].take()?;
-        self.live -= 1;
+        let cb = match self.slots[index].take() {
+            Some(slot) => slot.unpack(),
+            None => self.aside.remove(&seq)?,
+        };
+        self.cleared += 1;
         self.forget_unref(seq);
-        // Empty slots at the front carry nothing: drop them. Not those at the back: the next
+        // Cleared slots at the front carry nothing: drop them. Not those at the back: the next
         // immediate's number is the one past the last slot, so dropping the cleared newest
         // would hand its number to the next `setImmediate`, and a second clear of the old id
         // would cancel that one. They go when the check phase reaches them (or at once when
         // they are the front too, as a set-and-clear pair on an empty queue is).
-        while matches!(self.slots.front(), Some(None)) {
+        while matches!(self.slots.front(), Some(None)) && !self.is_aside(self.base) {
             self.slots.pop_front();
             self.base += 1;
+            self.cleared -= 1;
         }
         Some(cb)
     }
@@ -170,19 +232,37 @@ impl<C> ImmediateQueue<C> {
         true
     }
 
+    /// Every waiting callback, in scheduling order; the queue is left empty (its numbers are
+    /// not taken again).
     pub(crate) fn drain_all(&mut self) -> Vec<C> {
+        let first = self.base;
         self.base += self.slots.len() as u64;
         self.batch_end = self.base;
-        self.live = 0;
+        self.cleared = 0;
         self.unrefed.clear();
-        self.slots.drain(..).flatten().collect()
+        let mut aside = std::mem::take(&mut self.aside);
+        let waiting = self
+            .slots
+            .drain(..)
+            .zip(first..)
+            .filter_map(|(slot, seq)| match slot {
+                Some(slot) => Some(slot.unpack()),
+                None => aside.remove(&seq),
+            })
+            .collect();
+        debug_assert!(aside.is_empty());
+        waiting
     }
 
     /// How many immediates wait (cleared ones not counted).
     #[cfg(test)]
     fn len(&self) -> usize {
-        debug_assert_eq!(self.live, self.slots.iter().flatten().count());
-        self.live
+        let waiting = (self.base..)
+            .zip(0..self.slots.len())
+            .filter(|&(seq, index)| self.slots[index].is_some() || self.is_aside(seq))
+            .count();
+        debug_assert_eq!(self.live(), waiting);
+        self.live()
     }
 }
 
@@ -226,14 +306,38 @@ impl<C: Callback> Loop<C> {
 mod tests {
     use super::*;
 
-    fn run_batch(q: &mut ImmediateQueue<&'static str>) -> Vec<&'static str> {
+    fn run_batch<S: ImmediateSlot<&'static str>>(
+        q: &mut ImmediateQueue<&'static str, S>,
+    ) -> Vec<&'static str> {
         q.begin_batch();
         std::iter::from_fn(|| q.pop_batch().map(|(_, cb)| cb)).collect()
     }
 
+    /// A compact slot for the tests: a one-letter callback fits it, a longer one waits aside
+    /// (as a C immediate with a drop function does).
+    struct Letter(u8);
+
+    impl ImmediateSlot<&'static str> for Letter {
+        fn pack(cb: &'static str) -> Result<Self, &'static str> {
+            match cb.as_bytes() {
+                [letter] => Ok(Letter(*letter)),
+                _ => Err(cb),
+            }
+        }
+
+        fn unpack(self) -> &'static str {
+            let letters = ["a", "b", "c", "d"];
+            letters[usize::from(self.0 - b'a')]
+        }
+
+        fn callback(&self) -> Option<&&'static str> {
+            None
+        }
+    }
+
     #[test]
     fn a_batch_runs_what_was_queued_before_it_began_in_order() {
-        let mut q = ImmediateQueue::new(1);
+        let mut q: ImmediateQueue<&str> = ImmediateQueue::new(1);
         q.push("a");
         q.push("b");
         q.begin_batch();
@@ -246,11 +350,11 @@ mod tests {
 
     #[test]
     fn ids_name_one_immediate_and_are_never_reused() {
-        let mut q = ImmediateQueue::new(1);
+        let mut q: ImmediateQueue<&str> = ImmediateQueue::new(1);
         let a = q.push("a");
         let b = q.push("b");
         assert_ne!(a, b);
-        assert_eq!(q.get(b).map(|e| *e.cb), Some("b"));
+        assert_eq!(q.get(b).and_then(|e| e.cb.copied()), Some("b"));
         assert_eq!(run_batch(&mut q), ["a", "b"]);
         let c = q.push("c");
         assert!(!q.contains(a) && !q.contains(b));
@@ -262,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_cleared_immediate_is_skipped_and_a_set_clear_pair_leaves_nothing() {
-        let mut q = ImmediateQueue::new(1);
+        let mut q: ImmediateQueue<&str> = ImmediateQueue::new(1);
         let a = q.push("a");
         let b = q.push("b");
         q.push("c");
@@ -281,7 +385,7 @@ mod tests {
 
     #[test]
     fn the_number_of_a_cleared_immediate_is_not_taken_again() {
-        let mut q = ImmediateQueue::new(1);
+        let mut q: ImmediateQueue<&str> = ImmediateQueue::new(1);
         q.push("a");
         let b = q.push("b");
         assert_eq!(q.clear(b), Some("b"));
@@ -295,7 +399,7 @@ mod tests {
 
     #[test]
     fn clearing_the_last_of_a_running_batch_keeps_later_ones_for_the_next_batch() {
-        let mut q = ImmediateQueue::new(1);
+        let mut q: ImmediateQueue<&str> = ImmediateQueue::new(1);
         q.push("a");
         let b = q.push("b");
         q.begin_batch();
@@ -309,7 +413,7 @@ mod tests {
 
     #[test]
     fn unref_counts_and_drain_all() {
-        let mut q = ImmediateQueue::new(1);
+        let mut q: ImmediateQueue<&str> = ImmediateQueue::new(1);
         let a = q.push("a");
         assert!(q.set_ref(a, false));
         assert!(!q.has_ref());
@@ -318,5 +422,50 @@ mod tests {
         assert_eq!(q.drain_all(), ["a", "b"]);
         assert!(!q.has_ref() && !q.contains(a));
         assert!(!q.set_ref(a, true));
+    }
+
+    #[test]
+    fn callbacks_kept_aside_run_in_their_place_and_clear_like_the_others() {
+        let mut q: ImmediateQueue<&str, Letter> = ImmediateQueue::new(1);
+        let long = q.push("long");
+        q.push("a");
+        let other = q.push("other");
+        let b = q.push("b");
+        assert_eq!(q.slots.len(), 4);
+        assert_eq!(q.len(), 4);
+        assert!(q.contains(long) && q.contains(other));
+        assert_eq!(q.get(other).and_then(|e| e.cb.copied()), Some("other"));
+        // The compact form shows no callback; the aside one shows its own.
+        assert_eq!(q.get(b).map(|e| e.cb.is_none()), Some(true));
+        let seen: Vec<_> = q.iter().map(|(id, e)| (id, e.cb.copied())).collect();
+        assert_eq!(seen.len(), 4);
+        assert_eq!(seen[2], (other, Some("other")));
+        assert_eq!(q.clear(other), Some("other"));
+        assert_eq!(q.clear(other), None);
+        assert!(!q.contains(other));
+        assert!(q.set_ref(long, false));
+        assert!(q.has_ref());
+        assert_eq!(q.len(), 3);
+        assert_eq!(run_batch(&mut q), ["long", "a", "b"]);
+        assert!(!q.contains(long) && !q.has_ref() && q.aside.is_empty());
+    }
+
+    #[test]
+    fn clearing_the_front_keeps_an_aside_immediate_behind_it() {
+        let mut q: ImmediateQueue<&str, Letter> = ImmediateQueue::new(1);
+        let a = q.push("a");
+        let long = q.push("long");
+        let c = q.push("c");
+        // The trim after clearing "a" stops at "long", whose slot is empty but not cleared.
+        assert_eq!(q.clear(a), Some("a"));
+        assert_eq!(q.slots.len(), 2);
+        assert!(q.contains(long) && q.contains(c));
+        // Clearing the aside one at the front trims it too.
+        assert_eq!(q.clear(long), Some("long"));
+        assert_eq!(q.slots.len(), 1);
+        let d = q.push("dd");
+        assert_eq!(q.drain_all(), ["c", "dd"]);
+        assert!(!q.contains(d) && q.aside.is_empty() && q.slots.is_empty());
+        assert_eq!(q.len(), 0);
     }
 }

@@ -9,6 +9,7 @@ impl<C: Callback> Loop<C> {
     pub fn next_tick(&self, cb: C) -> Result<(), Refused<C>> {
         let cb = self.open_or_refuse(cb)?;
         self.st().ticks.push_back(cb);
+        self.maybe_queued.set(true);
         Ok(())
     }
 
@@ -16,6 +17,7 @@ impl<C: Callback> Loop<C> {
     pub fn queue_microtask(&self, cb: C) -> Result<(), Refused<C>> {
         let cb = self.open_or_refuse(cb)?;
         self.st().microtasks.push_back(cb);
+        self.maybe_queued.set(true);
         Ok(())
     }
 

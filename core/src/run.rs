@@ -242,10 +242,18 @@ impl<C: Callback> Loop<C> {
         self.st().microtasks.pop_front()
     }
 
+    /// Whether both queues are empty; clears [`Loop::maybe_queued`] when they are.
     #[inline]
     fn queues_empty(&self) -> bool {
+        if !self.maybe_queued.get() {
+            return true;
+        }
         let st = self.state.borrow();
-        st.ticks.is_empty() && st.microtasks.is_empty()
+        let empty = st.ticks.is_empty() && st.microtasks.is_empty();
+        if empty {
+            self.maybe_queued.set(false);
+        }
+        empty
     }
 
     /// Runs every tick, then every microtask, while either queue is non-empty (rule 2.3); then
@@ -273,8 +281,7 @@ impl<C: Callback> Loop<C> {
             C::after_drain(self)?;
             // What the hook queued (an unhandled-rejection listener's tick) runs in this drain,
             // as Node's processTicksAndRejections loops again after reporting.
-            let st = self.state.borrow();
-            if st.ticks.is_empty() && st.microtasks.is_empty() {
+            if self.queues_empty() {
                 return Ok(());
             }
         }
@@ -286,16 +293,16 @@ impl<C: Callback> Loop<C> {
         if self.drain_mode != DrainMode::Callback {
             return Ok(());
         }
-        // What `drain` does first, inline: after most callbacks both queues are empty and the
-        // hook queues nothing, and this runs once per callback of every phase.
-        if self.queues_empty() {
+        // What `drain` does first, inline: after most callbacks nothing was queued (one byte
+        // says so) and the hook queues nothing, and this runs once per callback of every phase.
+        if !self.maybe_queued.get() {
             C::after_drain(self).map_err(RunError::Callback)?;
-            if self.queues_empty() {
+            if !self.maybe_queued.get() {
                 return Ok(());
             }
         }
-        // Something is queued: `drain` finds the queues non-empty and runs them, then the
-        // hook, exactly as it would have after its own first look.
+        // Something may be queued: `drain` looks at the queues, runs them, then the hook,
+        // exactly as it would have after its own first look.
         self.drain().map_err(RunError::Callback)
     }
 

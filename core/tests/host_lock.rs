@@ -26,6 +26,7 @@ impl Callback for Locked {
     type Error = ();
     type Label = ();
     type Host = ();
+    type Slot = Self;
 
     fn call(&mut self, _: &Loop<Self>, _: Event) -> Result<(), ()> {
         Ok(())
@@ -77,6 +78,7 @@ impl Callback for Interruptible {
     type Error = &'static str;
     type Label = ();
     type Host = ();
+    type Slot = Self;
 
     fn call(&mut self, _: &Loop<Self>, _: Event) -> Result<(), &'static str> {
         Ok(())
@@ -146,6 +148,7 @@ impl Callback for Batched {
     type Error = ();
     type Label = ();
     type Host = ();
+    type Slot = Self;
 
     fn call(&mut self, _: &Loop<Self>, _: Event) -> Result<(), ()> {
         Ok(())

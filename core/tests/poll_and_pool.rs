@@ -449,6 +449,7 @@ impl Callback for CloseProbe {
     type Error = ();
     type Label = ();
     type Host = ();
+    type Slot = Self;
 
     fn call(&mut self, _: &Loop<Self>, _: Event) -> Result<(), ()> {
         self.called.fetch_add(1, Ordering::SeqCst);

@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::os::raw::{c_char, c_int, c_void};
 
-use phaseloop_core::{Callback, Event, Loop, ReadEvent, WorkOutcome};
+use phaseloop_core::{Callback, Event, ImmediateSlot, Loop, ReadEvent, WorkOutcome};
 
 use crate::dns::{pl_addrinfo, pl_getaddrinfo_fn, pl_getnameinfo_fn};
 use crate::event_loop::{pl_loop, LoopHost};
@@ -124,9 +124,10 @@ pub(crate) type NameInfoFn =
 pub(crate) type ExitFn = unsafe extern "C" fn(*mut pl_loop, u64, *mut c_void, i64, c_int);
 
 /// Which C signature the callback's function has. One byte beside [`Shots`], with the function
-/// kept as an untyped pointer, so that a callback is four words: every queued immediate, tick
-/// and timer is one, and a million queued immediates are memory the kernel must fault in (an
-/// enum of typed function pointers made it five).
+/// kept as an untyped pointer, so that a callback is four words: every queued tick and timer
+/// is one (and every immediate with a drop function; the others wait in a two-word
+/// [`PlainImmediate`]), and a million of them are memory the kernel must fault in (an enum of
+/// typed function pointers made it five).
 #[derive(Copy, Clone, PartialEq, Eq)]
 #[repr(u8)]
 enum Signature {
@@ -614,12 +615,59 @@ fn work_result(outcome: &WorkOutcome) -> (c_int, *const u8, usize) {
     }
 }
 
+/// A waiting immediate without a drop function (most of them): its function and data, 16
+/// bytes where a [`CCallback`] is 32. A million queued immediates are then as many pages for
+/// the kernel to fault in and zero as libuv's check-handle FIFO of the same length; one with a
+/// drop function waits whole beside the queue (see [`ImmediateSlot`]).
+pub struct PlainImmediate {
+    f: PlainFn,
+    data: *mut c_void,
+}
+
+// The core's queue holds `Option<PlainImmediate>`: the function pointer's niche keeps it at two
+// words.
+const _: () =
+    assert!(std::mem::size_of::<Option<PlainImmediate>>() == 2 * std::mem::size_of::<usize>());
+
+// SAFETY: as for `CCallback`, whose parts these are.
+unsafe impl Send for PlainImmediate {}
+
+impl ImmediateSlot<CCallback> for PlainImmediate {
+    #[inline(always)]
+    fn pack(cb: CCallback) -> Result<Self, CCallback> {
+        if (cb.signature, cb.shots) != (Signature::Plain, Shots::Once) || cb.drop.is_some() {
+            return Err(cb);
+        }
+        let cb = std::mem::ManuallyDrop::new(cb);
+        // SAFETY: a plain callback's function is a non-NULL PlainFn (`CCallback::once`).
+        let f = unsafe { cb.function::<PlainFn>() };
+        Ok(PlainImmediate { f, data: cb.data })
+    }
+
+    #[inline(always)]
+    fn unpack(self) -> CCallback {
+        CCallback::new(
+            Signature::Plain,
+            self.f as *const (),
+            self.data,
+            None,
+            Shots::Once,
+        )
+    }
+
+    /// C callbacks hold nothing a garbage collector looks for.
+    fn callback(&self) -> Option<&CCallback> {
+        None
+    }
+}
+
 impl Callback for CCallback {
     /// C callbacks cannot fail (they return `void`), so `run` never stops for one.
     type Error = Infallible;
     /// The callback's `data` pointer, so a timeline can be matched with what was scheduled.
     type Label = usize;
     type Host = LoopHost;
+    type Slot = PlainImmediate;
 
     /// Inlined into the loop's phases: the common case is a test and the C call, and the
     /// rest is [`CCallback::dispatch`], out of line so that its stack frame and saved registers

@@ -250,6 +250,7 @@ impl Callback for PyCallback {
     type Error = PyErr;
     type Label = Label;
     type Host = Host;
+    type Slot = Self;
 
     #[inline]
     fn call(&mut self, lp: &CoreLoop<Self>, event: Event) -> PyResult<()> {
